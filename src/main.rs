@@ -1,0 +1,126 @@
+//! `regverify`: the reference registry (`serve`) and the scenario runner (`run`, the default).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use regverify::runner::harness::{self, RunArgs};
+use regverify::server::{self, App, Config, storage};
+
+#[derive(Parser)]
+#[command(
+    name = "regverify",
+    version,
+    about = "Conformance verification suite for container registries",
+    long_about = "Conformance verification suite for container registries.\n\nWithout a \
+                  subcommand, runs the whole suite against the embedded reference registry."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the reference registry.
+    Serve(ServeArgs),
+    /// Run the scenarios against a registry (the embedded reference when no URL is given).
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    addr: SocketAddr,
+    /// Storage directory (created if missing).
+    #[arg(long, default_value = "regverify-data", conflicts_with = "memory")]
+    root: PathBuf,
+    /// Keep everything in memory instead of on disk.
+    #[arg(long)]
+    memory: bool,
+    /// Refuse deletion of manifests, tags and blobs (405 UNSUPPORTED).
+    #[arg(long)]
+    no_delete: bool,
+    /// Refuse every write (405 UNSUPPORTED): a pull-only registry.
+    #[arg(long)]
+    read_only: bool,
+    /// Largest manifest accepted, in bytes (larger: 413).
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    max_manifest_bytes: usize,
+    /// Descriptors per referrers page before a Link to the next.
+    #[arg(long, default_value_t = 100)]
+    referrers_page_size: usize,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Serve(a)) => serve(a),
+        Some(Command::Run(a)) => harness::run(a),
+        None => harness::run(RunArgs {
+            timeout: 30,
+            test_threads: 8,
+            specs: "specs".into(),
+            fixtures: "fixtures".into(),
+            ..RunArgs::default()
+        }),
+    }
+}
+
+fn serve(a: ServeArgs) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let storage: Arc<dyn storage::Storage> = if a.memory {
+        Arc::new(storage::MemStorage::new())
+    } else {
+        match storage::FsStorage::open(&a.root) {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                eprintln!("error: storage at {}: {e}", a.root.display());
+                return ExitCode::from(2);
+            }
+        }
+    };
+    let config = Config {
+        delete_enabled: !a.no_delete,
+        read_only: a.read_only,
+        max_manifest_bytes: a.max_manifest_bytes,
+        referrers_page_size: a.referrers_page_size,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async move {
+        let app = App::new(config, storage);
+        let server = match server::spawn(app, a.addr).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: listen on {}: {e}", a.addr);
+                return ExitCode::from(2);
+            }
+        };
+        tracing::info!(addr = %server.addr, "regverify reference registry listening");
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+}

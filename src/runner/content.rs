@@ -1,0 +1,356 @@
+//! Content a scenario uses: random bytes from the run's seed, fixtures, JSON, and manifests
+//! and indexes built from other content. Resolved lazily (a manifest may embed a captured
+//! value) and cached per scenario run.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+use super::model::{ContentSpec, ImageSpec, IndexSpec, ManifestFormat};
+use super::template;
+use crate::oci::{Algorithm, Digest, media};
+
+/// A deterministic generator (SplitMix64): same seed, same bytes, on every platform.
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    pub fn new(seed: u64) -> SplitMix {
+        SplitMix(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let v = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+/// FNV-1a, to derive per-content seeds from names.
+pub fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in p.bytes().chain([0xff]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    h
+}
+
+#[derive(Clone, Debug)]
+pub struct Resolved {
+    pub bytes: Bytes,
+    /// For manifests: their media type.
+    pub media_type: Option<String>,
+    pub digest: Digest,
+}
+
+impl Resolved {
+    fn new(bytes: Bytes, media_type: Option<String>) -> Resolved {
+        let digest = Digest::sha256(&bytes);
+        Resolved {
+            bytes,
+            media_type,
+            digest,
+        }
+    }
+
+    /// The `{name.field}` variables of a content.
+    pub fn field(&self, field: &str) -> Option<String> {
+        Some(match field {
+            "digest" => self.digest.to_string(),
+            "hex" => self.digest.hex().to_string(),
+            "size" => self.bytes.len().to_string(),
+            "sha512" => Digest::of(Algorithm::Sha512, &self.bytes).to_string(),
+            "media_type" => self.media_type.clone()?,
+            _ => return None,
+        })
+    }
+}
+
+pub const FIELDS: &[&str] = &["digest", "hex", "size", "sha512", "media_type"];
+
+pub struct ContentStore<'a> {
+    specs: &'a BTreeMap<String, ContentSpec>,
+    fixtures: PathBuf,
+    seed: u64,
+    scenario: String,
+    cache: HashMap<String, Resolved>,
+}
+
+type Lookup<'l> = &'l dyn Fn(&str) -> Option<String>;
+
+impl<'a> ContentStore<'a> {
+    pub fn new(
+        specs: &'a BTreeMap<String, ContentSpec>,
+        fixtures: PathBuf,
+        seed: u64,
+        scenario: &str,
+    ) -> ContentStore<'a> {
+        ContentStore {
+            specs,
+            fixtures,
+            seed,
+            scenario: scenario.to_string(),
+            cache: HashMap::new(),
+        }
+    }
+
+    pub fn cached(&self, name: &str) -> Option<&Resolved> {
+        self.cache.get(name)
+    }
+
+    /// Resolves every content named by a `{content.field}` placeholder of `strings`, so that
+    /// [`ContentStore::lookup`] can answer them.
+    pub fn prepare(
+        &mut self,
+        strings: &[&str],
+        vars: Lookup<'_>,
+        depth: u32,
+    ) -> Result<(), String> {
+        for s in strings {
+            for p in template::placeholders(s) {
+                if let Some((c, _)) = p.split_once('.')
+                    && self.specs.contains_key(c)
+                {
+                    self.resolve_depth(c, vars, depth + 1)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Variables: fields of resolved content first, then `vars`.
+    pub fn lookup<'b>(&'b self, vars: Lookup<'b>) -> impl Fn(&str) -> Option<String> + 'b {
+        move |n: &str| {
+            if let Some((c, f)) = n.split_once('.')
+                && let Some(r) = self.cache.get(c)
+            {
+                return r.field(f);
+            }
+            vars(n)
+        }
+    }
+
+    /// Resolves `name` (and, first, everything it is built from).
+    pub fn resolve(&mut self, name: &str, vars: Lookup<'_>) -> Result<Resolved, String> {
+        self.resolve_depth(name, vars, 0)
+    }
+
+    fn resolve_depth(
+        &mut self,
+        name: &str,
+        vars: Lookup<'_>,
+        depth: u32,
+    ) -> Result<Resolved, String> {
+        if let Some(r) = self.cache.get(name) {
+            return Ok(r.clone());
+        }
+        if depth > 16 {
+            return Err(format!("content {name:?} is part of a cycle"));
+        }
+        let spec = self
+            .specs
+            .get(name)
+            .ok_or_else(|| format!("no content named {name:?}"))?
+            .clone();
+        let r = match spec {
+            ContentSpec::Random(size) => {
+                let mut rng = SplitMix::new(self.seed ^ fnv(&[&self.scenario, name]));
+                let mut buf = vec![0u8; size as usize];
+                rng.fill(&mut buf);
+                Resolved::new(Bytes::from(buf), None)
+            }
+            ContentSpec::Text(t) => {
+                self.prepare(&[t.as_str()], vars, depth)?;
+                let lookup = self.lookup(vars);
+                Resolved::new(Bytes::from(template::render(&t, &lookup)?), None)
+            }
+            ContentSpec::Json(v) => {
+                let mut strings = vec![];
+                template::json_strings(&v, &mut strings);
+                self.prepare(&strings, vars, depth)?;
+                let lookup = self.lookup(vars);
+                let v = template::render_json(&v, &lookup)?;
+                Resolved::new(
+                    Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?),
+                    None,
+                )
+            }
+            ContentSpec::Fixture(path) => {
+                let p = self.fixtures.join(&path);
+                let b = std::fs::read(&p).map_err(|e| format!("fixture {}: {e}", p.display()))?;
+                let mt = serde_json::from_slice::<Value>(&b)
+                    .ok()
+                    .and_then(|v| v.get("mediaType").and_then(Value::as_str).map(String::from));
+                Resolved::new(Bytes::from(b), mt)
+            }
+            ContentSpec::Image(spec) => self.image(&spec, vars, depth)?,
+            ContentSpec::Index(spec) => self.index(&spec, vars, depth)?,
+        };
+        self.cache.insert(name.to_string(), r.clone());
+        Ok(r)
+    }
+
+    fn descriptor(
+        &mut self,
+        name: &str,
+        media_type: Option<&str>,
+        vars: Lookup<'_>,
+        depth: u32,
+    ) -> Result<Value, String> {
+        let r = self.resolve_depth(name, vars, depth + 1)?;
+        let mt = media_type
+            .map(String::from)
+            .or(r.media_type.clone())
+            .unwrap_or_else(|| media::OCTET_STREAM.to_string());
+        Ok(json!({ "mediaType": mt, "digest": r.digest.to_string(), "size": r.bytes.len() }))
+    }
+
+    fn image(
+        &mut self,
+        spec: &ImageSpec,
+        vars: Lookup<'_>,
+        depth: u32,
+    ) -> Result<Resolved, String> {
+        let (mt, cfg_mt, layer_mt) = match spec.format {
+            ManifestFormat::Oci => (
+                media::OCI_MANIFEST,
+                media::OCI_CONFIG,
+                media::OCI_LAYER_TAR_GZIP,
+            ),
+            ManifestFormat::Docker => (
+                media::DOCKER_MANIFEST,
+                media::DOCKER_CONFIG,
+                media::DOCKER_LAYER,
+            ),
+        };
+        let cfg_mt = spec.config_media_type.as_deref().unwrap_or(cfg_mt);
+        let layer_mt = spec.layer_media_type.as_deref().unwrap_or(layer_mt);
+        let mut m = Map::new();
+        m.insert("schemaVersion".into(), json!(2));
+        if !spec.omit_media_type {
+            m.insert("mediaType".into(), json!(mt));
+        }
+        if let Some(a) = &spec.artifact_type {
+            m.insert("artifactType".into(), json!(template::render(a, vars)?));
+        }
+        m.insert(
+            "config".into(),
+            self.descriptor(&spec.config, Some(cfg_mt), vars, depth)?,
+        );
+        let layers = spec
+            .layers
+            .iter()
+            .map(|l| self.descriptor(l, Some(layer_mt), vars, depth))
+            .collect::<Result<Vec<_>, _>>()?;
+        m.insert("layers".into(), Value::Array(layers));
+        if let Some(s) = &spec.subject {
+            m.insert("subject".into(), self.descriptor(s, None, vars, depth)?);
+        }
+        let mut ann = annotations(&spec.annotations, vars)?;
+        if let Some(target) = spec.pad_to {
+            let base = serde_json::to_vec(&Value::Object(m.clone()))
+                .map_err(|e| e.to_string())?
+                .len() as u64;
+            let overhead = 64;
+            let pad = target.saturating_sub(base + overhead);
+            ann.insert(
+                "org.regverify.padding".into(),
+                json!("x".repeat(pad as usize)),
+            );
+        }
+        if !ann.is_empty() {
+            m.insert("annotations".into(), Value::Object(ann));
+        }
+        let bytes = serde_json::to_vec(&Value::Object(m)).map_err(|e| e.to_string())?;
+        Ok(Resolved::new(Bytes::from(bytes), Some(mt.to_string())))
+    }
+
+    fn index(
+        &mut self,
+        spec: &IndexSpec,
+        vars: Lookup<'_>,
+        depth: u32,
+    ) -> Result<Resolved, String> {
+        let mt = match spec.format {
+            ManifestFormat::Oci => media::OCI_INDEX,
+            ManifestFormat::Docker => media::DOCKER_MANIFEST_LIST,
+        };
+        let mut m = Map::new();
+        m.insert("schemaVersion".into(), json!(2));
+        m.insert("mediaType".into(), json!(mt));
+        if let Some(a) = &spec.artifact_type {
+            m.insert("artifactType".into(), json!(template::render(a, vars)?));
+        }
+        let mut manifests = vec![];
+        for (i, name) in spec.manifests.iter().enumerate() {
+            let mut d = self.descriptor(name, None, vars, depth)?;
+            // distinct platforms, as indexes of images usually carry
+            let arch = ["amd64", "arm64", "riscv64", "s390x"][i % 4];
+            d["platform"] = json!({ "architecture": arch, "os": "linux" });
+            manifests.push(d);
+        }
+        m.insert("manifests".into(), Value::Array(manifests));
+        if let Some(s) = &spec.subject {
+            m.insert("subject".into(), self.descriptor(s, None, vars, depth)?);
+        }
+        let ann = annotations(&spec.annotations, vars)?;
+        if !ann.is_empty() {
+            m.insert("annotations".into(), Value::Object(ann));
+        }
+        let bytes = serde_json::to_vec(&Value::Object(m)).map_err(|e| e.to_string())?;
+        Ok(Resolved::new(Bytes::from(bytes), Some(mt.to_string())))
+    }
+}
+
+fn annotations(
+    a: &BTreeMap<String, String>,
+    vars: Lookup<'_>,
+) -> Result<Map<String, Value>, String> {
+    a.iter()
+        .map(|(k, v)| Ok((k.clone(), Value::String(template::render(v, vars)?))))
+        .collect()
+}
+
+/// The names a content spec is built from (for static checks).
+pub fn dependencies(spec: &ContentSpec) -> Vec<&str> {
+    match spec {
+        ContentSpec::Image(i) => std::iter::once(i.config.as_str())
+            .chain(i.layers.iter().map(String::as_str))
+            .chain(i.subject.as_deref())
+            .collect(),
+        ContentSpec::Index(i) => i
+            .manifests
+            .iter()
+            .map(String::as_str)
+            .chain(i.subject.as_deref())
+            .collect(),
+        _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_bytes_are_reproducible() {
+        let mut a = SplitMix::new(42);
+        let mut b = SplitMix::new(42);
+        let (mut x, mut y) = ([0u8; 13], [0u8; 13]);
+        a.fill(&mut x);
+        b.fill(&mut y);
+        assert_eq!(x, y);
+        assert_ne!(fnv(&["a", "b"]), fnv(&["ab"]));
+    }
+}

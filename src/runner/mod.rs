@@ -1,0 +1,9 @@
+//! The runner: scenarios kept as data under `specs/`, replayed against a registry.
+
+pub mod client;
+pub mod content;
+pub mod exec;
+pub mod harness;
+pub mod loader;
+pub mod model;
+pub mod template;

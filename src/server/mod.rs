@@ -1,0 +1,174 @@
+//! The reference registry: the OCI distribution API on real storage.
+//!
+//! [`App`] holds the configuration and storage; [`Ctx`] is per request. All of `/v2/` goes
+//! through one dispatcher ([`routes::dispatch`]) that maps a path and method to an
+//! [`Endpoint`](crate::oci::api::Endpoint) of the table in [`crate::oci::api`].
+
+pub mod blobs;
+pub mod error;
+pub mod listing;
+pub mod manifests;
+pub mod routes;
+pub mod storage;
+pub mod uploads;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+
+use crate::oci::Hasher;
+pub use error::AppError;
+use storage::Storage;
+
+/// Registry-wide settings (`regverify serve` flags).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Blob, manifest and tag deletion; off answers 405 `UNSUPPORTED`.
+    pub delete_enabled: bool,
+    /// Refuse every write with 405 `UNSUPPORTED`.
+    pub read_only: bool,
+    /// Largest manifest accepted; larger ones get 413.
+    pub max_manifest_bytes: usize,
+    /// Descriptors per referrers page before a `Link` to the next one.
+    pub referrers_page_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            delete_enabled: true,
+            read_only: false,
+            max_manifest_bytes: 4 * 1024 * 1024,
+            referrers_page_size: 100,
+        }
+    }
+}
+
+/// Hash state of an open upload, kept while the server runs so chunks are hashed once as
+/// they arrive. After a restart it is rebuilt by reading the upload back.
+#[derive(Default)]
+pub struct Session {
+    /// Hash of every byte of the upload so far, when known.
+    pub hasher: Option<Hasher>,
+}
+
+pub struct App {
+    pub config: Config,
+    pub storage: Arc<dyn Storage>,
+    sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Session>>>>,
+    next_request: AtomicU64,
+}
+
+/// Per-request context handed to handlers.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub request_id: u64,
+    /// The repository the request addresses, once parsed and validated.
+    pub repo: Option<String>,
+}
+
+impl App {
+    pub fn new(config: Config, storage: Arc<dyn Storage>) -> Arc<App> {
+        Arc::new(App {
+            config,
+            storage,
+            sessions: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
+        })
+    }
+
+    fn next_request_id(&self) -> u64 {
+        self.next_request.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The in-memory half of an upload session (created empty if the server restarted).
+    pub fn session(&self, id: &str) -> Arc<tokio::sync::Mutex<Session>> {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(id.to_string())
+            .or_default()
+            .clone()
+    }
+
+    pub fn drop_session(&self, id: &str) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    /// Runs blocking storage work off the async workers.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Storage) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || f(storage.as_ref()))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::from)
+    }
+}
+
+/// The router shared by `serve`, the runner's embedded reference and the tests.
+pub fn app(app: Arc<App>) -> Router {
+    Router::new().fallback(routes::dispatch).with_state(app)
+}
+
+/// A running server; dropping it does not stop it, [`Server::shutdown`] does.
+pub struct Server {
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `addr` and serves `app` in the background.
+pub async fn spawn(app_state: Arc<App>, addr: SocketAddr) -> std::io::Result<Server> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = app(app_state);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Server {
+        addr,
+        shutdown: tx,
+        task,
+    })
+}
+
+/// A fresh random upload id, shaped as a UUID (version 4) as the spec asks.
+pub fn new_upload_id() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the OS provides randomness");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::oci::digest::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}

@@ -1,0 +1,180 @@
+//! The dispatcher: path → [`Target`], method → [`Endpoint`] (both from the endpoint table in
+//! `oci::api`), then the handler. Also the request log line and the headers every response
+//! carries.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::error::{AppError, Result};
+use super::{App, Ctx, blobs, listing, manifests, uploads};
+use crate::oci::api::{Endpoint, Target};
+use crate::oci::{ErrorCode, name};
+
+/// Decoded query parameters, in order, repeated keys kept.
+#[derive(Debug, Default)]
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(q: Option<&str>) -> Query {
+        Query(
+            form_urlencoded::parse(q.unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
+    let start = Instant::now();
+    let mut ctx = Ctx {
+        request_id: app.next_request_id(),
+        repo: None,
+    };
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut res = match route(&app, &mut ctx, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    res.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
+    use axum::body::HttpBody as _;
+    let bytes = res
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .or_else(|| res.body().size_hint().exact().map(|n| n.to_string()))
+        .unwrap_or_else(|| "-".into());
+    tracing::info!(
+        request_id = ctx.request_id,
+        %method,
+        path,
+        status = res.status().as_u16(),
+        bytes,
+        ms = format!("{:.1}", start.elapsed().as_secs_f64() * 1000.0),
+        "request"
+    );
+    res
+}
+
+fn is_write(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    )
+}
+
+async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let Some(target) = Target::parse(&path) else {
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::Unsupported,
+            "no such endpoint",
+        )
+        .detail(serde_json::json!({ "path": path })));
+    };
+    let Some(endpoint) = target.endpoint(method.as_str()) else {
+        return Err(AppError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Unsupported,
+            format!("{method} is not allowed here"),
+        )
+        .header(header::ALLOW, target.allowed()));
+    };
+    if let Some(n) = target.name() {
+        if !name::valid_name(n) {
+            return Err(
+                AppError::code(StatusCode::BAD_REQUEST, ErrorCode::NameInvalid)
+                    .detail(serde_json::json!({ "name": n })),
+            );
+        }
+        ctx.repo = Some(n.to_string());
+    }
+    if app.config.read_only && is_write(&method) {
+        return Err(AppError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::Unsupported,
+            "this registry is read-only",
+        ));
+    }
+    let query = Query::parse(req.uri().query());
+    let head = method == Method::HEAD;
+    let repo = ctx.repo.clone().unwrap_or_default();
+    match (endpoint, target) {
+        (Endpoint::Base, _) => Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+            .into_response()),
+        (Endpoint::Catalog, _) => listing::catalog(app, &query).await,
+        (Endpoint::BlobGet, Target::Blob { digest, .. }) => {
+            blobs::get(app, &repo, digest, req.headers(), head).await
+        }
+        (Endpoint::BlobDelete, Target::Blob { digest, .. }) => {
+            blobs::delete(app, &repo, digest).await
+        }
+        (Endpoint::UploadStart, _) => uploads::start(app, &repo, &query, req).await,
+        (Endpoint::UploadChunk, Target::Upload { id, .. }) => {
+            let id = id.to_string();
+            uploads::chunk(app, &repo, &id, req).await
+        }
+        (Endpoint::UploadClose, Target::Upload { id, .. }) => {
+            let id = id.to_string();
+            uploads::close(app, &repo, &id, &query, req).await
+        }
+        (Endpoint::UploadStatus, Target::Upload { id, .. }) => {
+            uploads::status(app, &repo, id).await
+        }
+        (Endpoint::UploadCancel, Target::Upload { id, .. }) => {
+            uploads::cancel(app, &repo, id).await
+        }
+        (Endpoint::ManifestGet, Target::Manifest { reference, .. }) => {
+            manifests::get(app, &repo, reference, head).await
+        }
+        (Endpoint::ManifestPut, Target::Manifest { reference, .. }) => {
+            let reference = reference.to_string();
+            manifests::put(app, &repo, &reference, &query, req).await
+        }
+        (Endpoint::ManifestDelete, Target::Manifest { reference, .. }) => {
+            manifests::delete(app, &repo, reference).await
+        }
+        (Endpoint::TagsList, _) => listing::tags(app, &repo, &query).await,
+        (Endpoint::Referrers, Target::Referrers { digest, .. }) => {
+            listing::referrers(app, &repo, digest, &query).await
+        }
+        (e, t) => Err(AppError::internal(format!(
+            "endpoint {e:?} dispatched with target {t:?}"
+        ))),
+    }
+}
+
+/// The 405 every delete gets when deletion is disabled.
+pub fn deletion_disabled() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::Unsupported,
+        "deletion is disabled on this registry",
+    )
+}

@@ -1,0 +1,398 @@
+//! Blob uploads: end-4a/4b/4c/11 (POST), end-5 (PATCH), end-6 (PUT), end-13 (GET status),
+//! end-14 (DELETE cancel).
+//!
+//! Bytes stream straight to storage in 1 MiB buffers, hashed as they pass; one write is in
+//! flight while the next buffer fills. A chunk that is refused (out of order) is refused
+//! before its body is read; a chunk that fails half-way (client gone, wrong length) is
+//! truncated away, so an upload only ever holds accepted bytes.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::Response;
+use futures_util::StreamExt;
+
+use super::blobs::parse_digest;
+use super::error::{AppError, Result};
+use super::routes::Query;
+use super::{App, new_upload_id};
+use crate::oci::{Algorithm, Digest, DigestError, ErrorCode, Hasher};
+
+const BUFFER: usize = 1024 * 1024;
+
+fn location(repo: &str, id: &str) -> String {
+    format!("/v2/{repo}/blobs/uploads/{id}")
+}
+
+/// `Range` value for an upload holding `size` bytes: `0-<last byte>` (`0-0` when empty, as
+/// registries have always answered).
+fn range_value(size: u64) -> String {
+    format!("0-{}", size.saturating_sub(1))
+}
+
+fn progress(status: StatusCode, repo: &str, id: &str, size: u64) -> Result<Response> {
+    Response::builder()
+        .status(status)
+        .header(header::LOCATION, location(repo, id))
+        .header(header::RANGE, range_value(size))
+        .header("docker-upload-uuid", id)
+        .header(header::CONTENT_LENGTH, 0)
+        .body(Body::empty())
+        .map_err(AppError::internal)
+}
+
+fn created(repo: &str, digest: &Digest) -> Result<Response> {
+    Response::builder()
+        .status(StatusCode::CREATED)
+        .header(header::LOCATION, format!("/v2/{repo}/blobs/{digest}"))
+        .header("docker-content-digest", digest.to_string())
+        .header(header::CONTENT_LENGTH, 0)
+        .body(Body::empty())
+        .map_err(AppError::internal)
+}
+
+fn upload_unknown(id: &str) -> AppError {
+    AppError::code(StatusCode::NOT_FOUND, ErrorCode::BlobUploadUnknown)
+        .detail(serde_json::json!({ "upload": id }))
+}
+
+/// A `digest` query parameter; absent or unusable → 400 `DIGEST_INVALID`.
+fn digest_param(query: &Query) -> Result<Digest> {
+    match query.get("digest") {
+        None => Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::DigestInvalid,
+            "the digest query parameter is required",
+        )),
+        Some(d) => parse_digest(d),
+    }
+}
+
+/// Streams `body` to the end of upload `id`, feeding `hasher`; returns the bytes written.
+async fn append_body(app: &App, id: &str, body: Body, hasher: &mut Option<Hasher>) -> Result<u64> {
+    let mut stream = body.into_data_stream();
+    let mut buf: Vec<u8> = Vec::with_capacity(BUFFER);
+    let mut in_flight: Option<tokio::task::JoinHandle<std::io::Result<u64>>> = None;
+    let mut written = 0u64;
+    let mut failure = None;
+    loop {
+        let next = stream.next().await;
+        let done = match next {
+            Some(Ok(bytes)) => {
+                buf.extend_from_slice(&bytes);
+                if buf.len() < BUFFER {
+                    continue;
+                }
+                false
+            }
+            Some(Err(e)) => {
+                failure = Some(AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BlobUploadInvalid,
+                    format!("request body ended early: {e}"),
+                ));
+                true
+            }
+            None => true,
+        };
+        if failure.is_none() && !buf.is_empty() {
+            if let Some(h) = hasher.as_mut() {
+                h.update(&buf);
+            }
+            if let Some(w) = in_flight.take() {
+                w.await.map_err(AppError::internal)??;
+            }
+            let data = std::mem::replace(&mut buf, Vec::with_capacity(BUFFER));
+            written += data.len() as u64;
+            let storage = app.storage.clone();
+            let id = id.to_string();
+            in_flight = Some(tokio::task::spawn_blocking(move || {
+                storage.upload_append(&id, &data)
+            }));
+        }
+        if done {
+            break;
+        }
+    }
+    if let Some(w) = in_flight.take() {
+        w.await.map_err(AppError::internal)??;
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(written),
+    }
+}
+
+/// A `Content-Range` of a chunk: `<start>-<end>`, inclusive (`bytes=`/`bytes ` prefixes and
+/// a `/total` suffix are tolerated).
+fn parse_content_range(h: &str) -> Option<(u64, u64)> {
+    let s = h.trim();
+    let s = s
+        .strip_prefix("bytes=")
+        .or_else(|| s.strip_prefix("bytes "))
+        .unwrap_or(s);
+    let s = s.split('/').next()?;
+    let (a, b) = s.split_once('-')?;
+    let (a, b) = (a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?);
+    (b >= a).then_some((a, b))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Checks a chunk's `Content-Range` against the upload's size: out of order → 416 with the
+/// current progress, malformed → 400. Returns the number of bytes the chunk must carry.
+fn check_chunk(headers: &HeaderMap, repo: &str, id: &str, size: u64) -> Result<Option<u64>> {
+    let Some(raw) = headers.get(header::CONTENT_RANGE) else {
+        return Ok(None);
+    };
+    let Some((start, end)) = raw.to_str().ok().and_then(parse_content_range) else {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BlobUploadInvalid,
+            "malformed Content-Range",
+        ));
+    };
+    if start != size {
+        return Err(AppError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            ErrorCode::BlobUploadInvalid,
+            format!("chunk starts at {start}, the upload holds {size} bytes"),
+        )
+        .header(header::LOCATION, location(repo, id))
+        .header(header::RANGE, range_value(size))
+        .header(HeaderName::from_static("docker-upload-uuid"), id));
+    }
+    let len = end - start + 1;
+    if let Some(cl) = content_length(headers)
+        && cl != len
+    {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::SizeInvalid,
+            format!("Content-Range covers {len} bytes, Content-Length says {cl}"),
+        ));
+    }
+    Ok(Some(len))
+}
+
+/// Looks up an upload of `repo`; a session of another repository is unknown here.
+async fn lookup(app: &App, repo: &str, id: &str) -> Result<crate::server::storage::UploadInfo> {
+    let i = id.to_string();
+    match app.blocking(move |s| s.upload_info(&i)).await? {
+        Some(info) if info.repo == repo => Ok(info),
+        _ => Err(upload_unknown(id)),
+    }
+}
+
+fn algorithm_param(query: &Query) -> Result<Algorithm> {
+    match query.get("digest-algorithm") {
+        None => Ok(Algorithm::Sha256),
+        Some(a) => Algorithm::from_name(a).ok_or_else(|| {
+            AppError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::DigestInvalid,
+                DigestError::Unsupported(a.to_string()).to_string(),
+            )
+        }),
+    }
+}
+
+/// POST: mount (end-11), single-POST push (end-4b), or a new session (end-4a/4c).
+pub async fn start(app: &App, repo: &str, query: &Query, req: Request) -> Result<Response> {
+    if let (Some(mount), Some(from)) = (query.get("mount"), query.get("from")) {
+        // A mount that cannot be done falls back to a plain session, as the spec allows.
+        if let Ok(digest) = mount.parse::<Digest>()
+            && crate::oci::name::valid_name(from)
+        {
+            let (r, f, d) = (repo.to_string(), from.to_string(), digest.clone());
+            let mounted = app
+                .blocking(move |s| Ok(s.blob_size(&f, &d)?.is_some() && s.blob_link(&r, &d)?))
+                .await?;
+            if mounted {
+                return created(repo, &digest);
+            }
+        }
+    }
+    if query.get("digest").is_some() {
+        let digest = digest_param(query)?;
+        return monolithic(app, repo, digest, req.into_body()).await;
+    }
+    let algorithm = algorithm_param(query)?;
+    let id = new_upload_id();
+    let (r, i) = (repo.to_string(), id.clone());
+    app.blocking(move |s| s.upload_create(&i, &r, algorithm))
+        .await?;
+    app.session(&id).lock().await.hasher = Some(algorithm.hasher());
+    progress(StatusCode::ACCEPTED, repo, &id, 0)
+}
+
+/// Single-POST push: the whole blob in the POST body.
+async fn monolithic(app: &App, repo: &str, digest: Digest, body: Body) -> Result<Response> {
+    let id = new_upload_id();
+    let (r, i) = (repo.to_string(), id.clone());
+    let algorithm = digest.algorithm();
+    app.blocking(move |s| s.upload_create(&i, &r, algorithm))
+        .await?;
+    let mut hasher = Some(algorithm.hasher());
+    let outcome = match append_body(app, &id, body, &mut hasher).await {
+        Ok(_) => {
+            let actual = hasher.take().expect("hasher set above").finish();
+            if actual == digest {
+                let (i, d) = (id.clone(), digest.clone());
+                app.blocking(move |s| s.upload_commit(&i, &d)).await
+            } else {
+                Err(digest_mismatch(&digest, &actual))
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if outcome.is_err() {
+        let i = id.clone();
+        app.blocking(move |s| s.upload_delete(&i)).await?;
+    }
+    outcome?;
+    created(repo, &digest)
+}
+
+fn digest_mismatch(expected: &Digest, actual: &Digest) -> AppError {
+    AppError::code(StatusCode::BAD_REQUEST, ErrorCode::DigestInvalid).detail(serde_json::json!({
+        "expected": expected.to_string(),
+        "actual": actual.to_string(),
+    }))
+}
+
+/// PATCH: one chunk (with `Content-Range`) or a stream (without).
+pub async fn chunk(app: &App, repo: &str, id: &str, req: Request) -> Result<Response> {
+    let session_ref = app.session(id);
+    let mut session = session_ref.lock().await;
+    let info = lookup(app, repo, id)
+        .await
+        .inspect_err(|_| app.drop_session(id))?;
+    let expected = check_chunk(req.headers(), repo, id, info.size)?;
+    let saved = session.hasher.clone();
+    let result = append_body(app, id, req.into_body(), &mut session.hasher)
+        .await
+        .and_then(|n| check_len(expected, n));
+    match result {
+        Ok(n) => progress(StatusCode::ACCEPTED, repo, id, info.size + n),
+        Err(e) => {
+            rollback(app, id, info.size).await?;
+            session.hasher = saved;
+            Err(e)
+        }
+    }
+}
+
+/// A chunk announced by `Content-Range` must carry exactly that many bytes.
+fn check_len(expected: Option<u64>, n: u64) -> Result<u64> {
+    match expected {
+        Some(len) if len != n => Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::SizeInvalid,
+            format!("Content-Range announced {len} bytes, the body had {n}"),
+        )),
+        _ => Ok(n),
+    }
+}
+
+async fn rollback(app: &App, id: &str, size: u64) -> Result<()> {
+    let i = id.to_string();
+    app.blocking(move |s| s.upload_truncate(&i, size)).await
+}
+
+/// PUT: optional last chunk, then verify the digest and commit.
+pub async fn close(
+    app: &App,
+    repo: &str,
+    id: &str,
+    query: &Query,
+    req: Request,
+) -> Result<Response> {
+    let session_ref = app.session(id);
+    let mut session = session_ref.lock().await;
+    let info = lookup(app, repo, id)
+        .await
+        .inspect_err(|_| app.drop_session(id))?;
+    let digest = digest_param(query)?;
+    let expected = check_chunk(req.headers(), repo, id, info.size)?;
+    let saved = session.hasher.clone();
+    let appended = append_body(app, id, req.into_body(), &mut session.hasher)
+        .await
+        .and_then(|n| check_len(expected, n));
+    if let Err(e) = appended {
+        rollback(app, id, info.size).await?;
+        session.hasher = saved;
+        return Err(e);
+    }
+    // Use the running hash when it covers the whole upload with the right algorithm;
+    // otherwise (restart, other algorithm) read the upload back.
+    let actual = match session.hasher.clone() {
+        Some(h) if h.algorithm() == digest.algorithm() => h.finish(),
+        _ => {
+            let (i, alg) = (id.to_string(), digest.algorithm());
+            app.blocking(move |s| {
+                let mut r = s.upload_read(&i)?;
+                let mut h = alg.hasher();
+                let mut buf = vec![0u8; BUFFER];
+                loop {
+                    let n = r.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                Ok(h.finish())
+            })
+            .await?
+        }
+    };
+    if actual != digest {
+        // Nothing is committed and the last chunk is taken back: the session is as before.
+        rollback(app, id, info.size).await?;
+        session.hasher = saved;
+        return Err(digest_mismatch(&digest, &actual));
+    }
+    let (i, d) = (id.to_string(), digest.clone());
+    app.blocking(move |s| s.upload_commit(&i, &d)).await?;
+    drop(session);
+    app.drop_session(id);
+    created(repo, &digest)
+}
+
+pub async fn status(app: &App, repo: &str, id: &str) -> Result<Response> {
+    let info = lookup(app, repo, id).await?;
+    progress(StatusCode::NO_CONTENT, repo, id, info.size)
+}
+
+pub async fn cancel(app: &App, repo: &str, id: &str) -> Result<Response> {
+    lookup(app, repo, id).await?;
+    let i = id.to_string();
+    app.blocking(move |s| s.upload_delete(&i)).await?;
+    app.drop_session(id);
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::empty())
+        .map_err(AppError::internal)
+}
+
+use std::io::Read as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_ranges() {
+        assert_eq!(parse_content_range("0-9"), Some((0, 9)));
+        assert_eq!(parse_content_range("bytes=10-19"), Some((10, 19)));
+        assert_eq!(parse_content_range("bytes 10-19/100"), Some((10, 19)));
+        assert_eq!(parse_content_range("9-0"), None);
+        assert_eq!(parse_content_range("x-1"), None);
+        assert_eq!(parse_content_range(""), None);
+    }
+}
