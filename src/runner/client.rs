@@ -74,7 +74,8 @@ pub struct BodyView {
     pub truncated: bool,
 }
 
-const SHOWN: usize = 4096;
+/// Bytes of a text body shown in transcripts.
+const SHOWN: usize = 1024;
 
 impl BodyView {
     pub fn of(b: &[u8]) -> BodyView {

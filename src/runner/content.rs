@@ -70,6 +70,7 @@ impl Resolved {
             "digest" => self.digest.to_string(),
             "hex" => self.digest.hex().to_string(),
             "size" => self.bytes.len().to_string(),
+            "last" => self.bytes.len().saturating_sub(1).to_string(),
             "sha512" => Digest::of(Algorithm::Sha512, &self.bytes).to_string(),
             "media_type" => self.media_type.clone()?,
             _ => return None,
@@ -77,7 +78,7 @@ impl Resolved {
     }
 }
 
-pub const FIELDS: &[&str] = &["digest", "hex", "size", "sha512", "media_type"];
+pub const FIELDS: &[&str] = &["digest", "hex", "size", "last", "sha512", "media_type"];
 
 pub struct ContentStore<'a> {
     specs: &'a BTreeMap<String, ContentSpec>,
@@ -132,10 +133,11 @@ impl<'a> ContentStore<'a> {
     /// Variables: fields of resolved content first, then `vars`.
     pub fn lookup<'b>(&'b self, vars: Lookup<'b>) -> impl Fn(&str) -> Option<String> + 'b {
         move |n: &str| {
-            if let Some((c, f)) = n.split_once('.')
-                && let Some(r) = self.cache.get(c)
-            {
-                return r.field(f);
+            if let Some((c, f)) = n.split_once('.') {
+                let keyed = format!("{c}#{}", vars("i").unwrap_or_default());
+                if let Some(r) = self.cache.get(&keyed).or_else(|| self.cache.get(c)) {
+                    return r.field(f);
+                }
             }
             vars(n)
         }
@@ -152,9 +154,22 @@ impl<'a> ContentStore<'a> {
         vars: Lookup<'_>,
         depth: u32,
     ) -> Result<Resolved, String> {
-        if let Some(r) = self.cache.get(name) {
+        // Content that depends on the repeat counter is made anew for each `{i}`.
+        let key = match self.specs.get(name) {
+            Some(spec) if uses_counter(spec) => {
+                format!("{name}#{}", vars("i").unwrap_or_default())
+            }
+            _ => name.to_string(),
+        };
+        if let Some(r) = self.cache.get(&key) {
             return Ok(r.clone());
         }
+        let r = self.build(name, vars, depth)?;
+        self.cache.insert(key, r.clone());
+        Ok(r)
+    }
+
+    fn build(&mut self, name: &str, vars: Lookup<'_>, depth: u32) -> Result<Resolved, String> {
         if depth > 16 {
             return Err(format!("content {name:?} is part of a cycle"));
         }
@@ -197,7 +212,6 @@ impl<'a> ContentStore<'a> {
             ContentSpec::Image(spec) => self.image(&spec, vars, depth)?,
             ContentSpec::Index(spec) => self.index(&spec, vars, depth)?,
         };
-        self.cache.insert(name.to_string(), r.clone());
         Ok(r)
     }
 
@@ -320,6 +334,25 @@ fn annotations(
     a.iter()
         .map(|(k, v)| Ok((k.clone(), Value::String(template::render(v, vars)?))))
         .collect()
+}
+
+fn uses_counter(spec: &ContentSpec) -> bool {
+    let has = |s: &str| template::placeholders(s).contains(&"i");
+    match spec {
+        ContentSpec::Text(t) => has(t),
+        ContentSpec::Json(v) => {
+            let mut strings = vec![];
+            template::json_strings(v, &mut strings);
+            strings.into_iter().any(has)
+        }
+        ContentSpec::Image(i) => {
+            i.annotations.values().any(|v| has(v)) || i.artifact_type.as_deref().is_some_and(has)
+        }
+        ContentSpec::Index(i) => {
+            i.annotations.values().any(|v| has(v)) || i.artifact_type.as_deref().is_some_and(has)
+        }
+        _ => false,
+    }
 }
 
 /// The names a content spec is built from (for static checks).

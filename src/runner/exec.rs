@@ -28,6 +28,8 @@ pub struct RunContext {
     /// Random per run, so reruns never collide with leftovers.
     pub run_tag: String,
     pub fixtures: PathBuf,
+    /// Check `Warning` headers (a requirement of spec main).
+    pub check_warnings: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -107,6 +109,7 @@ pub async fn run(ctx: &RunContext, ls: &LoadedScenario) -> ScenarioResult {
         ),
         ("seed", ctx.seed.to_string()),
         ("other", format!("absent-{}", ctx.run_tag)),
+        ("uuid", crate::server::new_upload_id()),
     ] {
         vars.insert(k.to_string(), Value::String(v));
     }
@@ -244,6 +247,22 @@ impl<'a> Runner<'a> {
                 let e = self.render_json(e)?;
                 if v != e {
                     problems.push(format!("{} is {v}, expected {e}", c.var));
+                }
+            }
+            if let Some(ne) = &c.not_equals {
+                let ne = self.render_json(ne)?;
+                if v == ne {
+                    problems.push(format!("{} is {v}, expected anything else", c.var));
+                }
+            }
+            if let Some(want) = &c.contains {
+                let want = self.render_json(want)?;
+                let ok = match (&v, &want) {
+                    (Value::String(h), Value::String(n)) => h.contains(n.as_str()),
+                    (h, n) => contains(h, n),
+                };
+                if !ok {
+                    problems.push(format!("{} is {v}, expected to contain {want}", c.var));
                 }
             }
             if let Some(n) = c.length {
@@ -429,6 +448,8 @@ impl<'a> Runner<'a> {
                 {
                     h.push(("Content-Type".into(), "application/octet-stream".into()));
                 }
+                self.vars.insert("chunk.start".into(), Value::String(a.to_string()));
+                self.vars.insert("chunk.end".into(), Value::String((b - 1).to_string()));
                 let res = self.send(req, &url, &h, data.slice(a..b)).await?;
                 self.after(step, &url, &res)?;
                 if let Some(loc) = res.header("location") {
@@ -453,6 +474,7 @@ impl<'a> Runner<'a> {
             ),
         };
         let url = self.build_url(req, &req.url).await?;
+        add_default_accept(req.method, &url, &mut headers);
         let res = self.send(req, &url, &headers, body.clone()).await?;
         self.after(step, &url, &res)?;
         if let Some(p) = &req.paginate {
@@ -523,13 +545,14 @@ impl<'a> Runner<'a> {
 
     /// skip_if, expectations, captures.
     fn after(&mut self, step: &Step, url: &Url, res: &Response) -> Result<(), Stop> {
-        if let Some(s) = &step.skip_if
-            && s.status.contains(&res.status)
-        {
-            return Err(Stop::Skip(format!(
-                "{} (answered {})",
-                s.reason, res.status
-            )));
+        for sk in step.skip_if.iter().flat_map(|s| s.as_slice()) {
+            if sk.status.contains(&res.status) && (sk.code.is_empty() || has_code(&res.body, &sk.code))
+            {
+                return Err(Stop::Skip(format!("{} (answered {})", sk.reason, res.status)));
+            }
+        }
+        if let Some(stop) = self.global_checks(res) {
+            return Err(stop);
         }
         let method = step
             .request
@@ -537,8 +560,11 @@ impl<'a> Runner<'a> {
             .map(|r| r.method)
             .unwrap_or(Method::GET);
         for e in step.expect.iter().flat_map(|e| e.as_slice()) {
-            let problems = self.expect(e, method, res)?;
+            let mut problems = self.expect(e, method, res)?;
             if !problems.is_empty() {
+                if let Some(b) = &e.because {
+                    problems.push(format!("({b})"));
+                }
                 return Err(Stop::Fail {
                     requirement: e.req.clone(),
                     message: problems.join("\n"),
@@ -548,6 +574,10 @@ impl<'a> Runner<'a> {
         for (name, c) in &step.capture {
             let v = if let Some(h) = &c.header {
                 let Some(raw) = res.header(h) else {
+                    if c.optional {
+                        self.vars.insert(name.clone(), Value::String(String::new()));
+                        continue;
+                    }
                     return Err(Stop::Fail {
                         requirement: None,
                         message: format!("header {h} missing, needed by later steps"),
@@ -566,10 +596,16 @@ impl<'a> Runner<'a> {
                     Value::String(raw.to_string())
                 }
             } else if let Some(p) = &c.json {
-                let v: Value = serde_json::from_slice(&res.body).map_err(|e| Stop::Fail {
-                    requirement: None,
-                    message: format!("body is not JSON ({e}); cannot capture {p}"),
-                })?;
+                let v: Value = match serde_json::from_slice(&res.body) {
+                    Ok(v) => v,
+                    Err(_) if c.optional => Value::Null,
+                    Err(e) => {
+                        return Err(Stop::Fail {
+                            requirement: None,
+                            message: format!("body is not JSON ({e}); cannot capture {p}"),
+                        });
+                    }
+                };
                 json_path(&v, p).cloned().unwrap_or(Value::Null)
             } else {
                 Value::String(res.status.to_string())
@@ -577,6 +613,34 @@ impl<'a> Runner<'a> {
             self.vars.insert(name.clone(), v);
         }
         Ok(())
+    }
+
+    /// Checks every answer gets: the error envelope of a 4xx JSON body; `Warning` headers
+    /// when the profile includes spec main.
+    fn global_checks(&self, res: &Response) -> Option<Stop> {
+        let (shape, form) = envelope_problems(res.status, &res.body);
+        if !shape.is_empty() {
+            return Some(Stop::Fail {
+                requirement: Some("errors.envelope".into()),
+                message: shape.join("\n"),
+            });
+        }
+        if !form.is_empty() {
+            return Some(Stop::Fail {
+                requirement: Some("errors.code-form".into()),
+                message: form.join("\n"),
+            });
+        }
+        if self.ctx.check_warnings {
+            let w = warning_problems(&res.header_all("warning"));
+            if !w.is_empty() {
+                return Some(Stop::Fail {
+                    requirement: Some("next.warning.format".into()),
+                    message: w.join("\n"),
+                });
+            }
+        }
+        None
     }
 
     fn expect(&mut self, e: &Expect, method: Method, res: &Response) -> Result<Vec<String>, Stop> {
@@ -682,7 +746,8 @@ impl<'a> Runner<'a> {
                 Err(x) => p.push(format!("body is not JSON: {x}")),
                 Ok(v) => {
                     for j in &e.json {
-                        let got = json_path(&v, &j.path);
+                        let path = self.render(&j.path)?;
+                        let got = json_path(&v, &path);
                         if j.absent {
                             if let Some(g) = got {
                                 p.push(format!("{}: expected absent, got {g}", j.path));
@@ -697,6 +762,17 @@ impl<'a> Runner<'a> {
                             let eq = self.render_json(eq)?;
                             if got != &eq {
                                 p.push(format!("{}: expected {eq}, got {got}", j.path));
+                            }
+                        }
+                        if let Some(n) = j.max_length {
+                            match got.as_array() {
+                                Some(a) if a.len() <= n => {}
+                                Some(a) => p.push(format!(
+                                    "{}: expected at most {n} elements, got {}",
+                                    j.path,
+                                    a.len()
+                                )),
+                                None => p.push(format!("{}: expected an array, got {got}", j.path)),
                             }
                         }
                         if let Some(n) = j.length {
@@ -766,6 +842,95 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// Manifest GET/HEAD without an `Accept` gets the one every client sends: the four
+/// manifest media types. (Registries may refuse to serve a type the client did not accept.)
+fn add_default_accept(method: Method, url: &Url, headers: &mut Vec<(String, String)>) {
+    use crate::oci::media;
+    let is_manifest = matches!(
+        crate::oci::api::Target::parse(url.path()),
+        Some(crate::oci::api::Target::Manifest { .. })
+    );
+    if is_manifest
+        && matches!(method, Method::GET | Method::HEAD)
+        && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("accept"))
+    {
+        headers.push((
+            "Accept".into(),
+            [
+                media::OCI_MANIFEST,
+                media::OCI_INDEX,
+                media::DOCKER_MANIFEST,
+                media::DOCKER_MANIFEST_LIST,
+            ]
+            .join(", "),
+        ));
+    }
+}
+
+/// Whether a body is non-JSON (anything goes) or an envelope carrying one of `codes`.
+fn has_code(body: &[u8], codes: &[String]) -> bool {
+    match serde_json::from_slice::<Value>(body) {
+        Err(_) => true,
+        Ok(v) => v
+            .get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|errs| {
+                errs.iter().any(|e| {
+                    e.get("code")
+                        .and_then(Value::as_str)
+                        .is_some_and(|c| codes.iter().any(|x| x == c))
+                })
+            }),
+    }
+}
+
+/// Problems with the error envelope of a 4xx answer whose body is JSON: (shape, code form).
+pub fn envelope_problems(status: u16, body: &[u8]) -> (Vec<String>, Vec<String>) {
+    let (mut shape, mut form) = (vec![], vec![]);
+    if !(400..500).contains(&status) {
+        return (shape, form);
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return (shape, form);
+    };
+    let Some(errs) = v.get("errors").and_then(Value::as_array) else {
+        shape.push(format!("{status} body is JSON but has no \"errors\" array: {v}"));
+        return (shape, form);
+    };
+    for e in errs {
+        match e.get("code") {
+            Some(Value::String(c)) => {
+                if c.is_empty() || !c.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                    form.push(format!("error code {c:?} is not uppercase letters and underscores"));
+                }
+            }
+            _ => shape.push(format!("error entry without a string \"code\": {e}")),
+        }
+        if let Some(m) = e.get("message")
+            && !m.is_string()
+        {
+            shape.push(format!("error \"message\" is not a string: {m}"));
+        }
+    }
+    (shape, form)
+}
+
+/// Problems with `Warning` headers (spec main): `299 - "text"`, no date, 4096 bytes at most.
+pub fn warning_problems(values: &[String]) -> Vec<String> {
+    let mut p = vec![];
+    let total: usize = values.iter().map(String::len).sum();
+    if total > 4096 {
+        p.push(format!("Warning headers carry {total} bytes, more than 4096"));
+    }
+    let re = regex_lite::Regex::new(r#"^299 - "([^"\\]|\\.)*"$"#).expect("static regex");
+    for v in values {
+        if !re.is_match(v.trim()) {
+            p.push(format!("Warning {v:?} is not of the form 299 - \"text\" (and without a date)"));
+        }
+    }
+    p
+}
+
 fn compare_bytes(p: &mut Vec<String>, what: &str, want: &[u8], got: &[u8]) {
     if want != got {
         let first = want
@@ -796,6 +961,11 @@ pub fn json_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
                 let inner = &path[i + 1..end];
                 cur = if let Some(k) = inner.strip_prefix('"').and_then(|x| x.strip_suffix('"')) {
                     cur.get(k)?
+                } else if let Some((k, want)) = inner.split_once('=') {
+                    // the first element whose field k is the string `want`
+                    cur.as_array()?
+                        .iter()
+                        .find(|e| e.get(k).and_then(Value::as_str) == Some(want))?
                 } else {
                     cur.get(inner.parse::<usize>().ok()?)?
                 };

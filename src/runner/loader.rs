@@ -287,7 +287,15 @@ fn at(src: &Source, message: String, hint: Option<String>) -> Diagnostic {
 }
 
 /// Names every scenario may use without defining them.
-pub const BUILTINS: &[&str] = &["repo", "repo2", "namespace", "registry", "seed", "other"];
+pub const BUILTINS: &[&str] = &[
+    "repo",
+    "repo2",
+    "namespace",
+    "registry",
+    "seed",
+    "other",
+    "uuid",
+];
 
 fn check_scenario(specs: &Specs, ls: &LoadedScenario, diags: &mut Vec<Diagnostic>) {
     let s = &ls.scenario;
@@ -455,6 +463,8 @@ fn check_step(
             Some(Body::Fixture(_)) | None => {}
         }
         if let Some(c) = &r.chunks {
+            defined.insert("chunk.start".into());
+            defined.insert("chunk.end".into());
             content_ref(&c.content, &mut err);
             if c.count == 0 {
                 err("chunks.count must be at least 1".into(), None);
@@ -496,6 +506,7 @@ fn check_step(
             _ => {}
         }
         for j in &e.json {
+            strings.push(&j.path);
             if let Some(v) = &j.equals {
                 template::json_strings(v, &mut strings);
             }
@@ -510,8 +521,15 @@ fn check_step(
         }
     }
     for c in &st.check {
-        if let Some(v) = &c.equals {
+        for v in [&c.equals, &c.not_equals, &c.contains].into_iter().flatten() {
             template::json_strings(v, &mut strings);
+        }
+    }
+    for sk in st.skip_if.iter().flat_map(|s| s.as_slice()) {
+        for code in &sk.code {
+            if crate::oci::ErrorCode::parse(code).is_none() {
+                err(format!("unknown error code {code}"), None);
+            }
         }
     }
     for t in strings {
@@ -519,7 +537,7 @@ fn check_step(
             if !defined.contains(p) {
                 err(
                     format!("unknown variable {{{p}}}"),
-                    Some("variables are builtins (repo, repo2, namespace, registry, seed), content fields (<name>.digest|size|hex|sha512|media_type), and captures of earlier steps".into()),
+                    Some("variables are builtins (repo, repo2, namespace, registry, seed, other, uuid), content fields (<name>.digest|size|hex|sha512|media_type), and captures of earlier steps".into()),
                 );
             }
         }

@@ -263,7 +263,7 @@ pub struct Step {
     pub capture: BTreeMap<String, Capture>,
     /// A status here means the registry lacks an optional feature: the scenario is skipped.
     #[serde(default)]
-    pub skip_if: Option<SkipIf>,
+    pub skip_if: Option<OneOrMany<SkipIf>>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -348,6 +348,9 @@ pub struct Condition {
 #[serde(deny_unknown_fields)]
 pub struct SkipIf {
     pub status: Vec<u16>,
+    /// Only when a JSON error body carries one of these codes (a non-JSON body matches).
+    #[serde(default)]
+    pub code: Vec<String>,
     pub reason: String,
 }
 
@@ -467,6 +470,9 @@ pub struct Expect {
     /// `Docker-Content-Digest`, when present, is the digest of the body.
     #[serde(default)]
     pub digest_header_matches_body: bool,
+    /// Said in the failure message, to explain what the mismatch means.
+    #[serde(default)]
+    pub because: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -530,12 +536,15 @@ pub enum BodyCheck {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonCheck {
-    /// Dotted path with indices: `tags`, `errors[0].code`, `manifests[1].artifactType`.
+    /// Dotted path with indices and filters (templated): `tags`, `errors[0].code`,
+    /// `manifests[digest={a.digest}].artifactType`, `annotations["org.x"]`.
     pub path: String,
     #[serde(default)]
     pub equals: Option<Value>,
     #[serde(default)]
     pub length: Option<usize>,
+    #[serde(default)]
+    pub max_length: Option<usize>,
     #[serde(default)]
     pub absent: bool,
     /// An array containing this element, or an object containing these keys and values.
@@ -554,6 +563,11 @@ pub struct VarCheck {
     pub var: String,
     #[serde(default)]
     pub equals: Option<Value>,
+    #[serde(default)]
+    pub not_equals: Option<Value>,
+    /// An array holding this element, or a string holding this text.
+    #[serde(default)]
+    pub contains: Option<Value>,
     #[serde(default)]
     pub length: Option<usize>,
     #[serde(default)]
@@ -574,4 +588,7 @@ pub struct Capture {
     pub json: Option<String>,
     #[serde(default)]
     pub status: bool,
+    /// A missing header or path captures "" instead of failing.
+    #[serde(default)]
+    pub optional: bool,
 }

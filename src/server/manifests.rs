@@ -101,6 +101,7 @@ pub async fn put(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        super::drain(req.into_body(), super::DRAIN_LIMIT).await;
         return Err(too_large());
     }
     let content_type = req

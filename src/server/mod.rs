@@ -156,6 +156,24 @@ pub async fn spawn(app_state: Arc<App>, addr: SocketAddr) -> std::io::Result<Ser
     })
 }
 
+/// Reads and discards up to `limit` bytes of a request body that is being refused, so the
+/// client, still sending, gets to read the answer instead of a reset connection.
+pub async fn drain(body: axum::body::Body, limit: u64) {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut seen = 0u64;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while seen < limit {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(b))) => seen += b.len() as u64,
+            _ => break,
+        }
+    }
+}
+
+/// How much of a refused body is drained before answering.
+pub const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
+
 /// A fresh random upload id, shaped as a UUID (version 4) as the spec asks.
 pub fn new_upload_id() -> String {
     let mut b = [0u8; 16];

@@ -185,7 +185,10 @@ async fn lookup(app: &App, repo: &str, id: &str) -> Result<crate::server::storag
     let i = id.to_string();
     match app.blocking(move |s| s.upload_info(&i)).await? {
         Some(info) if info.repo == repo => Ok(info),
-        _ => Err(upload_unknown(id)),
+        _ => {
+            app.drop_session(id);
+            Err(upload_unknown(id))
+        }
     }
 }
 
@@ -270,10 +273,18 @@ fn digest_mismatch(expected: &Digest, actual: &Digest) -> AppError {
 pub async fn chunk(app: &App, repo: &str, id: &str, req: Request) -> Result<Response> {
     let session_ref = app.session(id);
     let mut session = session_ref.lock().await;
-    let info = lookup(app, repo, id)
-        .await
-        .inspect_err(|_| app.drop_session(id))?;
-    let expected = check_chunk(req.headers(), repo, id, info.size)?;
+    let checked = lookup(app, repo, id).await.and_then(|info| {
+        let expected = check_chunk(req.headers(), repo, id, info.size)?;
+        Ok((info, expected))
+    });
+    let (info, expected) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            // refused before reading: nothing is appended
+            super::drain(req.into_body(), super::DRAIN_LIMIT).await;
+            return Err(e);
+        }
+    };
     let saved = session.hasher.clone();
     let result = append_body(app, id, req.into_body(), &mut session.hasher)
         .await
@@ -315,11 +326,18 @@ pub async fn close(
 ) -> Result<Response> {
     let session_ref = app.session(id);
     let mut session = session_ref.lock().await;
-    let info = lookup(app, repo, id)
-        .await
-        .inspect_err(|_| app.drop_session(id))?;
-    let digest = digest_param(query)?;
-    let expected = check_chunk(req.headers(), repo, id, info.size)?;
+    let checked = lookup(app, repo, id).await.and_then(|info| {
+        let digest = digest_param(query)?;
+        let expected = check_chunk(req.headers(), repo, id, info.size)?;
+        Ok((info, digest, expected))
+    });
+    let (info, digest, expected) = match checked {
+        Ok(v) => v,
+        Err(e) => {
+            super::drain(req.into_body(), super::DRAIN_LIMIT).await;
+            return Err(e);
+        }
+    };
     let saved = session.hasher.clone();
     let appended = append_body(app, id, req.into_body(), &mut session.hasher)
         .await
