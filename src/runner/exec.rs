@@ -448,8 +448,10 @@ impl<'a> Runner<'a> {
                 {
                     h.push(("Content-Type".into(), "application/octet-stream".into()));
                 }
-                self.vars.insert("chunk.start".into(), Value::String(a.to_string()));
-                self.vars.insert("chunk.end".into(), Value::String((b - 1).to_string()));
+                self.vars
+                    .insert("chunk.start".into(), Value::String(a.to_string()));
+                self.vars
+                    .insert("chunk.end".into(), Value::String((b - 1).to_string()));
                 let res = self.send(req, &url, &h, data.slice(a..b)).await?;
                 self.after(step, &url, &res)?;
                 if let Some(loc) = res.header("location") {
@@ -546,9 +548,13 @@ impl<'a> Runner<'a> {
     /// skip_if, expectations, captures.
     fn after(&mut self, step: &Step, url: &Url, res: &Response) -> Result<(), Stop> {
         for sk in step.skip_if.iter().flat_map(|s| s.as_slice()) {
-            if sk.status.contains(&res.status) && (sk.code.is_empty() || has_code(&res.body, &sk.code))
+            if sk.status.contains(&res.status)
+                && (sk.code.is_empty() || has_code(&res.body, &sk.code))
             {
-                return Err(Stop::Skip(format!("{} (answered {})", sk.reason, res.status)));
+                return Err(Stop::Skip(format!(
+                    "{} (answered {})",
+                    sk.reason, res.status
+                )));
             }
         }
         if let Some(stop) = self.global_checks(res) {
@@ -760,7 +766,7 @@ impl<'a> Runner<'a> {
                         };
                         if let Some(eq) = &j.equals {
                             let eq = self.render_json(eq)?;
-                            if got != &eq {
+                            if !loose_eq(got, &eq) {
                                 p.push(format!("{}: expected {eq}, got {got}", j.path));
                             }
                         }
@@ -852,7 +858,9 @@ fn add_default_accept(method: Method, url: &Url, headers: &mut Vec<(String, Stri
     );
     if is_manifest
         && matches!(method, Method::GET | Method::HEAD)
-        && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("accept"))
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("accept"))
     {
         headers.push((
             "Accept".into(),
@@ -894,14 +902,18 @@ pub fn envelope_problems(status: u16, body: &[u8]) -> (Vec<String>, Vec<String>)
         return (shape, form);
     };
     let Some(errs) = v.get("errors").and_then(Value::as_array) else {
-        shape.push(format!("{status} body is JSON but has no \"errors\" array: {v}"));
+        shape.push(format!(
+            "{status} body is JSON but has no \"errors\" array: {v}"
+        ));
         return (shape, form);
     };
     for e in errs {
         match e.get("code") {
             Some(Value::String(c)) => {
                 if c.is_empty() || !c.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
-                    form.push(format!("error code {c:?} is not uppercase letters and underscores"));
+                    form.push(format!(
+                        "error code {c:?} is not uppercase letters and underscores"
+                    ));
                 }
             }
             _ => shape.push(format!("error entry without a string \"code\": {e}")),
@@ -920,12 +932,16 @@ pub fn warning_problems(values: &[String]) -> Vec<String> {
     let mut p = vec![];
     let total: usize = values.iter().map(String::len).sum();
     if total > 4096 {
-        p.push(format!("Warning headers carry {total} bytes, more than 4096"));
+        p.push(format!(
+            "Warning headers carry {total} bytes, more than 4096"
+        ));
     }
     let re = regex_lite::Regex::new(r#"^299 - "([^"\\]|\\.)*"$"#).expect("static regex");
     for v in values {
         if !re.is_match(v.trim()) {
-            p.push(format!("Warning {v:?} is not of the form 299 - \"text\" (and without a date)"));
+            p.push(format!(
+                "Warning {v:?} is not of the form 299 - \"text\" (and without a date)"
+            ));
         }
     }
     p
@@ -985,14 +1001,30 @@ fn contains(hay: &Value, needle: &Value) -> bool {
     match (hay, needle) {
         (Value::Array(a), n) => a
             .iter()
-            .any(|x| x == n || (n.is_object() && contains(x, n))),
+            .any(|x| loose_eq(x, n) || (n.is_object() && contains(x, n))),
         (Value::Object(h), Value::Object(n)) => n
             .iter()
-            .all(|(k, v)| h.get(k).is_some_and(|x| x == v || contains(x, v))),
-        (h, n) => h == n,
+            .all(|(k, v)| h.get(k).is_some_and(|x| loose_eq(x, v) || contains(x, v))),
+        (h, n) => loose_eq(h, n),
     }
 }
 
+/// JSON equality where an expected string also matches a number written the same way:
+/// templates render `{x.size}` as a string.
+fn loose_eq(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Number(n), Value::String(s)) => n.to_string() == *s,
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| loose_eq(x, y))
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            a.len() == b.len()
+                && b.iter()
+                    .all(|(k, v)| a.get(k).is_some_and(|x| loose_eq(x, v)))
+        }
+        (g, w) => g == w,
+    }
+}
 /// The first pair out of lexical (case-insensitive, as the spec describes) order.
 fn unsorted(v: &Value) -> Option<String> {
     let a = v.as_array()?;

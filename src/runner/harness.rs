@@ -357,7 +357,9 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         seed: settings.seed,
         run_tag: crate::oci::digest::hex(&tag),
         fixtures: fixtures_dir.clone(),
-        check_warnings: specs.profile_closure(&settings.profile).contains("oci-next"),
+        check_warnings: specs
+            .profile_closure(&settings.profile)
+            .contains("oci-next"),
     });
     if !args.list {
         println!(

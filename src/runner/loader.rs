@@ -521,7 +521,10 @@ fn check_step(
         }
     }
     for c in &st.check {
-        for v in [&c.equals, &c.not_equals, &c.contains].into_iter().flatten() {
+        for v in [&c.equals, &c.not_equals, &c.contains]
+            .into_iter()
+            .flatten()
+        {
             template::json_strings(v, &mut strings);
         }
     }
