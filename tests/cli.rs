@@ -1,0 +1,84 @@
+//! The binary as a user runs it: spec checking with diagnostics, listing, the default run
+//! against the embedded reference, exit codes.
+
+use std::process::Command;
+
+fn regverify() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_regverify"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+#[test]
+fn the_shipped_spec_files_check_clean() {
+    let out = regverify().args(["run", "--check"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("spec files OK"), "{stdout}");
+}
+
+#[test]
+fn a_malformed_scenario_is_reported_with_its_position_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    std::fs::create_dir_all(specs.join("scenarios")).unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(root.join("specs/requirements.yaml"), specs.join("requirements.yaml")).unwrap();
+    std::fs::copy(root.join("specs/profiles.yaml"), specs.join("profiles.yaml")).unwrap();
+    std::fs::write(
+        specs.join("scenarios/broken.yaml"),
+        "scenarios:\n  - id: broken\n    title: t\n    requirements: [base.v2]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect: {stauts: 200}\n",
+    )
+    .unwrap();
+    let out = regverify()
+        .args(["run", "--check", "--specs"])
+        .arg(&specs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.yaml:9:"), "{stderr}");
+    assert!(stderr.contains("unknown field `stauts`"), "{stderr}");
+
+    // a reference to an unknown requirement and an unknown variable
+    std::fs::write(
+        specs.join("scenarios/broken.yaml"),
+        "scenarios:\n  - id: broken\n    title: t\n    requirements: [no.such]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: \"/v2/{nope}\"}\n",
+    )
+    .unwrap();
+    let out = regverify().args(["run", "--check", "--specs"]).arg(&specs).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown requirement id no.such"), "{stderr}");
+    assert!(stderr.contains("unknown variable {nope}"), "{stderr}");
+}
+
+#[test]
+fn list_names_scenarios_by_workflow() {
+    let out = regverify().args(["run", "--list"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("pull::blob-get: test"), "{stdout}");
+    assert!(stdout.contains("push::chunk-out-of-order: test"), "{stdout}");
+}
+
+#[test]
+fn the_default_command_runs_the_suite_against_the_embedded_reference() {
+    let out = regverify().output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("(embedded reference)"), "{stdout}");
+    assert!(stdout.contains("seed "), "{stdout}");
+    assert!(stdout.contains("— conformant"), "{stdout}");
+    assert!(stdout.contains(" 0 failed, 0 errors"), "{stdout}");
+}
+
+#[test]
+fn a_failing_registry_gives_exit_code_one() {
+    // nothing listens on this port: every scenario errors, the run fails
+    let out = regverify()
+        .args(["run", "http://127.0.0.1:9", "base-v2", "--timeout", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ERROR"), "{stdout}");
+}

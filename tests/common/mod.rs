@@ -1,0 +1,230 @@
+//! Helpers shared by the integration tests: an in-process reference registry, a small HTTP
+//! client, scenario runs, and peers that must be installed.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use regverify::runner::client::{Client, ClientConfig};
+use regverify::runner::exec::{self, RunContext, ScenarioResult};
+use regverify::runner::loader::{self, Specs};
+use regverify::server::storage::{FsStorage, MemStorage, Storage};
+use regverify::server::{self, App, Config, Server};
+use reqwest::Url;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A reference registry on a random port.
+pub struct Registry {
+    pub server: Server,
+    pub url: String,
+    pub dir: Option<tempfile::TempDir>,
+    pub storage: Arc<dyn Storage>,
+}
+
+pub async fn start(config: Config, on_disk: bool) -> Registry {
+    let (storage, dir): (Arc<dyn Storage>, _) = if on_disk {
+        let dir = tempfile::tempdir().unwrap();
+        (Arc::new(FsStorage::open(dir.path()).unwrap()), Some(dir))
+    } else {
+        (Arc::new(MemStorage::new()), None)
+    };
+    let server = server::spawn(App::new(config, storage.clone()), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    Registry {
+        url: server.url(),
+        server,
+        dir,
+        storage,
+    }
+}
+
+/// A plain HTTP client for exact requests.
+pub struct Http {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn header(&self, n: &str) -> Option<&str> {
+        self.headers.get(n).and_then(|v| v.to_str().ok())
+    }
+    /// The error codes of an error envelope.
+    pub fn codes(&self) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        v["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["code"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+impl Http {
+    pub fn new(base: &str) -> Http {
+        regverify::runner::client::install_crypto();
+        Http {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub async fn req(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Answer {
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        let mut r = self
+            .http
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        let body: Bytes = body.into();
+        if !body.is_empty() || matches!(method, "PUT" | "POST" | "PATCH") {
+            r = r.body(body);
+        }
+        let res = r.send().await.unwrap();
+        Answer {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body: res.bytes().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.req("GET", path, &[], Bytes::new()).await
+    }
+
+    /// Pushes a blob by POST then PUT; returns its digest.
+    pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
+        let d = regverify::oci::Digest::sha256(data).to_string();
+        let a = self
+            .req("POST", &format!("/v2/{repo}/blobs/uploads/"), &[], Bytes::new())
+            .await;
+        assert_eq!(a.status, 202);
+        let loc = a.header("location").unwrap().to_string();
+        let a = self
+            .req("PUT", &format!("{loc}?digest={d}"), &[], data.to_vec())
+            .await;
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        d
+    }
+
+    /// Pushes a config blob and an image manifest referencing it; returns (manifest bytes, digest).
+    pub async fn push_image(&self, repo: &str, reference: &str, note: &str) -> (Vec<u8>, String) {
+        let config = format!("{{\"note\":\"{note}\"}}");
+        let cd = self.push_blob(repo, config.as_bytes()).await;
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{cd}","size":{}}},"layers":[]}}"#,
+            config.len()
+        );
+        let a = self
+            .req(
+                "PUT",
+                &format!("/v2/{repo}/manifests/{reference}"),
+                &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                m.clone().into_bytes(),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+        let d = regverify::oci::Digest::sha256(m.as_bytes()).to_string();
+        (m.into_bytes(), d)
+    }
+}
+
+pub fn specs() -> Arc<Specs> {
+    Arc::new(loader::load(&root().join("specs"), &root().join("fixtures")).expect("spec files load"))
+}
+
+pub fn context(url: &str, config: ClientConfig, check_warnings: bool) -> RunContext {
+    RunContext {
+        client: Client::new(config).unwrap(),
+        base: Url::parse(&format!("{}/", url.trim_end_matches('/'))).unwrap(),
+        namespace: "selftest".into(),
+        crossmount: None,
+        seed: 7,
+        run_tag: format!("{:06x}", rand_u32() & 0xffffff),
+        fixtures: root().join("fixtures"),
+        check_warnings,
+    }
+}
+
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).unwrap();
+    u32::from_le_bytes(b)
+}
+
+/// Runs one shipped scenario by id.
+pub async fn run_scenario(specs: &Specs, ctx: &RunContext, id: &str) -> ScenarioResult {
+    let ls = specs
+        .scenarios
+        .iter()
+        .find(|s| s.scenario.id == id)
+        .unwrap_or_else(|| panic!("no scenario {id}"));
+    exec::run(ctx, ls).await
+}
+
+/// A peer program the tests need; a missing one fails the test with the command that
+/// installs it (never a silent skip).
+pub fn require(program: &str, install: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join(program);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{program} is not installed; install it with: {install} (or run bash .ci/run)");
+}
+
+/// A Python with PyPI's `oras` importable.
+pub fn python_with_oras() -> PathBuf {
+    let mut candidates = vec![];
+    if let Ok(p) = std::env::var("REGVERIFY_PYTHON") {
+        candidates.push(PathBuf::from(p));
+    }
+    candidates.push(root().join("target/peers-venv/bin/python"));
+    candidates.push(PathBuf::from("python3"));
+    for c in candidates {
+        let ok = std::process::Command::new(&c)
+            .args(["-c", "import oras.client"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return c;
+        }
+    }
+    panic!(
+        "PyPI's oras is not installed; install it with: python3 -m venv target/peers-venv && \
+         target/peers-venv/bin/pip install oras (or run bash .ci/run)"
+    );
+}

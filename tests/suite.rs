@@ -1,0 +1,76 @@
+//! The shipped scenarios against the reference registry: every profile passes on the clean
+//! reference, and a registry with deletion disabled gets skips, never fails.
+
+mod common;
+
+use common::{context, specs, start};
+use regverify::runner::client::ClientConfig;
+use regverify::runner::exec::{ScenarioResult, Verdict};
+use regverify::server::Config;
+
+async fn run_profile(url: &str, profile: &str) -> Vec<ScenarioResult> {
+    let specs = specs();
+    let ctx = std::sync::Arc::new(context(
+        url,
+        ClientConfig::default(),
+        specs.profile_closure(profile).contains("oci-next"),
+    ));
+    let mut tasks = vec![];
+    for (i, ls) in specs.scenarios.iter().enumerate() {
+        if !specs.in_profile(&ls.scenario, profile) {
+            continue;
+        }
+        let (specs, ctx) = (specs.clone(), ctx.clone());
+        tasks.push(tokio::spawn(async move {
+            regverify::runner::exec::run(&ctx, &specs.scenarios[i]).await
+        }));
+    }
+    let mut out = vec![];
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+fn explain(r: &ScenarioResult) -> String {
+    let specs = specs();
+    format!("{}: {}", r.name, regverify::runner::harness::failure_text(&specs, r))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_profile_passes_on_the_reference() {
+    let reg = start(Config::default(), true).await;
+    for profile in ["oci-1.0", "oci-1.1", "oci-next", "distribution"] {
+        let results = run_profile(&reg.url, profile).await;
+        assert!(results.len() > 10, "{profile}: only {} scenarios", results.len());
+        for r in &results {
+            assert_eq!(r.verdict, Verdict::Pass, "{profile}: {}", explain(r));
+        }
+    }
+    reg.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_disabled_is_skipped_not_failed() {
+    let reg = start(
+        Config {
+            delete_enabled: false,
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let results = run_profile(&reg.url, "oci-next").await;
+    let mut skipped = 0;
+    for r in &results {
+        if r.workflows.contains(&regverify::runner::model::Workflow::Management) {
+            assert_eq!(r.verdict, Verdict::Skip, "{}", explain(r));
+            assert!(r.skip_reason.as_deref().unwrap().contains("disabled"));
+            skipped += 1;
+        } else {
+            assert_eq!(r.verdict, Verdict::Pass, "{}", explain(r));
+        }
+    }
+    assert!(skipped >= 4);
+    reg.server.shutdown().await;
+}
