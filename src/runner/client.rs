@@ -57,8 +57,6 @@ pub struct Exchange {
     pub request_headers: Vec<(String, String)>,
     pub request_body: BodyView,
     pub status: Option<u16>,
-    /// Where the answer finally came from, when redirects were followed.
-    pub final_url: Option<String>,
     pub response_headers: Vec<(String, String)>,
     pub response_body: BodyView,
     pub error: Option<String>,
@@ -199,7 +197,8 @@ impl Client {
         let mut b = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::limited(10))
+            // redirects are followed by `send`, hop by hop, so each is recorded and checked
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("regverify/", env!("CARGO_PKG_VERSION")));
         if config.insecure {
             b = b.tls_danger_accept_invalid_certs(true);
@@ -329,7 +328,50 @@ impl Client {
             .ok_or_else(|| TransportError("token endpoint answer has no token".into()))
     }
 
+    /// One request, following redirects (at most 10 hops). `Authorization` goes only to the
+    /// registry's own origin; a `Docker-Content-Digest` given on the redirect is kept when
+    /// the final answer (often a storage service) has none.
     async fn once(
+        &self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: &Bytes,
+        auth: Option<&str>,
+        log: &mut Vec<Exchange>,
+    ) -> Result<Response, TransportError> {
+        let origin = url.origin();
+        let (mut method, mut url, mut body) = (method.to_string(), url.clone(), body.clone());
+        let mut digest_from_redirect = None;
+        for _ in 0..=10 {
+            let auth = auth.filter(|_| url.origin() == origin);
+            let mut res = self.hop(&method, &url, headers, &body, auth, log).await?;
+            let Some(next) = (matches!(res.status, 301 | 302 | 303 | 307 | 308))
+                .then(|| res.header("location").map(String::from))
+                .flatten()
+            else {
+                if let Some(d) = digest_from_redirect
+                    && !res.headers.contains_key("docker-content-digest")
+                {
+                    res.headers.insert("docker-content-digest", d);
+                }
+                return Ok(res);
+            };
+            if let Some(d) = res.headers.get("docker-content-digest") {
+                digest_from_redirect = Some(d.clone());
+            }
+            url = url
+                .join(&next)
+                .map_err(|e| TransportError(format!("redirect to {next:?}: {e}")))?;
+            if res.status == 303 || (matches!(res.status, 301 | 302) && method == "POST") {
+                method = "GET".into();
+                body = Bytes::new();
+            }
+        }
+        Err(TransportError("more than 10 redirects".into()))
+    }
+
+    async fn hop(
         &self,
         method: &str,
         url: &Url,
@@ -370,7 +412,6 @@ impl Client {
                 .collect(),
             request_body: BodyView::of(body),
             status: None,
-            final_url: None,
             response_headers: vec![],
             response_body: BodyView::of(&[]),
             error: None,
@@ -395,9 +436,6 @@ impl Client {
         let url = res.url().clone();
         let headers = res.headers().clone();
         ex.status = Some(status);
-        if display_url(&url) != ex.url {
-            ex.final_url = Some(display_url(&url));
-        }
         ex.response_headers = headers
             .iter()
             .map(|(k, v)| {

@@ -501,9 +501,6 @@ pub fn transcript(ex: &[Exchange]) -> String {
             s.push_str(&format!("  ! {err}\n"));
         }
         if let Some(st) = e.status {
-            if let Some(f) = &e.final_url {
-                s.push_str(&format!("  < (after redirects: {f})\n"));
-            }
             s.push_str(&format!("  < {st}\n"));
             for (k, v) in &e.response_headers {
                 s.push_str(&format!("  < {k}: {v}\n"));

@@ -1,0 +1,427 @@
+//! The engine against registries that each break one rule: a mutating proxy in front of the
+//! reference for HTTP-level faults, raw TCP servers for transport faults. Each must give a
+//! fail on the right step and requirement, or an error for transport faults; never a pass,
+//! a hang or a crash.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use common::{context, run_scenario, specs, start};
+use regverify::runner::client::{ClientConfig, Credentials};
+use regverify::runner::exec::{ScenarioResult, Verdict};
+use regverify::server::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+type Mutate = Arc<dyn Fn(&str, &str, &mut u16, &mut HeaderMap, &mut Bytes) + Send + Sync>;
+
+/// A proxy to `upstream` that lets `mutate` rewrite every answer.
+async fn proxy(upstream: String, mutate: Mutate) -> SocketAddr {
+    regverify::runner::client::install_crypto();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let (http, upstream, mutate) = (http.clone(), upstream.clone(), mutate.clone());
+        async move {
+            let method = req.method().as_str().to_string();
+            let pq = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+            let path = req.uri().path().to_string();
+            let mut headers = req.headers().clone();
+            headers.remove("host");
+            let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
+            let res = http
+                .request(method.parse().unwrap(), format!("{upstream}{pq}"))
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let mut status = res.status().as_u16();
+            let mut headers = res.headers().clone();
+            let mut body = res.bytes().await.unwrap();
+            mutate(&method, &path, &mut status, &mut headers, &mut body);
+            headers.remove("content-length");
+            let mut out = Response::new(Body::from(body));
+            *out.status_mut() = StatusCode::from_u16(status).unwrap();
+            *out.headers_mut() = headers;
+            out
+        }
+    });
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    addr
+}
+
+async fn against_broken(mutate: Mutate, scenario: &str) -> ScenarioResult {
+    let reg = start(Config::default(), false).await;
+    let addr = proxy(reg.url.clone(), mutate).await;
+    let ctx = context(&format!("http://{addr}"), ClientConfig::default(), false);
+    let r = run_scenario(&specs(), &ctx, scenario).await;
+    reg.server.shutdown().await;
+    r
+}
+
+fn assert_fail(r: &ScenarioResult, requirement: &str, step: &str) {
+    let text = regverify::runner::harness::failure_text(&specs(), r);
+    assert_eq!(r.verdict, Verdict::Fail, "{text}");
+    let f = r.finding.as_ref().unwrap();
+    assert_eq!(f.requirement.as_deref(), Some(requirement), "{text}");
+    assert_eq!(f.step, step, "{text}");
+    assert!(!f.transcript.is_empty(), "a failure shows its exchange");
+}
+
+fn is_blob_get(m: &str, p: &str) -> bool {
+    m == "GET" && p.contains("/blobs/sha256:")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupted_blob_body_fails_the_pull() {
+    let r = against_broken(
+        Arc::new(|m, p, _, _, body| {
+            if is_blob_get(m, p) && !body.is_empty() {
+                let mut v = body.to_vec();
+                v[body.len() / 2] ^= 0xff;
+                *body = Bytes::from(v);
+            }
+        }),
+        "blob-get",
+    )
+    .await;
+    assert_fail(&r, "pull.blob.get", "pull it by digest before any manifest exists");
+    assert!(r.finding.unwrap().message.contains("first difference at byte 32768"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_status_fails_the_step() {
+    let r = against_broken(
+        Arc::new(|m, p, status, _, _| {
+            if m == "PUT" && p.contains("/manifests/") && *status == 201 {
+                *status = 200;
+            }
+        }),
+        "manifest-by-tag",
+    )
+    .await;
+    assert_fail(&r, "push.manifest.201", "push the manifest by tag");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_header_fails_its_requirement() {
+    let r = against_broken(
+        Arc::new(|m, p, _, h, _| {
+            if is_blob_get(m, p) {
+                h.remove("docker-content-digest");
+            }
+        }),
+        "blob-get",
+    )
+    .await;
+    assert_fail(&r, "pull.blob.digest-header", "pull it by digest before any manifest exists");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_header_that_does_not_match_the_body_fails() {
+    let wrong = regverify::oci::Digest::sha256(b"other").to_string();
+    let r = against_broken(
+        Arc::new(move |m, p, _, h, _| {
+            if is_blob_get(m, p) {
+                h.insert("docker-content-digest", HeaderValue::from_str(&wrong).unwrap());
+            }
+        }),
+        "blob-get",
+    )
+    .await;
+    assert_fail(&r, "pull.digest-header-matches", "pull it by digest before any manifest exists");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_error_code_fails_and_a_malformed_one_breaks_the_form() {
+    let r = against_broken(
+        Arc::new(|_, _, status, _, body| {
+            if *status == 404 {
+                *body = Bytes::from_static(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"x"}]}"#);
+            }
+        }),
+        "blob-404",
+    )
+    .await;
+    assert_fail(&r, "pull.blob.404", "GET an unknown blob");
+    assert!(r.finding.unwrap().message.contains("expected BLOB_UNKNOWN"));
+
+    let r = against_broken(
+        Arc::new(|_, _, status, _, body| {
+            if *status == 404 {
+                *body = Bytes::from_static(br#"{"errors":[{"code":"blob_unknown"}]}"#);
+            }
+        }),
+        "blob-404",
+    )
+    .await;
+    assert_fail(&r, "errors.code-form", "GET an unknown blob");
+
+    let r = against_broken(
+        Arc::new(|_, _, status, _, body| {
+            if *status == 404 {
+                *body = Bytes::from_static(br#"{"error":"not found"}"#);
+            }
+        }),
+        "blob-404",
+    )
+    .await;
+    assert_fail(&r, "errors.envelope", "GET an unknown blob");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_json_4xx_body_is_allowed() {
+    let r = against_broken(
+        Arc::new(|_, _, status, h, body| {
+            if *status == 404 {
+                h.insert("content-type", HeaderValue::from_static("text/plain"));
+                *body = Bytes::from_static(b"404 page not found\n");
+            }
+        }),
+        "blob-404",
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_out_of_order_accepted_is_caught() {
+    // distribution 2.8's behaviour: 202 for a chunk that skips ahead
+    let r = against_broken(
+        Arc::new(|m, _, status, _, _| {
+            if m == "PATCH" && *status == 416 {
+                *status = 202;
+            }
+        }),
+        "chunk-out-of-order",
+    )
+    .await;
+    assert_fail(&r, "push.chunk.order", "a chunk that skips ahead");
+}
+
+/// A raw TCP server answering every connection with `respond`.
+async fn raw_server<F, Fut>(respond: F) -> SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let respond = Arc::new(respond);
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            let r = respond.clone();
+            tokio::spawn(async move { r(s).await });
+        }
+    });
+    addr
+}
+
+async fn read_request(s: &mut tokio::net::TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await;
+}
+
+async fn transport_fault(addr: SocketAddr, config: ClientConfig) -> (ScenarioResult, Duration) {
+    let ctx = context(&format!("http://{addr}"), config, false);
+    let start = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(30), run_scenario(&specs(), &ctx, "base-v2"))
+        .await
+        .expect("the runner must not hang");
+    (r, start.elapsed())
+}
+
+fn short_timeout() -> ClientConfig {
+    ClientConfig {
+        timeout: Duration::from_secs(1),
+        max_body: 1024 * 1024,
+        ..ClientConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_faults_are_errors_not_hangs() {
+    let hang = raw_server(|mut s| async move {
+        read_request(&mut s).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    })
+    .await;
+    let drip = raw_server(|mut s| async move {
+        read_request(&mut s).await;
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n").await;
+        for _ in 0..600 {
+            if s.write_all(b"x").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let endless = raw_server(|mut s| async move {
+        read_request(&mut s).await;
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
+        let chunk = format!("{:x}\r\n{}\r\n", 65536, "z".repeat(65536));
+        // bounded: 64 MiB at most, far past the runner's 1 MiB cap
+        for _ in 0..1024 {
+            if s.write_all(chunk.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let garbage = raw_server(|mut s| async move {
+        read_request(&mut s).await;
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nthis is no header\r\n\x01\x02\r\n\r\n").await;
+    })
+    .await;
+    let reset = raw_server(|mut s| async move {
+        read_request(&mut s).await;
+        let _ = s.set_linger(Some(Duration::ZERO));
+        drop(s);
+    })
+    .await;
+    for (what, addr) in [
+        ("hang", hang),
+        ("drip", drip),
+        ("endless body", endless),
+        ("garbage headers", garbage),
+        ("reset", reset),
+    ] {
+        let (r, took) = transport_fault(addr, short_timeout()).await;
+        assert_eq!(r.verdict, Verdict::Error, "{what}: {:?}", r.finding);
+        assert!(took < Duration::from_secs(10), "{what} took {took:?}");
+        let f = r.finding.unwrap();
+        assert_eq!(f.step, "version check", "{what}");
+        assert!(f.requirement.is_none(), "{what}: an error names no requirement");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed_without_forwarding_credentials() {
+    let reg = start(Config::default(), false).await;
+    // the "CDN": another host name, records the Authorization headers it sees
+    let seen: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let cdn = {
+        let (seen, upstream) = (seen.clone(), reg.url.clone());
+        let app = axum::Router::new().fallback(move |req: Request| {
+            let (seen, upstream) = (seen.clone(), upstream.clone());
+            async move {
+                seen.lock().unwrap().push(
+                    req.headers()
+                        .get("authorization")
+                        .map(|v| v.to_str().unwrap().to_string()),
+                );
+                let path = req.uri().path().trim_start_matches("/cdn");
+                let res = reqwest::get(format!("{upstream}{path}")).await.unwrap();
+                Response::new(Body::from(res.bytes().await.unwrap()))
+            }
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        port
+    };
+    // the registry: Basic auth required, blob GETs redirected to the CDN
+    let authed: Arc<Mutex<u32>> = Arc::default();
+    let a2 = authed.clone();
+    let addr = proxy(
+        reg.url.clone(),
+        Arc::new(move |m, p, status, h, body| {
+            if is_blob_get(m, p) && *status == 200 {
+                *status = 307;
+                *body = Bytes::new();
+                let digest = h.get("docker-content-digest").cloned();
+                h.clear();
+                if let Some(d) = digest {
+                    h.insert("docker-content-digest", d);
+                }
+                h.insert(
+                    "location",
+                    HeaderValue::from_str(&format!("http://localhost:{cdn}/cdn{p}")).unwrap(),
+                );
+            }
+            let _ = &a2;
+        }),
+    )
+    .await;
+    // a front that demands credentials before proxying
+    let front = {
+        let authed = authed.clone();
+        let app = axum::Router::new().fallback(move |req: Request| {
+            let authed = authed.clone();
+            async move {
+                let ok = req.headers().get("authorization").and_then(|v| v.to_str().ok())
+                    == Some("Basic dXNlcjpzM2NyZXQ=");
+                if !ok {
+                    let mut r = Response::new(Body::from(r#"{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}"#));
+                    *r.status_mut() = StatusCode::UNAUTHORIZED;
+                    r.headers_mut().insert("www-authenticate", HeaderValue::from_static("Basic realm=\"test\""));
+                    return r;
+                }
+                *authed.lock().unwrap() += 1;
+                let (parts, body) = req.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+                let pq = parts.uri.path_and_query().unwrap().to_string();
+                let mut headers = parts.headers.clone();
+                headers.remove("host");
+                let res = reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .unwrap()
+                    .request(parts.method.as_str().parse().unwrap(), format!("http://{addr}{pq}"))
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut out = Response::new(Body::empty());
+                *out.status_mut() = StatusCode::from_u16(res.status().as_u16()).unwrap();
+                let mut h = res.headers().clone();
+                h.remove("content-length");
+                *out.headers_mut() = h;
+                *out.body_mut() = Body::from(res.bytes().await.unwrap());
+                out
+            }
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        a
+    };
+    let ctx = context(
+        &format!("http://{front}"),
+        ClientConfig {
+            credentials: Some(Credentials {
+                username: "user".into(),
+                password: "s3cret".into(),
+            }),
+            ..ClientConfig::default()
+        },
+        false,
+    );
+    let r = run_scenario(&specs(), &ctx, "blob-get").await;
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.finding);
+    assert!(*authed.lock().unwrap() >= 3, "the registry saw credentials");
+    let seen = seen.lock().unwrap().clone();
+    assert!(!seen.is_empty(), "the redirect was followed");
+    assert!(seen.iter().all(Option::is_none), "Authorization leaked to another host: {seen:?}");
+    // and no transcript shows the password
+    let all = serde_json::to_string(&r.exchanges).unwrap();
+    assert!(!all.contains("dXNlcjpzM2NyZXQ="), "credentials in the transcript");
+    assert!(all.contains("Basic <redacted>"));
+    // every hop is in the transcript
+    assert!(r.exchanges.iter().any(|e| e.status == Some(307)));
+    reg.server.shutdown().await;
+}
