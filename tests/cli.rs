@@ -13,7 +13,11 @@ fn regverify() -> Command {
 fn the_shipped_spec_files_check_clean() {
     let out = regverify().args(["run", "--check"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("spec files OK"), "{stdout}");
 }
 
@@ -23,8 +27,16 @@ fn a_malformed_scenario_is_reported_with_its_position_and_nothing_runs() {
     let specs = dir.path().join("specs");
     std::fs::create_dir_all(specs.join("scenarios")).unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(root.join("specs/requirements.yaml"), specs.join("requirements.yaml")).unwrap();
-    std::fs::copy(root.join("specs/profiles.yaml"), specs.join("profiles.yaml")).unwrap();
+    std::fs::copy(
+        root.join("specs/requirements.yaml"),
+        specs.join("requirements.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        root.join("specs/profiles.yaml"),
+        specs.join("profiles.yaml"),
+    )
+    .unwrap();
     std::fs::write(
         specs.join("scenarios/broken.yaml"),
         "scenarios:\n  - id: broken\n    title: t\n    requirements: [base.v2]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect: {stauts: 200}\n",
@@ -46,9 +58,16 @@ fn a_malformed_scenario_is_reported_with_its_position_and_nothing_runs() {
         "scenarios:\n  - id: broken\n    title: t\n    requirements: [no.such]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: \"/v2/{nope}\"}\n",
     )
     .unwrap();
-    let out = regverify().args(["run", "--check", "--specs"]).arg(&specs).output().unwrap();
+    let out = regverify()
+        .args(["run", "--check", "--specs"])
+        .arg(&specs)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unknown requirement id no.such"), "{stderr}");
+    assert!(
+        stderr.contains("unknown requirement id no.such"),
+        "{stderr}"
+    );
     assert!(stderr.contains("unknown variable {nope}"), "{stderr}");
 }
 
@@ -57,14 +76,21 @@ fn list_names_scenarios_by_workflow() {
     let out = regverify().args(["run", "--list"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("pull::blob-get: test"), "{stdout}");
-    assert!(stdout.contains("push::chunk-out-of-order: test"), "{stdout}");
+    assert!(
+        stdout.contains("push::chunk-out-of-order: test"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn the_default_command_runs_the_suite_against_the_embedded_reference() {
     let out = regverify().output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("(embedded reference)"), "{stdout}");
     assert!(stdout.contains("seed "), "{stdout}");
     assert!(stdout.contains("— conformant"), "{stdout}");

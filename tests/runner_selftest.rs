@@ -33,11 +33,17 @@ async fn proxy(upstream: String, mutate: Mutate) -> SocketAddr {
         let (http, upstream, mutate) = (http.clone(), upstream.clone(), mutate.clone());
         async move {
             let method = req.method().as_str().to_string();
-            let pq = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+            let pq = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.to_string())
+                .unwrap_or_default();
             let path = req.uri().path().to_string();
             let mut headers = req.headers().clone();
             headers.remove("host");
-            let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.unwrap();
+            let body = axum::body::to_bytes(req.into_body(), usize::MAX)
+                .await
+                .unwrap();
             let res = http
                 .request(method.parse().unwrap(), format!("{upstream}{pq}"))
                 .headers(headers)
@@ -97,8 +103,17 @@ async fn a_corrupted_blob_body_fails_the_pull() {
         "blob-get",
     )
     .await;
-    assert_fail(&r, "pull.blob.get", "pull it by digest before any manifest exists");
-    assert!(r.finding.unwrap().message.contains("first difference at byte 32768"));
+    assert_fail(
+        &r,
+        "pull.blob.get",
+        "pull it by digest before any manifest exists",
+    );
+    assert!(
+        r.finding
+            .unwrap()
+            .message
+            .contains("first difference at byte 32768")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -126,7 +141,11 @@ async fn a_missing_header_fails_its_requirement() {
         "blob-get",
     )
     .await;
-    assert_fail(&r, "pull.blob.digest-header", "pull it by digest before any manifest exists");
+    assert_fail(
+        &r,
+        "pull.blob.digest-header",
+        "pull it by digest before any manifest exists",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,13 +154,20 @@ async fn a_digest_header_that_does_not_match_the_body_fails() {
     let r = against_broken(
         Arc::new(move |m, p, _, h, _| {
             if is_blob_get(m, p) {
-                h.insert("docker-content-digest", HeaderValue::from_str(&wrong).unwrap());
+                h.insert(
+                    "docker-content-digest",
+                    HeaderValue::from_str(&wrong).unwrap(),
+                );
             }
         }),
         "blob-get",
     )
     .await;
-    assert_fail(&r, "pull.digest-header-matches", "pull it by digest before any manifest exists");
+    assert_fail(
+        &r,
+        "pull.digest-header-matches",
+        "pull it by digest before any manifest exists",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +175,9 @@ async fn a_wrong_error_code_fails_and_a_malformed_one_breaks_the_form() {
     let r = against_broken(
         Arc::new(|_, _, status, _, body| {
             if *status == 404 {
-                *body = Bytes::from_static(br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"x"}]}"#);
+                *body = Bytes::from_static(
+                    br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"x"}]}"#,
+                );
             }
         }),
         "blob-404",
@@ -237,9 +265,12 @@ async fn read_request(s: &mut tokio::net::TcpStream) {
 async fn transport_fault(addr: SocketAddr, config: ClientConfig) -> (ScenarioResult, Duration) {
     let ctx = context(&format!("http://{addr}"), config, false);
     let start = Instant::now();
-    let r = tokio::time::timeout(Duration::from_secs(30), run_scenario(&specs(), &ctx, "base-v2"))
-        .await
-        .expect("the runner must not hang");
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        run_scenario(&specs(), &ctx, "base-v2"),
+    )
+    .await
+    .expect("the runner must not hang");
     (r, start.elapsed())
 }
 
@@ -260,7 +291,9 @@ async fn transport_faults_are_errors_not_hangs() {
     .await;
     let drip = raw_server(|mut s| async move {
         read_request(&mut s).await;
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n")
+            .await;
         for _ in 0..600 {
             if s.write_all(b"x").await.is_err() {
                 return;
@@ -271,7 +304,9 @@ async fn transport_faults_are_errors_not_hangs() {
     .await;
     let endless = raw_server(|mut s| async move {
         read_request(&mut s).await;
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await;
         let chunk = format!("{:x}\r\n{}\r\n", 65536, "z".repeat(65536));
         // bounded: 64 MiB at most, far past the runner's 1 MiB cap
         for _ in 0..1024 {
@@ -283,7 +318,9 @@ async fn transport_faults_are_errors_not_hangs() {
     .await;
     let garbage = raw_server(|mut s| async move {
         read_request(&mut s).await;
-        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nthis is no header\r\n\x01\x02\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\nthis is no header\r\n\x01\x02\r\n\r\n")
+            .await;
     })
     .await;
     let reset = raw_server(|mut s| async move {
@@ -304,7 +341,10 @@ async fn transport_faults_are_errors_not_hangs() {
         assert!(took < Duration::from_secs(10), "{what} took {took:?}");
         let f = r.finding.unwrap();
         assert_eq!(f.step, "version check", "{what}");
-        assert!(f.requirement.is_none(), "{what}: an error names no requirement");
+        assert!(
+            f.requirement.is_none(),
+            "{what}: an error names no requirement"
+        );
     }
 }
 
@@ -362,12 +402,20 @@ async fn redirects_are_followed_without_forwarding_credentials() {
         let app = axum::Router::new().fallback(move |req: Request| {
             let authed = authed.clone();
             async move {
-                let ok = req.headers().get("authorization").and_then(|v| v.to_str().ok())
+                let ok = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
                     == Some("Basic dXNlcjpzM2NyZXQ=");
                 if !ok {
-                    let mut r = Response::new(Body::from(r#"{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}"#));
+                    let mut r = Response::new(Body::from(
+                        r#"{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}"#,
+                    ));
                     *r.status_mut() = StatusCode::UNAUTHORIZED;
-                    r.headers_mut().insert("www-authenticate", HeaderValue::from_static("Basic realm=\"test\""));
+                    r.headers_mut().insert(
+                        "www-authenticate",
+                        HeaderValue::from_static("Basic realm=\"test\""),
+                    );
                     return r;
                 }
                 *authed.lock().unwrap() += 1;
@@ -380,7 +428,10 @@ async fn redirects_are_followed_without_forwarding_credentials() {
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .unwrap()
-                    .request(parts.method.as_str().parse().unwrap(), format!("http://{addr}{pq}"))
+                    .request(
+                        parts.method.as_str().parse().unwrap(),
+                        format!("http://{addr}{pq}"),
+                    )
                     .headers(headers)
                     .body(body)
                     .send()
@@ -416,10 +467,16 @@ async fn redirects_are_followed_without_forwarding_credentials() {
     assert!(*authed.lock().unwrap() >= 3, "the registry saw credentials");
     let seen = seen.lock().unwrap().clone();
     assert!(!seen.is_empty(), "the redirect was followed");
-    assert!(seen.iter().all(Option::is_none), "Authorization leaked to another host: {seen:?}");
+    assert!(
+        seen.iter().all(Option::is_none),
+        "Authorization leaked to another host: {seen:?}"
+    );
     // and no transcript shows the password
     let all = serde_json::to_string(&r.exchanges).unwrap();
-    assert!(!all.contains("dXNlcjpzM2NyZXQ="), "credentials in the transcript");
+    assert!(
+        !all.contains("dXNlcjpzM2NyZXQ="),
+        "credentials in the transcript"
+    );
     assert!(all.contains("Basic <redacted>"));
     // every hop is in the transcript
     assert!(r.exchanges.iter().any(|e| e.status == Some(307)));

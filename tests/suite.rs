@@ -34,7 +34,11 @@ async fn run_profile(url: &str, profile: &str) -> Vec<ScenarioResult> {
 
 fn explain(r: &ScenarioResult) -> String {
     let specs = specs();
-    format!("{}: {}", r.name, regverify::runner::harness::failure_text(&specs, r))
+    format!(
+        "{}: {}",
+        r.name,
+        regverify::runner::harness::failure_text(&specs, r)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +46,11 @@ async fn every_profile_passes_on_the_reference() {
     let reg = start(Config::default(), true).await;
     for profile in ["oci-1.0", "oci-1.1", "oci-next", "distribution"] {
         let results = run_profile(&reg.url, profile).await;
-        assert!(results.len() > 10, "{profile}: only {} scenarios", results.len());
+        assert!(
+            results.len() > 10,
+            "{profile}: only {} scenarios",
+            results.len()
+        );
         for r in &results {
             assert_eq!(r.verdict, Verdict::Pass, "{profile}: {}", explain(r));
         }
@@ -63,7 +71,9 @@ async fn deletion_disabled_is_skipped_not_failed() {
     let results = run_profile(&reg.url, "oci-next").await;
     let mut skipped = 0;
     for r in &results {
-        if r.workflows.contains(&regverify::runner::model::Workflow::Management) {
+        if r.workflows
+            .contains(&regverify::runner::model::Workflow::Management)
+        {
             assert_eq!(r.verdict, Verdict::Skip, "{}", explain(r));
             assert!(r.skip_reason.as_deref().unwrap().contains("disabled"));
             skipped += 1;

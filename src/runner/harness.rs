@@ -72,6 +72,9 @@ pub struct RunArgs {
     /// One line per scenario instead of one character.
     #[arg(long)]
     pub verbose: bool,
+    /// Baseline of known deviations: the run passes when its failures match it exactly.
+    #[arg(long = "expect")]
+    pub expect: Option<PathBuf>,
     /// Directory of the spec files.
     #[arg(long, default_value = "specs")]
     pub specs: PathBuf,
@@ -283,6 +286,16 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    let expectations = match &args.expect {
+        None => None,
+        Some(p) => match super::expect::load(p, &specs) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let settings = match settings(&args, &specs) {
         Ok(s) => s,
         Err(e) => {
@@ -395,6 +408,26 @@ pub fn run(mut args: RunArgs) -> ExitCode {
     print_summary(&specs, &settings, &results, started.elapsed());
     if let Some(s) = embedded {
         rt.block_on(s.shutdown());
+    }
+    if let Some(e) = &expectations {
+        let diff = super::expect::compare(e, &specs, &results);
+        if diff.is_empty() {
+            println!(
+                "expectations: the run matches {} ({} known failures, {} known errors)",
+                args.expect
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                e.failures.len(),
+                e.errors.len()
+            );
+            return ExitCode::SUCCESS;
+        }
+        println!("expectations: the run differs from the baseline:");
+        for d in diff {
+            println!("  {d}");
+        }
+        return ExitCode::from(1);
     }
     if conclusion.has_failed() {
         ExitCode::from(1)

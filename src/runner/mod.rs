@@ -3,6 +3,7 @@
 pub mod client;
 pub mod content;
 pub mod exec;
+pub mod expect;
 pub mod harness;
 pub mod loader;
 pub mod model;

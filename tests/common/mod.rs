@@ -33,9 +33,12 @@ pub async fn start(config: Config, on_disk: bool) -> Registry {
     } else {
         (Arc::new(MemStorage::new()), None)
     };
-    let server = server::spawn(App::new(config, storage.clone()), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let server = server::spawn(
+        App::new(config, storage.clone()),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
     Registry {
         url: server.url(),
         server,
@@ -128,7 +131,12 @@ impl Http {
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
         let d = regverify::oci::Digest::sha256(data).to_string();
         let a = self
-            .req("POST", &format!("/v2/{repo}/blobs/uploads/"), &[], Bytes::new())
+            .req(
+                "POST",
+                &format!("/v2/{repo}/blobs/uploads/"),
+                &[],
+                Bytes::new(),
+            )
             .await;
         assert_eq!(a.status, 202);
         let loc = a.header("location").unwrap().to_string();
@@ -162,7 +170,9 @@ impl Http {
 }
 
 pub fn specs() -> Arc<Specs> {
-    Arc::new(loader::load(&root().join("specs"), &root().join("fixtures")).expect("spec files load"))
+    Arc::new(
+        loader::load(&root().join("specs"), &root().join("fixtures")).expect("spec files load"),
+    )
 }
 
 pub fn context(url: &str, config: ClientConfig, check_warnings: bool) -> RunContext {
