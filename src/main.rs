@@ -28,7 +28,7 @@ enum Command {
     /// Serve the reference registry.
     Serve(ServeArgs),
     /// Run the scenarios against a registry (the embedded reference when no URL is given).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 #[derive(Args)]
@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve(a)) => serve(a),
-        Some(Command::Run(a)) => harness::run(a),
+        Some(Command::Run(a)) => harness::run(*a),
         None => harness::run(RunArgs {
             timeout: 30,
             test_threads: 8,
