@@ -11,6 +11,17 @@ use regverify::server::Config;
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
+/// (what, method, path, headers, body, status, code)
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    String,
+    Vec<(&'a str, &'a str)>,
+    Vec<u8>,
+    u16,
+    &'a str,
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_code_the_registry_answers() {
     let reg = start(Config::default(), true).await;
@@ -33,8 +44,7 @@ async fn every_error_code_the_registry_answers() {
     let missing_layer = format!(
         r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{blob}","size":7}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{absent}","size":1}}]}}"#
     );
-    // (what, method, path, headers, body, status, code)
-    let cases: Vec<(&str, &str, String, Vec<(&str, &str)>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "blob unknown",
             "GET",
