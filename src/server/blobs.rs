@@ -3,8 +3,6 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use tokio::io::AsyncReadExt;
-use tokio_util::io::ReaderStream;
 
 use super::App;
 use super::error::{AppError, Result};
@@ -125,14 +123,45 @@ pub async fn get(
     } else {
         match data {
             BlobData::Bytes(b) => Body::from(b.slice(start as usize..(start + count) as usize)),
-            BlobData::File { file, .. } => {
-                let file = super::storage::fs::seek_file(file, start)?;
-                let reader = tokio::fs::File::from_std(file).take(count);
-                Body::from_stream(ReaderStream::with_capacity(reader, 256 * 1024))
-            }
+            BlobData::File { file, .. } => stream_file(file, start, count)?,
         }
     };
     res.body(body).map_err(AppError::internal)
+}
+
+/// Streams `count` bytes of `file` from `start`. A blocking thread maps one 4 MiB window
+/// of the file at a time and hands it on through a small channel: the bytes go from the page
+/// cache to the socket in one copy, and at most a few windows are mapped at once, so memory
+/// stays constant whatever the blob's size.
+fn stream_file(file: std::fs::File, start: u64, count: u64) -> Result<Body> {
+    const WINDOW: u64 = 4 * 1024 * 1024;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut offset = start;
+        let end = start + count;
+        while offset < end {
+            let len = WINDOW.min(end - offset);
+            // SAFETY: blob files are content-addressed and never written after they are
+            // renamed into place (deletion only unlinks, and the open file keeps the inode),
+            // so the mapped bytes cannot change or shrink under the mapping.
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(offset)
+                    .len(len as usize)
+                    .map(&file)
+            };
+            let item = map.map(bytes::Bytes::from_owner);
+            let failed = item.is_err();
+            if tx.blocking_send(item).is_err() || failed {
+                return; // the client went away, or the read failed
+            }
+            offset += len;
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(Body::from_stream(stream))
 }
 
 pub async fn delete(app: &App, repo: &str, digest: &str) -> Result<Response> {

@@ -16,7 +16,7 @@
 //! `..`; digests are hex), so no path leaves the root.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -448,10 +448,4 @@ impl Storage for FsStorage {
         out.sort();
         Ok(out)
     }
-}
-
-/// Opens a blob file positioned at `offset` (for Range requests).
-pub fn seek_file(mut f: File, offset: u64) -> io::Result<File> {
-    f.seek(SeekFrom::Start(offset))?;
-    Ok(f)
 }
