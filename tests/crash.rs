@@ -15,7 +15,7 @@ use regverify::oci::Digest;
 use regverify::server::storage::{FsStorage, Storage};
 
 fn serve(root: &std::path::Path, port: u16) -> std::process::Child {
-    let child = Command::new(env!("CARGO_BIN_EXE_regverify"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--root"])
         .arg(root)
         .stdout(Stdio::null())
@@ -28,6 +28,8 @@ fn serve(root: &std::path::Path, port: u16) -> std::process::Child {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server did not start");
 }
 
