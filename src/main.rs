@@ -52,8 +52,11 @@ struct ServeArgs {
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_manifest_bytes: usize,
     /// Descriptors per referrers page before a Link to the next.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     referrers_page_size: usize,
+    /// Run with one deliberate defect, to see what the scenarios catch ("list" lists them).
+    #[arg(long, value_name = "NAME")]
+    defect: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -77,6 +80,26 @@ fn serve(a: ServeArgs) -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+    let defect = match a.defect.as_deref() {
+        None => None,
+        Some("list") => {
+            for (_, id, summary, breaks) in server::defects::DEFECTS {
+                println!(
+                    "{id:<28} {summary}\n{:<28} breaks: {}",
+                    "",
+                    breaks.join(", ")
+                );
+            }
+            return ExitCode::SUCCESS;
+        }
+        Some(name) => match server::defects::Defect::parse(name) {
+            Some(d) => Some(d),
+            None => {
+                eprintln!("error: unknown defect {name}; see --defect list");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let storage: Arc<dyn storage::Storage> = if a.memory {
         Arc::new(storage::MemStorage::new())
     } else {
@@ -93,6 +116,7 @@ fn serve(a: ServeArgs) -> ExitCode {
         read_only: a.read_only,
         max_manifest_bytes: a.max_manifest_bytes,
         referrers_page_size: a.referrers_page_size,
+        defect,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

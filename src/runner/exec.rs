@@ -485,7 +485,7 @@ impl<'a> Runner<'a> {
             let mut page_url = url;
             for n in 0.. {
                 let v: Value = serde_json::from_slice(&page.body).map_err(|e| Stop::Fail {
-                    requirement: None,
+                    requirement: step.verifies.first().cloned(),
                     message: format!("page {n} is not JSON: {e}"),
                 })?;
                 match json_path(&v, &p.collect) {
@@ -493,7 +493,7 @@ impl<'a> Runner<'a> {
                     Some(Value::Null) | None => {}
                     Some(other) => {
                         return Err(Stop::Fail {
-                            requirement: None,
+                            requirement: step.verifies.first().cloned(),
                             message: format!("{} in page {n} is not an array: {other}", p.collect),
                         });
                     }
@@ -503,7 +503,7 @@ impl<'a> Runner<'a> {
                 };
                 if n + 1 >= p.max_pages {
                     return Err(Stop::Fail {
-                        requirement: None,
+                        requirement: step.verifies.first().cloned(),
                         message: format!("still a next Link after {} pages", p.max_pages),
                     });
                 }
@@ -557,25 +557,27 @@ impl<'a> Runner<'a> {
                 )));
             }
         }
-        if let Some(stop) = self.global_checks(res) {
-            return Err(stop);
-        }
         let method = step
             .request
             .as_ref()
             .map(|r| r.method)
             .unwrap_or(Method::GET);
+        // statuses first: a wrong status explains everything after it
         for e in step.expect.iter().flat_map(|e| e.as_slice()) {
-            let mut problems = self.expect(e, method, res)?;
-            if !problems.is_empty() {
-                if let Some(b) = &e.because {
-                    problems.push(format!("({b})"));
-                }
-                return Err(Stop::Fail {
-                    requirement: e.req.clone(),
-                    message: problems.join("\n"),
-                });
-            }
+            let status_only = Expect {
+                req: e.req.clone(),
+                status: e.status.clone(),
+                because: e.because.clone(),
+                ..Expect::default()
+            };
+            self.judge(&status_only, method, res)?;
+        }
+        // then the envelope of an error body, before checks that read its codes
+        if let Some(stop) = self.global_checks(res) {
+            return Err(stop);
+        }
+        for e in step.expect.iter().flat_map(|e| e.as_slice()) {
+            self.judge(e, method, res)?;
         }
         for (name, c) in &step.capture {
             let v = if let Some(h) = &c.header {
@@ -619,6 +621,21 @@ impl<'a> Runner<'a> {
             self.vars.insert(name.clone(), v);
         }
         Ok(())
+    }
+
+    /// One expectation: its problems become a fail naming its requirement.
+    fn judge(&mut self, e: &Expect, method: Method, res: &Response) -> Result<(), Stop> {
+        let mut problems = self.expect(e, method, res)?;
+        if problems.is_empty() {
+            return Ok(());
+        }
+        if let Some(b) = &e.because {
+            problems.push(format!("({b})"));
+        }
+        Err(Stop::Fail {
+            requirement: e.req.clone(),
+            message: problems.join("\n"),
+        })
     }
 
     /// Checks every answer gets: the error envelope of a 4xx JSON body; `Warning` headers

@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use super::App;
+use super::defects::Defect;
 use super::error::{AppError, Result};
 use super::routes::deletion_disabled;
 use super::storage::BlobData;
@@ -170,7 +171,12 @@ pub async fn delete(app: &App, repo: &str, digest: &str) -> Result<Response> {
     }
     let digest = parse_digest(digest)?;
     let (r, d) = (repo.to_string(), digest.clone());
-    if !app.blocking(move |s| s.blob_unlink(&r, &d)).await? {
+    let unlinked = if app.has(Defect::BlobDeleteKeeps) {
+        app.blocking(move |s| s.blob_size(&r, &d)).await?.is_some()
+    } else {
+        app.blocking(move |s| s.blob_unlink(&r, &d)).await?
+    };
+    if !unlinked && !app.has(Defect::BlobDeleteUnknown202) {
         return Err(
             AppError::code(StatusCode::NOT_FOUND, ErrorCode::BlobUnknown)
                 .detail(serde_json::json!({ "digest": digest.to_string() })),

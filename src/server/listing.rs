@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::App;
 use super::blobs::parse_digest;
+use super::defects::Defect;
 use super::error::{AppError, Result};
 use super::routes::Query;
 use crate::oci::{ErrorCode, media};
@@ -38,10 +39,20 @@ fn paginate(
     mut items: Vec<String>,
     query: &Query,
     path: &str,
+    defect: Option<Defect>,
 ) -> Result<(Vec<String>, Option<String>)> {
     items.sort_by(lexical);
-    let n = page_size(query)?;
-    if let Some(last) = query.get("last") {
+    let mut n = page_size(query)?;
+    if matches!(defect, Some(Defect::TagsIgnoreN | Defect::CatalogIgnoreN)) {
+        n = None;
+    }
+    if defect == Some(Defect::TagsNZeroAll) && n == Some(0) {
+        n = None;
+    }
+    let last = query
+        .get("last")
+        .filter(|_| defect != Some(Defect::TagsIgnoreLast));
+    if let Some(last) = last {
         let last = last.to_string();
         items.retain(|t| lexical(t, &last).is_gt());
     }
@@ -79,13 +90,24 @@ fn json_response(body: Value, content_type: &'static str, link: Option<String>) 
 
 pub async fn tags(app: &App, repo: &str, query: &Query) -> Result<Response> {
     let r = repo.to_string();
-    let Some(tags) = app.blocking(move |s| s.tags(&r)).await? else {
+    let tags = app.blocking(move |s| s.tags(&r)).await?;
+    let tags = match tags {
+        None if app.has(Defect::UnknownRepoTags) => Some(vec![]),
+        t => t,
+    };
+    let Some(tags) = tags else {
         return Err(
             AppError::code(StatusCode::NOT_FOUND, ErrorCode::NameUnknown)
                 .detail(json!({ "name": repo })),
         );
     };
-    let (page, link) = paginate(tags, query, &format!("/v2/{repo}/tags/list"))?;
+    let defect = app.config.defect.filter(|d| {
+        matches!(
+            d,
+            Defect::TagsIgnoreN | Defect::TagsNZeroAll | Defect::TagsIgnoreLast
+        )
+    });
+    let (page, link) = paginate(tags, query, &format!("/v2/{repo}/tags/list"), defect)?;
     Ok(json_response(
         json!({ "name": repo, "tags": page }),
         media::JSON,
@@ -95,7 +117,8 @@ pub async fn tags(app: &App, repo: &str, query: &Query) -> Result<Response> {
 
 pub async fn catalog(app: &App, query: &Query) -> Result<Response> {
     let repos = app.blocking(|s| s.repositories()).await?;
-    let (page, link) = paginate(repos, query, "/v2/_catalog")?;
+    let defect = app.config.defect.filter(|d| *d == Defect::CatalogIgnoreN);
+    let (page, link) = paginate(repos, query, "/v2/_catalog", defect)?;
     Ok(json_response(
         json!({ "repositories": page }),
         media::JSON,
@@ -104,8 +127,27 @@ pub async fn catalog(app: &App, query: &Query) -> Result<Response> {
 }
 
 pub async fn referrers(app: &App, repo: &str, digest: &str, query: &Query) -> Result<Response> {
-    let subject = parse_digest(digest)?;
+    let subject = match parse_digest(digest) {
+        Ok(d) => d,
+        Err(_) if app.has(Defect::ReferrersNoValidation) => {
+            crate::oci::Digest::sha256(digest.as_bytes())
+        }
+        Err(e) => return Err(e),
+    };
     let (r, d) = (repo.to_string(), subject.clone());
+    if app.has(Defect::Referrers404) {
+        let (r, d) = (repo.to_string(), subject.clone());
+        if app
+            .blocking(move |s| s.manifest_get(&r, &d))
+            .await?
+            .is_none()
+        {
+            return Err(AppError::code(
+                StatusCode::NOT_FOUND,
+                ErrorCode::ManifestUnknown,
+            ));
+        }
+    }
     // An unknown repository or subject simply has no referrers: never 404.
     let mut all = app.blocking(move |s| s.referrers(&r, &d)).await?;
     let filter = query.get("artifactType");
@@ -124,7 +166,13 @@ pub async fn referrers(app: &App, repo: &str, digest: &str, query: &Query) -> Re
     }
     let size = app.config.referrers_page_size.max(1);
     let link = (all.len() > size).then(|| {
-        let last = all[size - 1]["digest"].as_str().unwrap_or("").to_string();
+        // the cursor is the last digest of this page (a defect points one further)
+        let at = if app.has(Defect::ReferrersCursorSkips) {
+            size
+        } else {
+            size - 1
+        };
+        let last = all[at]["digest"].as_str().unwrap_or("").to_string();
         let mut q = form_urlencoded::Serializer::new(String::new());
         if let Some(at) = filter {
             q.append_pair("artifactType", at);

@@ -5,6 +5,7 @@
 //! [`Endpoint`](crate::oci::api::Endpoint) of the table in [`crate::oci::api`].
 
 pub mod blobs;
+pub mod defects;
 pub mod error;
 pub mod listing;
 pub mod manifests;
@@ -34,6 +35,8 @@ pub struct Config {
     pub max_manifest_bytes: usize,
     /// Descriptors per referrers page before a `Link` to the next one.
     pub referrers_page_size: usize,
+    /// A deliberate defect (`--defect`), to prove the scenarios catch it.
+    pub defect: Option<defects::Defect>,
 }
 
 impl Default for Config {
@@ -42,7 +45,8 @@ impl Default for Config {
             delete_enabled: true,
             read_only: false,
             max_manifest_bytes: 4 * 1024 * 1024,
-            referrers_page_size: 100,
+            referrers_page_size: 50,
+            defect: None,
         }
     }
 }
@@ -78,6 +82,11 @@ impl App {
             sessions: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
         })
+    }
+
+    /// Whether the registry runs with this deliberate defect.
+    pub fn has(&self, d: defects::Defect) -> bool {
+        self.config.defect == Some(d)
     }
 
     fn next_request_id(&self) -> u64 {

@@ -48,10 +48,20 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let endpoint = Target::parse(&path).and_then(|t| t.endpoint(method.as_str()));
     let mut res = match route(&app, &mut ctx, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
+    if let Some(d) = app.config.defect {
+        let seen = super::defects::Seen {
+            method: &method,
+            endpoint,
+            query: &query,
+        };
+        res = super::defects::rewrite(d, seen, res).await;
+    }
     res.headers_mut().insert(
         "docker-distribution-api-version",
         HeaderValue::from_static("registry/2.0"),
@@ -103,7 +113,7 @@ async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
         .header(header::ALLOW, target.allowed()));
     };
     if let Some(n) = target.name() {
-        if !name::valid_name(n) {
+        if !name::valid_name(n) && !app.has(super::defects::Defect::AcceptAnyName) {
             return Err(
                 AppError::code(StatusCode::BAD_REQUEST, ErrorCode::NameInvalid)
                     .detail(serde_json::json!({ "name": n })),

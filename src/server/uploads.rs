@@ -13,6 +13,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 
 use super::blobs::parse_digest;
+use super::defects::Defect;
 use super::error::{AppError, Result};
 use super::routes::Query;
 use super::{App, new_upload_id};
@@ -146,7 +147,13 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// Checks a chunk's `Content-Range` against the upload's size: out of order → 416 with the
 /// current progress, malformed → 400. Returns the number of bytes the chunk must carry.
-fn check_chunk(headers: &HeaderMap, repo: &str, id: &str, size: u64) -> Result<Option<u64>> {
+fn check_chunk(
+    headers: &HeaderMap,
+    repo: &str,
+    id: &str,
+    size: u64,
+    in_order: bool,
+) -> Result<Option<u64>> {
     let Some(raw) = headers.get(header::CONTENT_RANGE) else {
         return Ok(None);
     };
@@ -157,7 +164,7 @@ fn check_chunk(headers: &HeaderMap, repo: &str, id: &str, size: u64) -> Result<O
             "malformed Content-Range",
         ));
     };
-    if start != size {
+    if start != size && in_order {
         return Err(AppError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
             ErrorCode::BlobUploadInvalid,
@@ -226,6 +233,24 @@ pub async fn start(app: &App, repo: &str, query: &Query, req: Request) -> Result
         return monolithic(app, repo, digest, req.into_body()).await;
     }
     let algorithm = algorithm_param(query)?;
+    if app.has(Defect::ReusedLocation) {
+        let r = repo.to_string();
+        let idle = app
+            .blocking(move |s| {
+                for id in s.uploads()? {
+                    if s.upload_info(&id)?
+                        .is_some_and(|i| i.repo == r && i.size == 0)
+                    {
+                        return Ok(Some(id));
+                    }
+                }
+                Ok(None)
+            })
+            .await?;
+        if let Some(id) = idle {
+            return progress(StatusCode::ACCEPTED, repo, &id, 0);
+        }
+    }
     let id = new_upload_id();
     let (r, i) = (repo.to_string(), id.clone());
     app.blocking(move |s| s.upload_create(&i, &r, algorithm))
@@ -274,7 +299,8 @@ pub async fn chunk(app: &App, repo: &str, id: &str, req: Request) -> Result<Resp
     let session_ref = app.session(id);
     let mut session = session_ref.lock().await;
     let checked = lookup(app, repo, id).await.and_then(|info| {
-        let expected = check_chunk(req.headers(), repo, id, info.size)?;
+        let in_order = !app.has(Defect::AcceptOutOfOrder);
+        let expected = check_chunk(req.headers(), repo, id, info.size, in_order)?;
         Ok((info, expected))
     });
     let (info, expected) = match checked {
@@ -328,7 +354,8 @@ pub async fn close(
     let mut session = session_ref.lock().await;
     let checked = lookup(app, repo, id).await.and_then(|info| {
         let digest = digest_param(query)?;
-        let expected = check_chunk(req.headers(), repo, id, info.size)?;
+        let in_order = !app.has(Defect::FinalPutUnchecked);
+        let expected = check_chunk(req.headers(), repo, id, info.size, in_order)?;
         Ok((info, digest, expected))
     });
     let (info, digest, expected) = match checked {
@@ -342,6 +369,21 @@ pub async fn close(
     let appended = append_body(app, id, req.into_body(), &mut session.hasher)
         .await
         .and_then(|n| check_len(expected, n));
+    let appended = appended.and_then(|n| {
+        if n == 0 && app.has(Defect::CloseNeedsBody) {
+            return Err(AppError::code(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::DigestInvalid,
+            ));
+        }
+        if info.size + n == 0 && app.has(Defect::EmptyBlobRefused) {
+            return Err(AppError::code(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::SizeInvalid,
+            ));
+        }
+        Ok(n)
+    });
     if let Err(e) = appended {
         rollback(app, id, info.size).await?;
         session.hasher = saved;
@@ -369,7 +411,7 @@ pub async fn close(
             .await?
         }
     };
-    if actual != digest {
+    if actual != digest && !app.has(Defect::NoDigestCheck) {
         // Nothing is committed and the last chunk is taken back: the session is as before.
         rollback(app, id, info.size).await?;
         session.hasher = saved;
