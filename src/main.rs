@@ -29,6 +29,16 @@ enum Command {
     Serve(ServeArgs),
     /// Run the scenarios against a registry (the embedded reference when no URL is given).
     Run(Box<RunArgs>),
+    /// Print the requirements × scenarios matrix; fails when a testable requirement has no
+    /// scenario.
+    Coverage {
+        /// Directory of the spec files.
+        #[arg(long, default_value = "specs")]
+        specs: PathBuf,
+        /// Directory of the fixtures.
+        #[arg(long, default_value = "fixtures")]
+        fixtures: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -64,6 +74,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Serve(a)) => serve(a),
         Some(Command::Run(a)) => harness::run(*a),
+        Some(Command::Coverage { specs, fixtures }) => coverage(&specs, &fixtures),
         None => harness::run(RunArgs {
             timeout: 30,
             test_threads: 8,
@@ -71,6 +82,26 @@ fn main() -> ExitCode {
             fixtures: "fixtures".into(),
             ..RunArgs::default()
         }),
+    }
+}
+
+fn coverage(specs: &std::path::Path, fixtures: &std::path::Path) -> ExitCode {
+    let specs_dir = harness::locate(specs);
+    let fixtures_dir = harness::locate(fixtures);
+    match regverify::runner::loader::load(&specs_dir, &fixtures_dir) {
+        Ok(s) => {
+            if regverify::runner::coverage::print(&s) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(diags) => {
+            for d in diags {
+                eprintln!("{d}\n");
+            }
+            ExitCode::from(2)
+        }
     }
 }
 

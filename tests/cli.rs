@@ -108,3 +108,25 @@ fn a_failing_registry_gives_exit_code_one() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("ERROR"), "{stdout}");
 }
+
+#[test]
+fn coverage_shows_every_testable_requirement_covered() {
+    let out = regverify().arg("coverage").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(!stdout.contains("NOT COVERED"), "{stdout}");
+    assert!(stdout.contains("untestable: a duty of clients"), "{stdout}");
+    assert!(stdout.contains("requirements in all"), "{stdout}");
+}
+
+#[test]
+fn defects_are_listed_with_what_they_break() {
+    let out = regverify()
+        .args(["serve", "--defect", "list"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.contains("accept-out-of-order"), "{stdout}");
+    assert!(stdout.contains("breaks: push.chunk.order"), "{stdout}");
+}

@@ -84,3 +84,25 @@ async fn deletion_disabled_is_skipped_not_failed() {
     assert!(skipped >= 4);
     reg.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenarios_clean_up_after_themselves() {
+    let reg = start(Config::default(), true).await;
+    let results = run_profile(&reg.url, "oci-next").await;
+    assert!(results.iter().all(|r| r.verdict == Verdict::Pass));
+    // every manifest is gone; no tag survives
+    for repo in reg.storage.repositories().unwrap() {
+        let tags = reg.storage.tags(&repo).unwrap().unwrap_or_default();
+        assert!(tags.is_empty(), "{repo} keeps tags {tags:?}");
+    }
+    // every blob link is gone: no repository still serves content
+    for d in reg.storage.blobs().unwrap() {
+        for repo in reg.storage.repositories().unwrap() {
+            assert!(
+                reg.storage.blob_size(&repo, &d).unwrap().is_none(),
+                "{repo} still links {d}"
+            );
+        }
+    }
+    reg.server.shutdown().await;
+}

@@ -30,6 +30,8 @@ pub struct RunContext {
     pub fixtures: PathBuf,
     /// Check `Warning` headers (a requirement of spec main).
     pub check_warnings: bool,
+    /// Delete what each scenario created when it ends.
+    pub cleanup: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -81,6 +83,8 @@ struct Runner<'a> {
     vars: HashMap<String, Value>,
     store: ContentStore<'a>,
     log: Vec<Exchange>,
+    /// Content the registry said it created (201 with a Location), for the final cleanup.
+    created: Vec<Url>,
 }
 
 fn value_str(v: &Value) -> String {
@@ -118,6 +122,7 @@ pub async fn run(ctx: &RunContext, ls: &LoadedScenario) -> ScenarioResult {
         vars,
         store: ContentStore::new(&s.content, ctx.fixtures.clone(), ctx.seed, &s.id),
         log: vec![],
+        created: vec![],
     };
     let mut outcome = None;
     for (i, step) in s.steps.iter().enumerate() {
@@ -130,6 +135,9 @@ pub async fn run(ctx: &RunContext, ls: &LoadedScenario) -> ScenarioResult {
     // cleanup runs whatever happened; its results are not verdicts
     for (i, step) in s.cleanup.iter().enumerate() {
         let _ = r.step(&step.value, &ls.cleanup_sources[i]).await;
+    }
+    if ctx.cleanup {
+        r.remove_created().await;
     }
     let (verdict, finding, skip_reason) = match outcome {
         None => (Verdict::Pass, None, None),
@@ -296,6 +304,47 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// Deletes what the scenario created, manifests first (newest first, so referrers and
+    /// indexes go before what they point at), then blobs. Best effort: a registry without
+    /// deletion keeps it all. Not part of the transcript.
+    async fn remove_created(&mut self) {
+        let mut created = std::mem::take(&mut self.created);
+        created.reverse();
+        created.dedup();
+        created.sort_by_key(|u| !u.path().contains("/manifests/"));
+        let mut log = vec![];
+        for url in created {
+            let Ok(res) = self
+                .ctx
+                .client
+                .send("DELETE", &url, &[], &Bytes::new(), false, &mut log)
+                .await
+            else {
+                return;
+            };
+            if matches!(res.status, 400 | 401 | 403 | 405) {
+                return; // deletion is not offered: stop trying
+            }
+        }
+    }
+
+    /// Remembers content the registry created, from a 201's Location.
+    fn note_created(&mut self, url: &Url, res: &Response) {
+        if res.status != 201 {
+            return;
+        }
+        let Some(loc) = res.header("location").and_then(|l| url.join(l).ok()) else {
+            return;
+        };
+        let path = loc.path().to_string();
+        if matches!(
+            crate::oci::api::Target::parse(&path),
+            Some(crate::oci::api::Target::Blob { .. } | crate::oci::api::Target::Manifest { .. })
+        ) {
+            self.created.push(loc);
+        }
+    }
+
     /// The `push:` helper: the plain, spec-mandated way of getting content in.
     async fn push(&mut self, p: &Push) -> Result<(), Stop> {
         let repo = match &p.repo {
@@ -381,11 +430,14 @@ impl<'a> Runner<'a> {
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Response, Stop> {
-        self.ctx
+        let res = self
+            .ctx
             .client
             .send(method, url, headers, &body, false, &mut self.log)
             .await
-            .map_err(|e| error(format!("{method} {}: {e}", super::client::display_url(url))))
+            .map_err(|e| error(format!("{method} {}: {e}", super::client::display_url(url))))?;
+        self.note_created(url, &res);
+        Ok(res)
     }
 
     async fn build_url(&mut self, req: &Request, url_template: &str) -> Result<Url, Stop> {
@@ -525,7 +577,8 @@ impl<'a> Runner<'a> {
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Response, Stop> {
-        self.ctx
+        let res = self
+            .ctx
             .client
             .send(
                 req.method.as_str(),
@@ -542,7 +595,9 @@ impl<'a> Runner<'a> {
                     req.method.as_str(),
                     super::client::display_url(url)
                 ))
-            })
+            })?;
+        self.note_created(url, &res);
+        Ok(res)
     }
 
     /// skip_if, expectations, captures.

@@ -69,6 +69,10 @@ pub struct RunArgs {
     /// Scenarios run at once.
     #[arg(long, default_value_t = 8)]
     pub test_threads: usize,
+    /// Keep what the scenarios pushed (by default each deletes its content when it ends,
+    /// where the registry allows deletion).
+    #[arg(long)]
+    pub no_cleanup: bool,
     /// One line per scenario instead of one character.
     #[arg(long)]
     pub verbose: bool,
@@ -119,7 +123,7 @@ fn env_true(name: &str) -> bool {
 
 /// `specs/` and `fixtures/` relative to the working directory, else those of the source
 /// tree the binary was built from.
-fn locate(dir: &Path) -> PathBuf {
+pub fn locate(dir: &Path) -> PathBuf {
     if dir.exists() || dir.is_absolute() {
         return dir.to_path_buf();
     }
@@ -373,6 +377,7 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         check_warnings: specs
             .profile_closure(&settings.profile)
             .contains("oci-next"),
+        cleanup: !args.no_cleanup,
     });
     if !args.list {
         println!(

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod content;
+pub mod coverage;
 pub mod exec;
 pub mod expect;
 pub mod harness;

@@ -185,6 +185,7 @@ pub fn context(url: &str, config: ClientConfig, check_warnings: bool) -> RunCont
         run_tag: format!("{:06x}", rand_u32() & 0xffffff),
         fixtures: root().join("fixtures"),
         check_warnings,
+        cleanup: true,
     }
 }
 
