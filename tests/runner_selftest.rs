@@ -484,3 +484,121 @@ async fn redirects_are_followed_without_forwarding_credentials() {
     assert!(r.exchanges.iter().any(|e| e.status == Some(307)));
     reg.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_are_fetched_from_the_challenge_and_cached() {
+    let reg = start(Config::default(), false).await;
+    let upstream = proxy(reg.url.clone(), Arc::new(|_, _, _, _, _| {})).await;
+    // the token service: Basic credentials in, a token out; records each request
+    let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+    let token_port = {
+        let requests = requests.clone();
+        let app = axum::Router::new().fallback(move |req: Request| {
+            let requests = requests.clone();
+            async move {
+                let basic = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    == Some("Basic dXNlcjpzM2NyZXQ=");
+                requests
+                    .lock()
+                    .unwrap()
+                    .push(req.uri().query().unwrap_or("").to_string());
+                if !basic {
+                    let mut r = Response::new(Body::empty());
+                    *r.status_mut() = StatusCode::UNAUTHORIZED;
+                    return r;
+                }
+                // access_token, as OAuth2 servers answer
+                Response::new(Body::from(
+                    r#"{"access_token":"t0k3n-value","expires_in":300}"#,
+                ))
+            }
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        port
+    };
+    let front = {
+        let app = axum::Router::new().fallback(move |req: Request| async move {
+            let ok = req.headers().get("authorization").and_then(|v| v.to_str().ok())
+                == Some("Bearer t0k3n-value");
+            if !ok {
+                let repo = regverify::oci::api::Target::parse(req.uri().path())
+                    .and_then(|t| t.name().map(String::from))
+                    .unwrap_or_default();
+                let mut r = Response::new(Body::from(r#"{"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}"#));
+                *r.status_mut() = StatusCode::UNAUTHORIZED;
+                let ch = format!(
+                    "Bearer realm=\"http://127.0.0.1:{token_port}/token\",service=\"selftest\",scope=\"repository:{repo}:pull,push\""
+                );
+                r.headers_mut().insert("www-authenticate", HeaderValue::from_str(&ch).unwrap());
+                return r;
+            }
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let mut headers = parts.headers.clone();
+            headers.remove("host");
+            headers.remove("authorization");
+            let res = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap()
+                .request(parts.method.as_str().parse().unwrap(), format!("http://{upstream}{}", parts.uri.path_and_query().unwrap()))
+                .headers(headers)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let mut out = Response::new(Body::empty());
+            *out.status_mut() = StatusCode::from_u16(res.status().as_u16()).unwrap();
+            let mut h = res.headers().clone();
+            h.remove("content-length");
+            *out.headers_mut() = h;
+            *out.body_mut() = Body::from(res.bytes().await.unwrap());
+            out
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let a = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        a
+    };
+    let ctx = context(
+        &format!("http://{front}"),
+        ClientConfig {
+            credentials: Some(Credentials {
+                username: "user".into(),
+                password: "s3cret".into(),
+            }),
+            ..ClientConfig::default()
+        },
+        false,
+    );
+    let r = run_scenario(&specs(), &ctx, "manifest-by-tag").await;
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.finding);
+    let requests = requests.lock().unwrap().clone();
+    assert!(!requests.is_empty(), "no token was fetched");
+    assert!(requests[0].contains("service=selftest"), "{requests:?}");
+    assert!(
+        requests[0].contains("scope=repository%3Aselftest%2Fmanifest-by-tag"),
+        "{requests:?}"
+    );
+    // one token per (repository, access), not one per request
+    assert!(
+        requests.len() <= 3,
+        "tokens are not cached: {} fetched",
+        requests.len()
+    );
+    let all = serde_json::to_string(&r.exchanges).unwrap();
+    assert!(
+        !all.contains("t0k3n-value"),
+        "a token leaked into the transcript"
+    );
+    assert!(
+        !all.contains("dXNlcjpzM2NyZXQ="),
+        "credentials leaked into the transcript"
+    );
+    reg.server.shutdown().await;
+}

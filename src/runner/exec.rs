@@ -357,40 +357,23 @@ impl<'a> Runner<'a> {
         };
         if let Some(name) = &p.blob {
             let data = self.content(name)?;
-            let digest = Digest::sha256(&data);
-            let start = self
-                .ctx
-                .base
-                .join(&format!("/v2/{repo}/blobs/uploads/"))
-                .map_err(|e| error(e.to_string()))?;
-            let res = self.raw("POST", &start, &[], Bytes::new()).await?;
-            if res.status != 202 {
-                return Err(fail(
-                    "push.post.202",
-                    format!("POST {start}: expected 202, got {}", res.status),
-                ));
+            let n = p.parallel.unwrap_or(1).max(1) as usize;
+            // n pushes of the same blob at once (n = 1: the plain push)
+            let pushes = (0..n)
+                .map(|_| push_blob(&self.ctx.client, &self.ctx.base, &repo, name, data.clone()));
+            let outcomes = futures_util::future::join_all(pushes).await;
+            let mut first_error = None;
+            for (log, outcome) in outcomes {
+                self.log.extend(log);
+                match outcome {
+                    Ok(created) => self.created.extend(created),
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
             }
-            let loc = res.header("location").ok_or_else(|| {
-                fail(
-                    "push.post.202",
-                    "POST answered 202 without a Location".into(),
-                )
-            })?;
-            let mut url = start
-                .join(loc)
-                .map_err(|e| fail("push.post.202", format!("Location {loc:?}: {e}")))?;
-            url.query_pairs_mut()
-                .append_pair("digest", &digest.to_string());
-            let h = [(
-                "Content-Type".to_string(),
-                "application/octet-stream".to_string(),
-            )];
-            let res = self.raw("PUT", &url, &h, data).await?;
-            if res.status != 201 {
-                return Err(fail(
-                    "push.put.201",
-                    format!("closing PUT of {name}: expected 201, got {}", res.status),
-                ));
+            if let Some(e) = first_error {
+                return Err(e);
             }
         }
         if let Some(name) = &p.manifest {
@@ -918,6 +901,67 @@ impl<'a> Runner<'a> {
         }
         Ok(p)
     }
+}
+
+/// Pushes one blob by POST then PUT, the way the spec describes; returns the exchanges and
+/// the blob's location.
+async fn push_blob(
+    client: &super::client::Client,
+    base: &Url,
+    repo: &str,
+    name: &str,
+    data: Bytes,
+) -> (Vec<Exchange>, Result<Option<Url>, Stop>) {
+    let mut log = vec![];
+    let fail = |req: &str, m: String| Stop::Fail {
+        requirement: Some(req.to_string()),
+        message: m,
+    };
+    let outcome = async {
+        let digest = Digest::sha256(&data);
+        let start = base
+            .join(&format!("/v2/{repo}/blobs/uploads/"))
+            .map_err(|e| error(e.to_string()))?;
+        let transport = |e: super::client::TransportError| error(e.to_string());
+        let res = client
+            .send("POST", &start, &[], &Bytes::new(), false, &mut log)
+            .await
+            .map_err(transport)?;
+        if res.status != 202 {
+            return Err(fail(
+                "push.post.202",
+                format!("POST {start}: expected 202, got {}", res.status),
+            ));
+        }
+        let loc = res.header("location").ok_or_else(|| {
+            fail(
+                "push.post.202",
+                "POST answered 202 without a Location".into(),
+            )
+        })?;
+        let mut url = start
+            .join(loc)
+            .map_err(|e| fail("push.post.202", format!("Location {loc:?}: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("digest", &digest.to_string());
+        let h = [(
+            "Content-Type".to_string(),
+            "application/octet-stream".to_string(),
+        )];
+        let res = client
+            .send("PUT", &url, &h, &data, false, &mut log)
+            .await
+            .map_err(transport)?;
+        if res.status != 201 {
+            return Err(fail(
+                "push.put.201",
+                format!("closing PUT of {name}: expected 201, got {}", res.status),
+            ));
+        }
+        Ok(res.header("location").and_then(|l| url.join(l).ok()))
+    }
+    .await;
+    (log, outcome)
 }
 
 /// Manifest GET/HEAD without an `Accept` gets the one every client sends: the four

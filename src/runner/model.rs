@@ -281,6 +281,9 @@ pub struct Push {
     /// Repository (templated; default `{repo}`).
     #[serde(default)]
     pub repo: Option<String>,
+    /// Push the same blob this many times at once.
+    #[serde(default)]
+    pub parallel: Option<u32>,
 }
 
 /// A value or a list of values. Deserialised by hand (not `untagged`) so that an error
