@@ -16,7 +16,7 @@ use reqwest::Url;
 use super::client::{Client, ClientConfig, Credentials, Exchange, display_url};
 use super::exec::{self, RunContext, ScenarioResult, Verdict};
 use super::loader::{self, Specs};
-use super::model::{Level, Workflow};
+use super::model::Workflow;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
@@ -76,6 +76,22 @@ pub struct RunArgs {
     /// One line per scenario instead of one character.
     #[arg(long)]
     pub verbose: bool,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the machine-readable results (JSON) here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write a short Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write junit.xml, results.json and report.html into this directory.
+    /// [env: OCI_REPORT_DIR or OCI_RESULTS_DIR]
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
     /// Baseline of known deviations: the run passes when its failures match it exactly.
     #[arg(long = "expect")]
     pub expect: Option<PathBuf>,
@@ -410,7 +426,43 @@ pub fn run(mut args: RunArgs) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let results = results.lock().unwrap().clone();
-    print_summary(&specs, &settings, &results, started.elapsed());
+    let took = started.elapsed();
+    let report = super::report::Report::build(
+        &specs,
+        &display_url(&base),
+        &settings.profile,
+        settings.seed,
+        took.as_millis() as u64,
+        &results,
+    );
+    print_summary(&report, took);
+    let mut outputs = super::report::Outputs {
+        junit: args.junit.clone(),
+        json: args.json.clone(),
+        html: args.html.clone(),
+        markdown: args.markdown.clone(),
+    };
+    if let Some(dir) = args
+        .report_dir
+        .clone()
+        .or_else(|| env("OCI_REPORT_DIR").map(PathBuf::from))
+        .or_else(|| env("OCI_RESULTS_DIR").map(PathBuf::from))
+    {
+        outputs = outputs.in_dir(&dir);
+    }
+    if outputs.any() {
+        match outputs.write(&report) {
+            Ok(written) => {
+                for (p, n) in written {
+                    println!("report: {} ({n} bytes)", p.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: writing reports: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     if let Some(s) = embedded {
         rt.block_on(s.shutdown());
     }
@@ -615,55 +667,27 @@ pub fn requirement_verdicts(
     out
 }
 
-fn print_summary(specs: &Specs, settings: &Settings, results: &[ScenarioResult], took: Duration) {
-    let count = |v: Verdict| results.iter().filter(|r| r.verdict == v).count();
+fn print_summary(report: &super::report::Report, took: Duration) {
+    let c = &report.scenarios_summary;
     println!(
         "\nscenarios: {} passed, {} failed, {} errors, {} skipped in {:.1}s (seed {})",
-        count(Verdict::Pass),
-        count(Verdict::Fail),
-        count(Verdict::Error),
-        count(Verdict::Skip),
+        c.pass,
+        c.fail,
+        c.error,
+        c.skip,
         took.as_secs_f64(),
-        settings.seed
+        report.seed
     );
-    println!(
-        "{}",
-        conformance_statement(specs, &settings.profile, results)
-    );
-}
-
-/// "Profile oci-1.1: MUST 40/42 · SHOULD 10/12 · MAY supported 3/5 — not conformant".
-pub fn conformance_statement(specs: &Specs, profile: &str, results: &[ScenarioResult]) -> String {
-    let verdicts = requirement_verdicts(specs, results);
-    let mut by: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for (id, v) in &verdicts {
-        let level = specs.requirements[id].level;
-        let e = by.entry(level.class()).or_default();
-        if *v != Verdict::Skip {
-            e.1 += 1;
-            if *v == Verdict::Pass {
-                e.0 += 1;
-            }
-        }
-    }
-    let part = |k: &str, label: &str| {
-        let (p, t) = by.get(k).copied().unwrap_or_default();
-        format!("{label} {p}/{t}")
-    };
-    let must = by.get("MUST").copied().unwrap_or_default();
-    let errors = results.iter().any(|r| r.verdict == Verdict::Error);
-    let verdict = if errors {
-        "incomplete (errors)".yellow().to_string()
-    } else if must.0 == must.1 {
-        "conformant".green().to_string()
+    let st = &report.conformance.statement;
+    let coloured = if report.conformance.conformant {
+        st.replace("— conformant", &format!("— {}", "conformant".green()))
+    } else if st.ends_with("(errors)") {
+        st.replace(
+            "incomplete (errors)",
+            &"incomplete (errors)".yellow().to_string(),
+        )
     } else {
-        "not conformant".red().to_string()
+        st.replace("not conformant", &"not conformant".red().to_string())
     };
-    let _ = Level::Must;
-    format!(
-        "conformance: profile {profile}: {} · {} · {} — {verdict}",
-        part("MUST", "MUST"),
-        part("SHOULD", "SHOULD"),
-        part("MAY", "MAY supported")
-    )
+    println!("conformance: {coloured}");
 }

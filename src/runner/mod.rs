@@ -8,4 +8,5 @@ pub mod expect;
 pub mod harness;
 pub mod loader;
 pub mod model;
+pub mod report;
 pub mod template;

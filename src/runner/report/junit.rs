@@ -1,0 +1,71 @@
+//! JUnit XML: one test case per scenario, class name = its workflow; failures and errors
+//! kept apart; the failing step's transcript in the case's output.
+
+use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
+
+use super::Report;
+use crate::runner::exec::Verdict;
+use crate::runner::harness::transcript;
+
+pub fn junit(r: &Report) -> String {
+    let mut suite = TestSuite::new(format!("regverify {}", r.profile));
+    for s in &r.scenarios {
+        let mut status = match s.verdict {
+            Verdict::Pass => TestCaseStatus::success(),
+            Verdict::Skip => {
+                let mut st = TestCaseStatus::skipped();
+                st.set_message(s.skip_reason.clone().unwrap_or_default());
+                st
+            }
+            Verdict::Fail | Verdict::Error => {
+                let kind = if s.verdict == Verdict::Fail {
+                    NonSuccessKind::Failure
+                } else {
+                    NonSuccessKind::Error
+                };
+                let mut st = TestCaseStatus::non_success(kind);
+                let first = s
+                    .message
+                    .as_deref()
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("");
+                let head = match &s.failed_requirement {
+                    Some(q) => format!("[{q}] {first}"),
+                    None => first.to_string(),
+                };
+                st.set_message(head);
+                st.set_description(format!(
+                    "step {:?} at {}\n{}",
+                    s.step.as_deref().unwrap_or(""),
+                    s.source.as_deref().unwrap_or(""),
+                    s.message.as_deref().unwrap_or("")
+                ));
+                st
+            }
+        };
+        if let TestCaseStatus::NonSuccess { .. } = status {
+            status.set_type(if s.verdict == Verdict::Fail {
+                "fail"
+            } else {
+                "error"
+            });
+        }
+        let mut case = TestCase::new(s.name.clone(), status);
+        case.set_classname(s.workflows.first().copied().unwrap_or("scenario"));
+        case.set_time(std::time::Duration::from_millis(s.millis));
+        if !s.failing_exchanges.is_empty() {
+            case.set_system_out(transcript(&s.failing_exchanges));
+        }
+        suite.add_test_case(case);
+    }
+    suite.set_system_out(format!(
+        "{}\nregistry {} · seed {}",
+        r.conformance.statement, r.registry, r.seed
+    ));
+    let mut report = JReport::new("regverify");
+    report.set_time(std::time::Duration::from_millis(r.duration_ms));
+    report.add_test_suite(suite);
+    report.to_string().unwrap_or_default()
+}

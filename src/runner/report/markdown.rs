@@ -1,0 +1,90 @@
+//! A short Markdown summary, for CI step summaries (`$GITHUB_STEP_SUMMARY`).
+
+use std::fmt::Write;
+
+use super::Report;
+use crate::runner::exec::Verdict;
+
+/// Keeps a registry's text from breaking the table or injecting markup.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\n', " ")
+}
+
+pub fn markdown(r: &Report) -> String {
+    let mut s = String::new();
+    let mark = if r.conformance.conformant {
+        "✅"
+    } else {
+        "❌"
+    };
+    let _ = writeln!(
+        s,
+        "## regverify: {mark} {}\n",
+        cell(&r.conformance.statement)
+    );
+    let _ = writeln!(
+        s,
+        "Registry `{}` · seed {} · {:.1}s\n",
+        cell(&r.registry),
+        r.seed,
+        r.duration_ms as f64 / 1000.0
+    );
+    let _ = writeln!(
+        s,
+        "| level | passed | failed | errors | not run |\n|---|---|---|---|---|"
+    );
+    for level in ["MUST", "SHOULD", "MAY"] {
+        if let Some(c) = r.levels.get(level) {
+            let _ = writeln!(
+                s,
+                "| {level} | {} | {} | {} | {} |",
+                c.pass, c.fail, c.error, c.skip
+            );
+        }
+    }
+    let c = &r.scenarios_summary;
+    let _ = writeln!(
+        s,
+        "\nScenarios: {} passed, {} failed, {} errors, {} skipped.\n",
+        c.pass, c.fail, c.error, c.skip
+    );
+    let bad: Vec<_> = r
+        .scenarios
+        .iter()
+        .filter(|x| matches!(x.verdict, Verdict::Fail | Verdict::Error))
+        .collect();
+    if !bad.is_empty() {
+        let _ = writeln!(
+            s,
+            "| scenario | outcome | requirement | what happened |\n|---|---|---|---|"
+        );
+        for x in bad {
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} |",
+                cell(&x.name),
+                if x.verdict == Verdict::Fail {
+                    "fail"
+                } else {
+                    "error"
+                },
+                x.failed_requirement
+                    .as_deref()
+                    .map(cell)
+                    .unwrap_or_default(),
+                cell(
+                    x.message
+                        .as_deref()
+                        .unwrap_or("")
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                )
+            );
+        }
+    }
+    s
+}

@@ -1,0 +1,261 @@
+//! Reports of a run: one data model ([`Report`], which is also the JSON format) and a small
+//! writer per format.
+
+mod html;
+mod junit;
+mod markdown;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::client::Exchange;
+use super::exec::{ScenarioResult, Verdict};
+use super::harness::requirement_verdicts;
+use super::loader::Specs;
+
+pub use html::html;
+pub use junit::junit;
+pub use markdown::markdown;
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Counts {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub skip: usize,
+}
+
+impl Counts {
+    fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Pass => self.pass += 1,
+            Verdict::Fail => self.fail += 1,
+            Verdict::Error => self.error += 1,
+            Verdict::Skip => self.skip += 1,
+        }
+    }
+    pub fn judged(&self) -> usize {
+        self.pass + self.fail + self.error
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementRef {
+    pub id: String,
+    pub level: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioEntry {
+    pub name: String,
+    pub id: String,
+    pub title: String,
+    pub workflows: Vec<&'static str>,
+    pub requirements: Vec<RequirementRef>,
+    pub verdict: Verdict,
+    /// The requirement a failure broke.
+    pub failed_requirement: Option<String>,
+    pub step: Option<String>,
+    pub source: Option<String>,
+    pub message: Option<String>,
+    pub skip_reason: Option<String>,
+    pub millis: u64,
+    /// Exchanges of the step that failed (or errored).
+    pub failing_exchanges: Vec<Exchange>,
+    /// Every exchange of the scenario.
+    pub exchanges: Vec<Exchange>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementEntry {
+    pub id: String,
+    pub level: &'static str,
+    pub summary: String,
+    pub spec: String,
+    pub verdict: Verdict,
+    pub scenarios: Vec<String>,
+}
+
+/// Everything a report shows. Serialised as is by `--json` (schema in README.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub registry: String,
+    pub profile: String,
+    pub seed: u64,
+    pub duration_ms: u64,
+    pub conformance: Conformance,
+    pub scenarios_summary: Counts,
+    /// Requirement verdicts by level class (MUST, SHOULD, MAY).
+    pub levels: BTreeMap<&'static str, Counts>,
+    /// Scenario verdicts by workflow.
+    pub workflows: BTreeMap<&'static str, Counts>,
+    pub scenarios: Vec<ScenarioEntry>,
+    pub requirements: Vec<RequirementEntry>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Conformance {
+    /// MUST requirements all passed and nothing errored.
+    pub conformant: bool,
+    pub statement: String,
+}
+
+impl Report {
+    pub fn build(
+        specs: &Specs,
+        registry: &str,
+        profile: &str,
+        seed: u64,
+        duration_ms: u64,
+        results: &[ScenarioResult],
+    ) -> Report {
+        let mut results = results.to_vec();
+        results.sort_by(|a, b| a.name.cmp(&b.name));
+        let verdicts = requirement_verdicts(specs, &results);
+        let mut scenarios_summary = Counts::default();
+        let mut workflows: BTreeMap<&'static str, Counts> = BTreeMap::new();
+        let scenarios: Vec<ScenarioEntry> = results
+            .iter()
+            .map(|r| {
+                scenarios_summary.add(r.verdict);
+                for w in &r.workflows {
+                    workflows.entry(w.as_str()).or_default().add(r.verdict);
+                }
+                let f = r.finding.as_ref();
+                ScenarioEntry {
+                    name: r.name.clone(),
+                    id: r.id.clone(),
+                    title: r.title.clone(),
+                    workflows: r.workflows.iter().map(|w| w.as_str()).collect(),
+                    requirements: r
+                        .requirements
+                        .iter()
+                        .map(|id| RequirementRef {
+                            id: id.clone(),
+                            level: specs.requirements.get(id).map_or("", |q| q.level.as_str()),
+                        })
+                        .collect(),
+                    verdict: r.verdict,
+                    failed_requirement: f.and_then(|f| f.requirement.clone()),
+                    step: f.map(|f| f.step.clone()),
+                    source: f.map(|f| f.source.clone()),
+                    message: f.map(|f| f.message.clone()),
+                    skip_reason: r.skip_reason.clone(),
+                    millis: r.millis,
+                    failing_exchanges: f.map(|f| f.transcript.clone()).unwrap_or_default(),
+                    exchanges: r.exchanges.clone(),
+                }
+            })
+            .collect();
+        let mut levels: BTreeMap<&'static str, Counts> = BTreeMap::new();
+        let mut requirements = vec![];
+        for q in specs.requirements.values() {
+            let Some(v) = verdicts.get(&q.id) else {
+                continue;
+            };
+            levels.entry(q.level.class()).or_default().add(*v);
+            requirements.push(RequirementEntry {
+                id: q.id.clone(),
+                level: q.level.as_str(),
+                summary: q.summary.clone(),
+                spec: q.spec_url(),
+                verdict: *v,
+                scenarios: results
+                    .iter()
+                    .filter(|r| r.requirements.contains(&q.id))
+                    .map(|r| r.name.clone())
+                    .collect(),
+            });
+        }
+        let must = levels.get("MUST").cloned().unwrap_or_default();
+        let errors = scenarios_summary.error > 0;
+        let conformant = must.fail == 0 && must.error == 0 && !errors;
+        let part = |k: &str, label: &str| {
+            let c = levels.get(k).cloned().unwrap_or_default();
+            format!("{label} {}/{}", c.pass, c.judged())
+        };
+        let verdict = if errors {
+            "incomplete (errors)"
+        } else if conformant {
+            "conformant"
+        } else {
+            "not conformant"
+        };
+        let statement = format!(
+            "profile {profile}: {} · {} · {} — {verdict}",
+            part("MUST", "MUST"),
+            part("SHOULD", "SHOULD"),
+            part("MAY", "MAY supported"),
+        );
+        Report {
+            tool: "regverify",
+            version: env!("CARGO_PKG_VERSION"),
+            registry: registry.to_string(),
+            profile: profile.to_string(),
+            seed,
+            duration_ms,
+            conformance: Conformance {
+                conformant,
+                statement,
+            },
+            scenarios_summary,
+            levels,
+            workflows,
+            scenarios,
+            requirements,
+        }
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report serialises")
+    }
+}
+
+/// Where `--junit`, `--json`, `--html`, `--markdown` and the report directory ask for.
+#[derive(Debug, Default, Clone)]
+pub struct Outputs {
+    pub junit: Option<std::path::PathBuf>,
+    pub json: Option<std::path::PathBuf>,
+    pub html: Option<std::path::PathBuf>,
+    pub markdown: Option<std::path::PathBuf>,
+}
+
+impl Outputs {
+    /// The OCI conformance suite's names in a directory.
+    pub fn in_dir(mut self, dir: &Path) -> Outputs {
+        self.junit.get_or_insert(dir.join("junit.xml"));
+        self.json.get_or_insert(dir.join("results.json"));
+        self.html.get_or_insert(dir.join("report.html"));
+        self
+    }
+
+    pub fn any(&self) -> bool {
+        self.junit.is_some()
+            || self.json.is_some()
+            || self.html.is_some()
+            || self.markdown.is_some()
+    }
+
+    pub fn write(&self, report: &Report) -> std::io::Result<Vec<(std::path::PathBuf, u64)>> {
+        let mut written = vec![];
+        let mut put = |p: &Option<std::path::PathBuf>, text: String| -> std::io::Result<()> {
+            if let Some(p) = p {
+                if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(p, &text)?;
+                written.push((p.clone(), text.len() as u64));
+            }
+            Ok(())
+        };
+        put(&self.junit, junit(report))?;
+        put(&self.json, report.json())?;
+        put(&self.html, html(report))?;
+        put(&self.markdown, markdown(report))?;
+        Ok(written)
+    }
+}
