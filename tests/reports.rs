@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::Command;
-use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Request;
