@@ -106,3 +106,46 @@ async fn scenarios_clean_up_after_themselves() {
     }
     reg.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_registry_passes_on_seeded_content_and_fails_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let s: std::sync::Arc<dyn regverify::server::storage::Storage> =
+            std::sync::Arc::new(regverify::server::storage::FsStorage::open(dir.path()).unwrap());
+        s
+    };
+    let spawn = |config: Config| {
+        regverify::server::spawn(
+            regverify::server::App::new(config, open()),
+            "127.0.0.1:0".parse().unwrap(),
+        )
+    };
+    // read-only before seeding: the profile fails
+    let ro = spawn(Config {
+        read_only: true,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let results = run_profile(&ro.url(), "read-only").await;
+    assert!(results.iter().all(|r| r.verdict == Verdict::Fail));
+    ro.shutdown().await;
+    // seed while writable, then serve read-only
+    let rw = spawn(Config::default()).await.unwrap();
+    let seeded = run_profile(&rw.url(), "seed").await;
+    assert!(seeded.iter().all(|r| r.verdict == Verdict::Pass));
+    rw.shutdown().await;
+    let ro = spawn(Config {
+        read_only: true,
+        ..Config::default()
+    })
+    .await
+    .unwrap();
+    let results = run_profile(&ro.url(), "read-only").await;
+    assert_eq!(results.len(), 3);
+    for r in &results {
+        assert_eq!(r.verdict, Verdict::Pass, "{}", explain(r));
+    }
+    ro.shutdown().await;
+}

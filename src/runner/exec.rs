@@ -97,7 +97,10 @@ fn value_str(v: &Value) -> String {
 pub async fn run(ctx: &RunContext, ls: &LoadedScenario) -> ScenarioResult {
     let s = &ls.scenario;
     let start = Instant::now();
-    let repo = format!("{}/{}-{}", ctx.namespace, s.id, ctx.run_tag);
+    let repo = match &s.repository {
+        Some(r) => r.replace("{namespace}", &ctx.namespace),
+        None => format!("{}/{}-{}", ctx.namespace, s.id, ctx.run_tag),
+    };
     let repo2 = match &ctx.crossmount {
         Some(ns) => format!("{ns}/{}-{}", s.id, ctx.run_tag),
         None => format!("{repo}-mount"),
@@ -136,7 +139,7 @@ pub async fn run(ctx: &RunContext, ls: &LoadedScenario) -> ScenarioResult {
     for (i, step) in s.cleanup.iter().enumerate() {
         let _ = r.step(&step.value, &ls.cleanup_sources[i]).await;
     }
-    if ctx.cleanup {
+    if ctx.cleanup && s.repository.is_none() {
         r.remove_created().await;
     }
     let (verdict, finding, skip_reason) = match outcome {

@@ -317,6 +317,16 @@ fn check_scenario(specs: &Specs, ls: &LoadedScenario, diags: &mut Vec<Diagnostic
             Some("the id becomes part of a repository name".into()),
         ));
     }
+    if let Some(r) = &s.repository {
+        let probe = r.replace("{namespace}", "ns");
+        if !crate::oci::name::valid_name(&probe) {
+            diags.push(at(
+                here,
+                format!("repository {r:?} is not a valid name"),
+                None,
+            ));
+        }
+    }
     if s.workflows.is_empty() {
         diags.push(at(
             here,

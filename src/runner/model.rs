@@ -157,6 +157,10 @@ pub struct Scenario {
     /// Profiles that include this scenario; profiles extending one of them do too.
     #[serde(default = "default_profiles")]
     pub profiles: Vec<String>,
+    /// A fixed repository (templated with `{namespace}`) instead of one of its own: for
+    /// content seeded once and pulled by read-only scenarios. Never cleaned up.
+    #[serde(default)]
+    pub repository: Option<String>,
     /// Content generated or loaded for this scenario, by name.
     #[serde(default)]
     pub content: BTreeMap<String, ContentSpec>,
