@@ -67,6 +67,25 @@ struct ServeArgs {
     /// Descriptors per referrers page before a Link to the next.
     #[arg(long, default_value_t = 50)]
     referrers_page_size: usize,
+    /// Users, from an htpasswd file with bcrypt hashes (htpasswd -B); needs --auth.
+    #[arg(long, requires = "auth")]
+    htpasswd: Option<PathBuf>,
+    /// Authentication: Basic on every request, or Bearer tokens from /token.
+    #[arg(long, value_enum, requires = "htpasswd")]
+    auth: Option<server::auth::Mode>,
+    /// Access rules (YAML: user, repositories, actions, catalog); default: every user may
+    /// do everything.
+    #[arg(long, requires = "auth")]
+    rules: Option<PathBuf>,
+    /// Let clients without credentials pull.
+    #[arg(long, requires = "auth")]
+    anonymous_pull: bool,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Run with one deliberate defect, to see what the scenarios catch ("list" lists them).
     #[arg(long, value_name = "NAME")]
     defect: Option<String>,
@@ -163,20 +182,42 @@ fn serve(a: ServeArgs) -> ExitCode {
         referrers_page_size: a.referrers_page_size,
         defect,
     };
+    let auth = match (&a.auth, &a.htpasswd) {
+        (Some(mode), Some(file)) => {
+            match server::auth::Auth::load(*mode, file, a.rules.as_deref(), a.anonymous_pull) {
+                Ok(x) => Some(Arc::new(x)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => None,
+    };
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => match server::tls::load(c, k) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     rt.block_on(async move {
-        let app = App::new(config, storage);
-        let server = match server::spawn(app, a.addr).await {
+        let app = App::secured(config, storage, auth, tls.is_some());
+        let server = match server::spawn_with(app, a.addr, tls).await {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("error: listen on {}: {e}", a.addr);
                 return ExitCode::from(2);
             }
         };
-        tracing::info!(addr = %server.addr, "regverify reference registry listening");
+        tracing::info!(url = %server.url(), "regverify reference registry listening");
         shutdown_signal().await;
         tracing::info!("shutting down");
         server.shutdown().await;

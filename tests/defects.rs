@@ -56,10 +56,13 @@ async fn every_defect_fails_exactly_the_requirements_it_names() {
     let specs = specs();
     let mut problems = vec![];
     for (defect, id, _, breaks) in DEFECTS {
+        if id.starts_with("auth-") || id.starts_with("token") || id.starts_with("scope") {
+            continue; // need authentication: tests/auth.rs
+        }
         for r in *breaks {
             let r = r.trim_start_matches('?');
             assert!(
-                specs.requirements.contains_key(r),
+                r == "*" || specs.requirements.contains_key(r),
                 "{id}: unknown requirement {r}"
             );
         }

@@ -219,6 +219,15 @@ impl Client {
         })
     }
 
+    pub fn has_credentials(&self) -> bool {
+        self.config.credentials.is_some()
+    }
+
+    /// The run's credentials as a Basic `Authorization` value.
+    pub fn basic_value(&self) -> Option<String> {
+        self.config.credentials.as_ref().map(basic)
+    }
+
     fn token_key(url: &Url, method: &str) -> (String, bool) {
         let repo = Target::parse(url.path())
             .and_then(|t| t.name().map(String::from))

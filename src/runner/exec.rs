@@ -128,7 +128,21 @@ pub async fn run(ctx: &RunContext, ls: &LoadedScenario) -> ScenarioResult {
         created: vec![],
     };
     let mut outcome = None;
+    if s.needs_credentials && !ctx.client.has_credentials() {
+        outcome = Some((
+            Stop::Skip(
+                "no credentials given (OCI_USERNAME / OCI_PASSWORD or user:password@ in the URL)"
+                    .into(),
+            ),
+            &s.steps[0].value,
+            &ls.step_sources[0],
+            0,
+        ));
+    }
     for (i, step) in s.steps.iter().enumerate() {
+        if outcome.is_some() {
+            break;
+        }
         let mark = r.log.len();
         if let Err(stop) = r.step(&step.value, &ls.step_sources[i]).await {
             outcome = Some((stop, &step.value, &ls.step_sources[i], mark));
@@ -240,6 +254,9 @@ impl<'a> Runner<'a> {
         for i in 0..times {
             if step.repeat.is_some() {
                 self.vars.insert("i".into(), Value::String(i.to_string()));
+            }
+            if let Some(reason) = &step.skip {
+                return Err(Stop::Skip(reason.clone()));
             }
             match (&step.request, &step.push) {
                 (Some(req), _) => self.request_step(step, req, src).await?,
@@ -515,6 +532,12 @@ impl<'a> Runner<'a> {
         };
         let url = self.build_url(req, &req.url).await?;
         add_default_accept(req.method, &url, &mut headers);
+        if req.basic {
+            let Some(b) = self.ctx.client.basic_value() else {
+                return Err(Stop::Skip("no credentials given".into()));
+            };
+            headers.push(("Authorization".into(), b));
+        }
         let res = self.send(req, &url, &headers, body.clone()).await?;
         self.after(step, &url, &res)?;
         if let Some(p) = &req.paginate {
@@ -571,7 +594,7 @@ impl<'a> Runner<'a> {
                 url,
                 headers,
                 &body,
-                req.anonymous,
+                req.anonymous || req.basic,
                 &mut self.log,
             )
             .await
@@ -620,6 +643,13 @@ impl<'a> Runner<'a> {
         for e in step.expect.iter().flat_map(|e| e.as_slice()) {
             self.judge(e, method, res)?;
         }
+        // a capture that finds nothing breaks the requirement the step checks
+        let step_req = step
+            .expect
+            .iter()
+            .flat_map(|e| e.as_slice())
+            .find_map(|e| e.req.clone())
+            .or_else(|| step.verifies.first().cloned());
         for (name, c) in &step.capture {
             let v = if let Some(h) = &c.header {
                 let Some(raw) = res.header(h) else {
@@ -628,7 +658,7 @@ impl<'a> Runner<'a> {
                         continue;
                     }
                     return Err(Stop::Fail {
-                        requirement: None,
+                        requirement: step_req.clone(),
                         message: format!("header {h} missing, needed by later steps"),
                     });
                 };
@@ -644,6 +674,23 @@ impl<'a> Runner<'a> {
                 } else {
                     Value::String(raw.to_string())
                 }
+            } else if let Some(part) = &c.challenge {
+                let ch = res
+                    .header("www-authenticate")
+                    .map(super::client::parse_challenge)
+                    .unwrap_or_default();
+                let v = if part == "scheme" {
+                    ch.scheme.clone()
+                } else {
+                    ch.params.get(part.as_str()).cloned().unwrap_or_default()
+                };
+                if v.is_empty() && !c.optional {
+                    return Err(Stop::Fail {
+                        requirement: step_req.clone(),
+                        message: format!("the WWW-Authenticate challenge has no {part}"),
+                    });
+                }
+                Value::String(v)
             } else if let Some(p) = &c.json {
                 let v: Value = match serde_json::from_slice(&res.body) {
                     Ok(v) => v,
@@ -655,7 +702,20 @@ impl<'a> Runner<'a> {
                         });
                     }
                 };
-                json_path(&v, p).cloned().unwrap_or(Value::Null)
+                // `a|b`: the first of these paths that is present
+                let found = p
+                    .split('|')
+                    .find_map(|p| json_path(&v, p.trim()).filter(|x| !x.is_null()).cloned());
+                match found {
+                    Some(x) => x,
+                    None if c.optional => Value::Null,
+                    None => {
+                        return Err(Stop::Fail {
+                            requirement: step_req.clone(),
+                            message: format!("the body has no {p}, needed by later steps"),
+                        });
+                    }
+                }
             } else {
                 Value::String(res.status.to_string())
             };

@@ -400,10 +400,13 @@ fn check_step(
 ) {
     let mut err =
         |m: String, h: Option<String>| diags.push(at(src, format!("step {:?}: {m}", st.name), h));
-    let kinds = st.request.is_some() as u8 + !st.check.is_empty() as u8 + st.push.is_some() as u8;
+    let kinds = st.request.is_some() as u8
+        + !st.check.is_empty() as u8
+        + st.push.is_some() as u8
+        + st.skip.is_some() as u8;
     if kinds != 1 {
         err(
-            "a step has exactly one of request, check, push".into(),
+            "a step has exactly one of request, check, push, skip".into(),
             None,
         );
     }
@@ -561,10 +564,13 @@ fn check_step(
         }
     }
     for (name, c) in &st.capture {
-        let sources = c.header.is_some() as u8 + c.json.is_some() as u8 + c.status as u8;
+        let sources = c.header.is_some() as u8
+            + c.json.is_some() as u8
+            + c.status as u8
+            + c.challenge.is_some() as u8;
         if sources != 1 {
             err(
-                format!("capture {name} needs exactly one of header, json, status"),
+                format!("capture {name} needs exactly one of header, json, status, challenge"),
                 None,
             );
         }

@@ -75,6 +75,9 @@ impl Requirement {
     pub fn spec_url(&self) -> String {
         let base = match self.source.as_str() {
             "main" => "https://github.com/opencontainers/distribution-spec/blob/main/spec.md",
+            "auth" => {
+                "https://github.com/distribution/distribution/blob/main/docs/content/spec/auth/token.md"
+            }
             "distribution" => {
                 "https://github.com/distribution/distribution/blob/main/docs/content/spec/api.md"
             }
@@ -157,6 +160,9 @@ pub struct Scenario {
     /// Profiles that include this scenario; profiles extending one of them do too.
     #[serde(default = "default_profiles")]
     pub profiles: Vec<String>,
+    /// Runs only when the run has credentials; otherwise reported as skipped.
+    #[serde(default)]
+    pub needs_credentials: bool,
     /// A fixed repository (templated with `{namespace}`) instead of one of its own: for
     /// content seeded once and pulled by read-only scenarios. Never cleaned up.
     #[serde(default)]
@@ -258,6 +264,10 @@ pub struct Step {
     /// Checks on variables, for steps without a request.
     #[serde(default)]
     pub check: Vec<VarCheck>,
+    /// End the scenario as skipped with this reason (under a `when:`: the branch means an
+    /// optional feature is absent).
+    #[serde(default)]
+    pub skip: Option<String>,
     /// Push content the usual way (setup): a blob by POST then PUT, a manifest by PUT.
     #[serde(default)]
     pub push: Option<Push>,
@@ -383,6 +393,9 @@ pub struct Request {
     /// Send no credentials, whatever the run has.
     #[serde(default)]
     pub anonymous: bool,
+    /// Send the run's credentials as Basic, unasked (e.g. to a token endpoint).
+    #[serde(default)]
+    pub basic: bool,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -595,6 +608,9 @@ pub struct Capture {
     pub json: Option<String>,
     #[serde(default)]
     pub status: bool,
+    /// A part of the `WWW-Authenticate` challenge: `scheme`, `realm`, `service`, `scope`.
+    #[serde(default)]
+    pub challenge: Option<String>,
     /// A missing header or path captures "" instead of failing.
     #[serde(default)]
     pub optional: bool,

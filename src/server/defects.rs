@@ -9,7 +9,9 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use futures_util::StreamExt;
 
+use super::error::AppError;
 use crate::oci::api::Endpoint;
+use axum::response::IntoResponse;
 
 macro_rules! defects {
     ($( $variant:ident = $id:literal : $summary:literal breaks [$($req:literal),* $(,)?] ;)*) => {
@@ -85,6 +87,12 @@ defects! {
     BadWarning = "bad-warning": "every answer carries a malformed Warning" breaks ["next.warning.format"];
     CatalogIgnoreN = "catalog-ignore-n": "the catalog ignores n" breaks ["dist.catalog.pagination"];
     DockerTypesRefused = "docker-types-refused": "Docker schema 2 media types are refused" breaks ["dist.schema2"];
+    AuthNoChallenge = "auth-no-challenge": "401 answers carry no WWW-Authenticate (no client can log in)" breaks ["auth.challenge", "*"];
+    AuthWrongCode = "auth-wrong-code": "401 answers carry DENIED instead of UNAUTHORIZED" breaks ["auth.unauthorized-code"];
+    AuthNoService = "auth-no-service": "Bearer challenges leave out the service" breaks ["auth.bearer-challenge"];
+    TokenMissing = "token-missing": "the token endpoint answers without a token (no client can log in)" breaks ["auth.token-response", "*"];
+    TokensRefused = "tokens-refused": "valid tokens are refused (no client can log in)" breaks ["auth.token-accepted", "*"];
+    ScopeIgnored = "scope-ignored": "any valid token is accepted for any request" breaks ["auth.scope-enforced"];
 }
 
 impl Defect {
@@ -105,7 +113,10 @@ impl Defect {
 pub struct Seen<'a> {
     pub method: &'a Method,
     pub endpoint: Option<Endpoint>,
+    pub path: &'a str,
     pub query: &'a str,
+    /// The request carried a Bearer token.
+    pub bearer: bool,
 }
 
 fn set_status(res: &mut Response, from: u16, to: StatusCode) {
@@ -258,6 +269,46 @@ pub async fn rewrite(defect: Defect, seen: Seen<'_>, mut res: Response) -> Respo
             if let Some(v) = off.and_then(|v| HeaderValue::from_str(&v).ok()) {
                 res.headers_mut().insert(header::RANGE, v);
             }
+        }
+        (D::AuthNoChallenge, _) if res.status() == StatusCode::UNAUTHORIZED => {
+            res.headers_mut().remove(header::WWW_AUTHENTICATE);
+        }
+        (D::AuthWrongCode, _) if res.status() == StatusCode::UNAUTHORIZED => {
+            edit_json(&mut res, |v| {
+                for e in v["errors"].as_array_mut().into_iter().flatten() {
+                    e["code"] = serde_json::Value::String("DENIED".into());
+                }
+            })
+            .await
+        }
+        (D::AuthNoService, _) if res.status() == StatusCode::UNAUTHORIZED => {
+            let ch = res
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| {
+                    v.split(',')
+                        .filter(|p| !p.starts_with("service="))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+            if let Some(v) = ch.and_then(|c| HeaderValue::from_str(&c).ok()) {
+                res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+            }
+        }
+        (D::TokenMissing, None) if seen.path == "/token" && res.status().is_success() => {
+            edit_json(&mut res, |v| *v = serde_json::json!({ "expires_in": 300 })).await
+        }
+        (D::TokensRefused, _) if seen.bearer && res.status().is_success() => {
+            res = AppError::code(
+                StatusCode::UNAUTHORIZED,
+                crate::oci::ErrorCode::Unauthorized,
+            )
+            .header(
+                header::WWW_AUTHENTICATE,
+                "Bearer realm=\"refused\",service=\"regverify\"",
+            )
+            .into_response();
         }
         (D::BadWarning, _) => {
             res.headers_mut().append(

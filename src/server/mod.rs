@@ -4,6 +4,7 @@
 //! through one dispatcher ([`routes::dispatch`]) that maps a path and method to an
 //! [`Endpoint`](crate::oci::api::Endpoint) of the table in [`crate::oci::api`].
 
+pub mod auth;
 pub mod blobs;
 pub mod defects;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod listing;
 pub mod manifests;
 pub mod routes;
 pub mod storage;
+pub mod tls;
 pub mod uploads;
 
 use std::collections::HashMap;
@@ -62,6 +64,10 @@ pub struct Session {
 pub struct App {
     pub config: Config,
     pub storage: Arc<dyn Storage>,
+    /// Authentication and access rules; none: everything is open.
+    pub auth: Option<Arc<auth::Auth>>,
+    /// Whether the server speaks TLS (for the token realm's scheme).
+    pub tls: bool,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Session>>>>,
     next_request: AtomicU64,
 }
@@ -72,13 +78,27 @@ pub struct Ctx {
     pub request_id: u64,
     /// The repository the request addresses, once parsed and validated.
     pub repo: Option<String>,
+    /// Who is asking, once authenticated.
+    pub subject: Option<String>,
 }
 
 impl App {
     pub fn new(config: Config, storage: Arc<dyn Storage>) -> Arc<App> {
+        App::secured(config, storage, None, false)
+    }
+
+    /// An app with authentication (`auth`) and/or TLS.
+    pub fn secured(
+        config: Config,
+        storage: Arc<dyn Storage>,
+        auth: Option<Arc<auth::Auth>>,
+        tls: bool,
+    ) -> Arc<App> {
         Arc::new(App {
             config,
             storage,
+            auth,
+            tls,
             sessions: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
         })
@@ -131,13 +151,15 @@ pub fn app(app: Arc<App>) -> Router {
 /// A running server; dropping it does not stop it, [`Server::shutdown`] does.
 pub struct Server {
     pub addr: SocketAddr,
+    pub tls: bool,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl Server {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(());
@@ -145,21 +167,38 @@ impl Server {
     }
 }
 
-/// Binds `addr` and serves `app` in the background.
+/// Binds `addr` and serves `app` in the background (over TLS when `tls` is given).
 pub async fn spawn(app_state: Arc<App>, addr: SocketAddr) -> std::io::Result<Server> {
+    spawn_with(app_state, addr, None).await
+}
+
+pub async fn spawn_with(
+    app_state: Arc<App>,
+    addr: SocketAddr,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+) -> std::io::Result<Server> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(app_state);
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let secure = tls.is_some();
+    let stop = async move {
+        let _ = rx.await;
+    };
+    let task = match tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop)
+                .await
+        }),
+        Some(config) => {
+            let tls = tls::TlsListener::new(listener, config);
+            tokio::spawn(async move { axum::serve(tls, router).with_graceful_shutdown(stop).await })
+        }
+    };
     Ok(Server {
         addr,
+        tls: secure,
         shutdown: tx,
         task,
     })

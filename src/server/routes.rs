@@ -45,11 +45,17 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let mut ctx = Ctx {
         request_id: app.next_request_id(),
         repo: None,
+        subject: None,
     };
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let endpoint = Target::parse(&path).and_then(|t| t.endpoint(method.as_str()));
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
     let mut res = match route(&app, &mut ctx, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -58,7 +64,9 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         let seen = super::defects::Seen {
             method: &method,
             endpoint,
+            path: &path,
             query: &query,
+            bearer,
         };
         res = super::defects::rewrite(d, seen, res).await;
     }
@@ -76,6 +84,7 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         .unwrap_or_else(|| "-".into());
     tracing::info!(
         request_id = ctx.request_id,
+        subject = ctx.subject.as_deref().unwrap_or("-"),
         %method,
         path,
         status = res.status().as_u16(),
@@ -96,6 +105,19 @@ fn is_write(m: &Method) -> bool {
 async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
+    if let Some(auth) = &app.auth
+        && path == "/token"
+        && auth.mode == super::auth::Mode::Token
+    {
+        let query = Query::parse(req.uri().query());
+        let body = auth.issue(req.headers(), &query)?;
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response());
+    }
     let Some(target) = Target::parse(&path) else {
         return Err(AppError::new(
             StatusCode::NOT_FOUND,
@@ -120,6 +142,23 @@ async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
             );
         }
         ctx.repo = Some(n.to_string());
+    }
+    if let Some(auth) = &app.auth {
+        let need = super::auth::need(endpoint, target.name());
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("localhost");
+        let scheme = if app.tls { "https" } else { "http" };
+        let realm = format!("{scheme}://{host}/token");
+        match auth.check(req.headers(), &need, &realm, app.config.defect) {
+            Ok(subject) => ctx.subject = subject,
+            Err(e) => {
+                super::drain(req.into_body(), super::DRAIN_LIMIT).await;
+                return Err(e);
+            }
+        }
     }
     if app.config.read_only && is_write(&method) {
         return Err(AppError::new(
