@@ -133,7 +133,11 @@ fn defects_are_listed_with_what_they_break() {
 
 #[test]
 fn the_oci_conformance_environment_works_unchanged() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .args(["serve", "--memory", "--addr", &format!("127.0.0.1:{port}")])
         .stderr(std::process::Stdio::null())
@@ -155,20 +159,47 @@ fn the_oci_conformance_environment_works_unchanged() {
     let _ = server.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains(&format!("registry http://127.0.0.1:{port}/")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("registry http://127.0.0.1:{port}/")),
+        "{stdout}"
+    );
     for f in ["junit.xml", "results.json", "report.html"] {
         assert!(reports.path().join(f).is_file(), "{f} missing");
     }
     // only the pull workflow ran; the others are reported as not selected
     let v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(reports.path().join("results.json")).unwrap()).unwrap();
-    let names: Vec<&str> = v["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        serde_json::from_slice(&std::fs::read(reports.path().join("results.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = v["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     assert!(!names.is_empty());
-    assert!(names.iter().all(|n| {
-        let s = v["scenarios"].as_array().unwrap().iter().find(|x| x["name"] == *n).unwrap();
-        s["workflows"].as_array().unwrap().iter().any(|w| w == "pull")
-    }), "{names:?}");
-    assert!(stdout.contains("ignored"), "unselected workflows are reported: {stdout}");
+    assert!(
+        names.iter().all(|n| {
+            let s = v["scenarios"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|x| x["name"] == *n)
+                .unwrap();
+            s["workflows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|w| w == "pull")
+        }),
+        "{names:?}"
+    );
+    assert!(
+        stdout.contains("ignored"),
+        "unselected workflows are reported: {stdout}"
+    );
     let tags = std::fs::read_to_string(reports.path().join("results.json")).unwrap();
-    assert!(tags.contains("myorg/conformance/"), "scenarios work under OCI_NAMESPACE");
+    assert!(
+        tags.contains("myorg/conformance/"),
+        "scenarios work under OCI_NAMESPACE"
+    );
 }

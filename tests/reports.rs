@@ -10,7 +10,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
-use common::{require, start};
+use common::{answer, forward_parts, require, serve_router, start};
 use regverify::server::Config;
 use regverify::server::defects::Defect;
 
@@ -40,36 +40,11 @@ async fn basic_auth_front(upstream: String) -> String {
                 );
                 return r;
             }
-            let (parts, body) = req.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-            let mut headers = parts.headers.clone();
-            headers.remove("host");
-            headers.remove("authorization");
-            let res = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
-                .request(
-                    parts.method.as_str().parse().unwrap(),
-                    format!("{upstream}{}", parts.uri.path_and_query().unwrap()),
-                )
-                .headers(headers)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let mut out = Response::new(Body::empty());
-            *out.status_mut() = StatusCode::from_u16(res.status().as_u16()).unwrap();
-            let mut h = res.headers().clone();
-            h.remove("content-length");
-            *out.headers_mut() = h;
-            *out.body_mut() = Body::from(res.bytes().await.unwrap());
-            out
+            let (status, headers, body) = forward_parts(req, &upstream, true).await;
+            answer(status, headers, body)
         }
     });
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let a = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let a = serve_router(app).await;
     format!("127.0.0.1:{}", a.port())
 }
 

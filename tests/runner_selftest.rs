@@ -14,7 +14,7 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use bytes::Bytes;
-use common::{context, run_scenario, specs, start};
+use common::{answer, context, forward_parts, run_scenario, serve_router, specs, start};
 use regverify::runner::client::{ClientConfig, Credentials};
 use regverify::runner::exec::{ScenarioResult, Verdict};
 use regverify::server::Config;
@@ -24,48 +24,17 @@ type Mutate = Arc<dyn Fn(&str, &str, &mut u16, &mut HeaderMap, &mut Bytes) + Sen
 
 /// A proxy to `upstream` that lets `mutate` rewrite every answer.
 async fn proxy(upstream: String, mutate: Mutate) -> SocketAddr {
-    regverify::runner::client::install_crypto();
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
     let app = axum::Router::new().fallback(move |req: Request| {
-        let (http, upstream, mutate) = (http.clone(), upstream.clone(), mutate.clone());
+        let (upstream, mutate) = (upstream.clone(), mutate.clone());
         async move {
             let method = req.method().as_str().to_string();
-            let pq = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.to_string())
-                .unwrap_or_default();
             let path = req.uri().path().to_string();
-            let mut headers = req.headers().clone();
-            headers.remove("host");
-            let body = axum::body::to_bytes(req.into_body(), usize::MAX)
-                .await
-                .unwrap();
-            let res = http
-                .request(method.parse().unwrap(), format!("{upstream}{pq}"))
-                .headers(headers)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let mut status = res.status().as_u16();
-            let mut headers = res.headers().clone();
-            let mut body = res.bytes().await.unwrap();
+            let (mut status, mut headers, mut body) = forward_parts(req, &upstream, false).await;
             mutate(&method, &path, &mut status, &mut headers, &mut body);
-            headers.remove("content-length");
-            let mut out = Response::new(Body::from(body));
-            *out.status_mut() = StatusCode::from_u16(status).unwrap();
-            *out.headers_mut() = headers;
-            out
+            answer(status, headers, body)
         }
     });
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(l, app).await });
-    addr
+    serve_router(app).await
 }
 
 async fn against_broken(mutate: Mutate, scenario: &str) -> ScenarioResult {
@@ -421,37 +390,12 @@ async fn redirects_are_followed_without_forwarding_credentials() {
                     return r;
                 }
                 *authed.lock().unwrap() += 1;
-                let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-                let pq = parts.uri.path_and_query().unwrap().to_string();
-                let mut headers = parts.headers.clone();
-                headers.remove("host");
-                let res = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .unwrap()
-                    .request(
-                        parts.method.as_str().parse().unwrap(),
-                        format!("http://{addr}{pq}"),
-                    )
-                    .headers(headers)
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let mut out = Response::new(Body::empty());
-                *out.status_mut() = StatusCode::from_u16(res.status().as_u16()).unwrap();
-                let mut h = res.headers().clone();
-                h.remove("content-length");
-                *out.headers_mut() = h;
-                *out.body_mut() = Body::from(res.bytes().await.unwrap());
-                out
+                let (status, headers, body) =
+                    forward_parts(req, &format!("http://{addr}"), false).await;
+                answer(status, headers, body)
             }
         });
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let a = l.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(l, app).await });
-        a
+        serve_router(app).await
     };
     let ctx = context(
         &format!("http://{front}"),
@@ -537,33 +481,10 @@ async fn bearer_tokens_are_fetched_from_the_challenge_and_cached() {
                 r.headers_mut().insert("www-authenticate", HeaderValue::from_str(&ch).unwrap());
                 return r;
             }
-            let (parts, body) = req.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-            let mut headers = parts.headers.clone();
-            headers.remove("host");
-            headers.remove("authorization");
-            let res = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap()
-                .request(parts.method.as_str().parse().unwrap(), format!("http://{upstream}{}", parts.uri.path_and_query().unwrap()))
-                .headers(headers)
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let mut out = Response::new(Body::empty());
-            *out.status_mut() = StatusCode::from_u16(res.status().as_u16()).unwrap();
-            let mut h = res.headers().clone();
-            h.remove("content-length");
-            *out.headers_mut() = h;
-            *out.body_mut() = Body::from(res.bytes().await.unwrap());
-            out
+            let (status, headers, body) = forward_parts(req, &format!("http://{upstream}"), true).await;
+            answer(status, headers, body)
         });
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let a = l.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(l, app).await });
-        a
+        serve_router(app).await
     };
     let ctx = context(
         &format!("http://{front}"),

@@ -414,7 +414,13 @@ impl<'a> Runner<'a> {
                 .clone()
                 .unwrap_or_else(|| crate::oci::media::OCI_MANIFEST.to_string());
             let res = self
-                .raw("PUT", &url, &[("Content-Type".into(), mt)], r.bytes.clone())
+                .raw(
+                    "PUT",
+                    &url,
+                    &[("Content-Type".into(), mt)],
+                    r.bytes.clone(),
+                    false,
+                )
                 .await?;
             if res.status != 201 {
                 return Err(fail(
@@ -426,17 +432,20 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// One exchange through the run's client (auth, redirects, limits), remembered for the
+    /// transcript and for the cleanup. `anonymous`: send no credentials of the run's own.
     async fn raw(
         &mut self,
         method: &str,
         url: &Url,
         headers: &[(String, String)],
         body: Bytes,
+        anonymous: bool,
     ) -> Result<Response, Stop> {
         let res = self
             .ctx
             .client
-            .send(method, url, headers, &body, false, &mut self.log)
+            .send(method, url, headers, &body, anonymous, &mut self.log)
             .await
             .map_err(|e| error(format!("{method} {}: {e}", super::client::display_url(url))))?;
         self.note_created(url, &res);
@@ -586,27 +595,10 @@ impl<'a> Runner<'a> {
         headers: &[(String, String)],
         body: Bytes,
     ) -> Result<Response, Stop> {
-        let res = self
-            .ctx
-            .client
-            .send(
-                req.method.as_str(),
-                url,
-                headers,
-                &body,
-                req.anonymous || req.basic,
-                &mut self.log,
-            )
+        // an explicit Basic header replaces the client's own handling
+        let anonymous = req.anonymous || req.basic;
+        self.raw(req.method.as_str(), url, headers, body, anonymous)
             .await
-            .map_err(|e| {
-                error(format!(
-                    "{} {}: {e}",
-                    req.method.as_str(),
-                    super::client::display_url(url)
-                ))
-            })?;
-        self.note_created(url, &res);
-        Ok(res)
     }
 
     /// skip_if, expectations, captures.

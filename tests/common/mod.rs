@@ -239,3 +239,63 @@ pub fn python_with_oras() -> PathBuf {
          target/peers-venv/bin/pip install oras (or run bash .ci/run)"
     );
 }
+
+/// Forwards a request to `upstream` (a base URL) as is, without following redirects;
+/// `drop_auth` removes the client's `Authorization` (a front that checked it itself).
+/// Returns the answer's parts, for a test double to rewrite.
+pub async fn forward_parts(
+    req: axum::extract::Request,
+    upstream: &str,
+    drop_auth: bool,
+) -> (u16, reqwest::header::HeaderMap, Bytes) {
+    regverify::runner::client::install_crypto();
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let mut headers = parts.headers.clone();
+    headers.remove("host");
+    if drop_auth {
+        headers.remove("authorization");
+    }
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .request(
+            parts.method.as_str().parse().unwrap(),
+            format!("{upstream}{pq}"),
+        )
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.bytes().await.unwrap())
+}
+
+/// An answer from parts (the length is recomputed).
+pub fn answer(
+    status: u16,
+    mut headers: reqwest::header::HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    headers.remove("content-length");
+    let mut out = axum::response::Response::new(axum::body::Body::from(body));
+    *out.status_mut() = axum::http::StatusCode::from_u16(status).unwrap();
+    *out.headers_mut() = headers;
+    out
+}
+
+/// Serves `app` on a random local port; returns the address.
+pub async fn serve_router(app: axum::Router) -> std::net::SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await });
+    a
+}
