@@ -102,6 +102,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Coverage { specs, fixtures }) => coverage(&specs, &fixtures),
         None => harness::run(RunArgs {
+            profile: Some("all".into()),
             timeout: 30,
             test_threads: 8,
             specs: "specs".into(),

@@ -92,6 +92,7 @@ fn the_default_command_runs_the_suite_against_the_embedded_reference() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("(embedded reference)"), "{stdout}");
+    assert!(stdout.contains("profile all"), "{stdout}");
     assert!(stdout.contains("seed "), "{stdout}");
     assert!(stdout.contains("— conformant"), "{stdout}");
     assert!(stdout.contains(" 0 failed, 0 errors"), "{stdout}");

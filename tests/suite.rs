@@ -55,7 +55,7 @@ fn explain(r: &ScenarioResult) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_profile_passes_on_the_reference() {
     let reg = start(Config::default(), true).await;
-    for profile in ["oci-1.0", "oci-1.1", "oci-next", "distribution"] {
+    for profile in ["oci-1.0", "oci-1.1", "oci-next", "distribution", "all"] {
         let results = run_profile(&reg.url, profile).await;
         assert!(
             results.len() > 10,
