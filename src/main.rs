@@ -67,6 +67,9 @@ struct ServeArgs {
     /// Descriptors per referrers page before a Link to the next.
     #[arg(long, default_value_t = 50)]
     referrers_page_size: usize,
+    /// Cancel uploads untouched for this many seconds.
+    #[arg(long, default_value_t = 24 * 3600)]
+    upload_ttl: u64,
     /// Users, from an htpasswd file with bcrypt hashes (htpasswd -B); needs --auth.
     #[arg(long, requires = "auth")]
     htpasswd: Option<PathBuf>,
@@ -182,6 +185,7 @@ fn serve(a: ServeArgs) -> ExitCode {
         max_manifest_bytes: a.max_manifest_bytes,
         referrers_page_size: a.referrers_page_size,
         defect,
+        upload_ttl: std::time::Duration::from_secs(a.upload_ttl.max(1)),
     };
     let auth = match (&a.auth, &a.htpasswd) {
         (Some(mode), Some(file)) => {

@@ -949,3 +949,32 @@ async fn nothing_reaches_outside_the_storage_root() {
     }
     reg.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_uploads_expire() {
+    let reg = start(
+        Config {
+            upload_ttl: std::time::Duration::from_secs(1),
+            ..Config::default()
+        },
+        true,
+    )
+    .await;
+    let h = Http::new(&reg.url);
+    let a = h
+        .req("POST", "/v2/ttl/blobs/uploads/", &[], Bytes::new())
+        .await;
+    let loc = a.header("location").unwrap().to_string();
+    assert_eq!(h.get(&loc).await.status, 204);
+    let mut gone = false;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if h.get(&loc).await.status == 404 {
+            gone = true;
+            break;
+        }
+    }
+    assert!(gone, "the abandoned upload is still there after 4 s");
+    assert!(reg.storage.uploads().unwrap().is_empty());
+    reg.server.shutdown().await;
+}

@@ -39,6 +39,8 @@ pub struct Config {
     pub referrers_page_size: usize,
     /// A deliberate defect (`--defect`), to prove the scenarios catch it.
     pub defect: Option<defects::Defect>,
+    /// Uploads untouched this long are cancelled.
+    pub upload_ttl: std::time::Duration,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             max_manifest_bytes: 4 * 1024 * 1024,
             referrers_page_size: 50,
             defect: None,
+            upload_ttl: std::time::Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -154,6 +157,7 @@ pub struct Server {
     pub tls: bool,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    janitor: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -162,6 +166,7 @@ impl Server {
         format!("{scheme}://{}", self.addr)
     }
     pub async fn shutdown(self) {
+        self.janitor.abort();
         let _ = self.shutdown.send(());
         let _ = self.task.await;
     }
@@ -180,6 +185,24 @@ pub async fn spawn_with(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    // the janitor: abandoned uploads expire (spec main asks registries to time them out)
+    let ttl = app_state.config.upload_ttl;
+    let storage = app_state.storage.clone();
+    let janitor = tokio::spawn(async move {
+        let every = (ttl / 4).clamp(
+            std::time::Duration::from_secs(1),
+            std::time::Duration::from_secs(600),
+        );
+        loop {
+            tokio::time::sleep(every).await;
+            let s = storage.clone();
+            match tokio::task::spawn_blocking(move || s.expire_uploads(ttl)).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(expired = n, "abandoned uploads cancelled"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "expiring uploads"),
+                _ => {}
+            }
+        }
+    });
     let router = app(app_state);
     let secure = tls.is_some();
     let stop = async move {
@@ -201,6 +224,7 @@ pub async fn spawn_with(
         tls: secure,
         shutdown: tx,
         task,
+        janitor,
     })
 }
 

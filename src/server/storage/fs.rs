@@ -248,6 +248,21 @@ impl Storage for FsStorage {
         Ok(out)
     }
 
+    fn expire_uploads(&self, idle: std::time::Duration) -> io::Result<usize> {
+        let mut n = 0;
+        for id in self.uploads()? {
+            let data = self.upload_dir(&id)?.join("data");
+            let Some(modified) = not_found_is_none(fs::metadata(&data).and_then(|m| m.modified()))?
+            else {
+                continue;
+            };
+            if modified.elapsed().unwrap_or_default() > idle && self.upload_delete(&id)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     fn blob_size(&self, repo: &str, digest: &Digest) -> io::Result<Option<u64>> {
         if !self.link_path(repo, "_layers", digest)?.exists() {
             return Ok(None);

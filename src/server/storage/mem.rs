@@ -22,6 +22,7 @@ struct Upload {
     repo: String,
     algorithm: Algorithm,
     data: Vec<u8>,
+    touched: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -59,6 +60,7 @@ impl Storage for MemStorage {
                     repo: repo.to_string(),
                     algorithm,
                     data: Vec::new(),
+                    touched: std::time::Instant::now(),
                 },
             );
         });
@@ -77,6 +79,7 @@ impl Storage for MemStorage {
         self.with(|s| {
             let u = s.uploads.get_mut(id).ok_or_else(not_found)?;
             u.data.extend_from_slice(data);
+            u.touched = std::time::Instant::now();
             Ok(u.data.len() as u64)
         })
     }
@@ -112,6 +115,13 @@ impl Storage for MemStorage {
     }
     fn uploads(&self) -> io::Result<Vec<String>> {
         Ok(self.with(|s| s.uploads.keys().cloned().collect()))
+    }
+    fn expire_uploads(&self, idle: std::time::Duration) -> io::Result<usize> {
+        Ok(self.with(|s| {
+            let before = s.uploads.len();
+            s.uploads.retain(|_, u| u.touched.elapsed() <= idle);
+            before - s.uploads.len()
+        }))
     }
 
     fn blob_size(&self, repo: &str, digest: &Digest) -> io::Result<Option<u64>> {

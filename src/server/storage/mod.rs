@@ -58,6 +58,8 @@ pub trait Storage: Send + Sync + 'static {
     fn upload_commit(&self, id: &str, digest: &Digest) -> io::Result<()>;
     fn upload_delete(&self, id: &str) -> io::Result<bool>;
     fn uploads(&self) -> io::Result<Vec<String>>;
+    /// Cancels uploads untouched for longer than `idle`; returns how many.
+    fn expire_uploads(&self, idle: std::time::Duration) -> io::Result<usize>;
 
     // --- blobs ---------------------------------------------------------------------------
     /// Size of a blob linked into `repo`.

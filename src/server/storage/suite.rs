@@ -64,6 +64,22 @@ fn run(s: &dyn Storage) {
     assert!(!s.blob_unlink("mounted", &d).unwrap());
     assert!(s.blob_open("mounted", &d).unwrap().is_none());
 
+    // idle uploads expire; busy ones stay
+    let id4 = "0123abcd-0000-4000-8000-000000000004";
+    s.upload_create(id4, repo, Algorithm::Sha256).unwrap();
+    assert_eq!(
+        s.expire_uploads(std::time::Duration::from_secs(3600))
+            .unwrap(),
+        0
+    );
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(
+        s.expire_uploads(std::time::Duration::from_millis(5))
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.upload_info(id4).unwrap(), None);
+
     // cancelled uploads disappear
     let id3 = "0123abcd-0000-4000-8000-000000000003";
     s.upload_create(id3, repo, Algorithm::Sha512).unwrap();
