@@ -80,6 +80,7 @@ impl Resolved {
 
 pub const FIELDS: &[&str] = &["digest", "hex", "size", "last", "sha512", "media_type"];
 
+#[derive(Clone)]
 pub struct ContentStore<'a> {
     specs: &'a BTreeMap<String, ContentSpec>,
     fixtures: PathBuf,

@@ -244,7 +244,16 @@ impl<'a> Runner<'a> {
         c.equals.as_ref().is_none_or(|e| &v == e) && c.not_equals.as_ref().is_none_or(|e| &v != e)
     }
 
-    async fn step(&mut self, step: &Step, src: &Source) -> Result<(), Stop> {
+    /// One step (boxed: `concurrently` makes steps recursive).
+    fn step<'s>(
+        &'s mut self,
+        step: &'s Step,
+        src: &'s Source,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Stop>> + Send + 's>> {
+        Box::pin(self.step_inner(step, src))
+    }
+
+    async fn step_inner(&mut self, step: &Step, src: &Source) -> Result<(), Stop> {
         if let Some(c) = &step.when
             && !self.condition_holds(c)
         {
@@ -258,6 +267,10 @@ impl<'a> Runner<'a> {
             if let Some(reason) = &step.skip {
                 return Err(Stop::Skip(reason.clone()));
             }
+            if !step.concurrently.is_empty() {
+                self.concurrently(&step.concurrently, src).await?;
+                continue;
+            }
             match (&step.request, &step.push) {
                 (Some(req), _) => self.request_step(step, req, src).await?,
                 (None, Some(push)) => self.push(push).await?,
@@ -265,6 +278,28 @@ impl<'a> Runner<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Runs sub-steps at the same time, each on its own copy of the variables; their
+    /// exchanges join the transcript, the first failure (in the order written) counts.
+    async fn concurrently(&mut self, steps: &[Step], src: &Source) -> Result<(), Stop> {
+        let mut forks: Vec<Runner<'a>> = steps
+            .iter()
+            .map(|_| Runner {
+                ctx: self.ctx,
+                vars: self.vars.clone(),
+                store: self.store.clone(),
+                log: vec![],
+                created: vec![],
+            })
+            .collect();
+        let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st, src));
+        let outcomes = futures_util::future::join_all(runs).await;
+        for f in forks {
+            self.log.extend(f.log);
+            self.created.extend(f.created);
+        }
+        outcomes.into_iter().collect()
     }
 
     fn checks(&mut self, step: &Step) -> Result<(), Stop> {
@@ -834,6 +869,22 @@ impl<'a> Runner<'a> {
             Some(BodyCheck::Content(c)) => {
                 let want = self.content(c)?;
                 compare_bytes(&mut p, &format!("content {c}"), &want, &res.body);
+            }
+            Some(BodyCheck::OneOf(names)) => {
+                let mut matched = false;
+                for n in names {
+                    if self.content(n)? == res.body {
+                        matched = true;
+                    }
+                }
+                if !matched {
+                    p.push(format!(
+                        "body ({} bytes, {}) is none of {}",
+                        res.body.len(),
+                        Digest::sha256(&res.body),
+                        names.join(", ")
+                    ));
+                }
             }
             Some(BodyCheck::Slice(sl)) => {
                 let want = self.slice(sl)?;

@@ -26,6 +26,9 @@ pub struct Expectations {
 #[serde(deny_unknown_fields)]
 pub struct Expected {
     pub requirement: String,
+    /// Only failures of this scenario (`workflow::id`); without it, any scenario's.
+    #[serde(default)]
+    pub scenario: Option<String>,
     pub reason: String,
 }
 
@@ -64,29 +67,45 @@ pub fn load(path: &Path, specs: &Specs) -> Result<Expectations, String> {
 /// Differences between a run and its baseline; empty means the run matches.
 pub fn compare(e: &Expectations, specs: &Specs, results: &[ScenarioResult]) -> Vec<String> {
     let verdicts = requirement_verdicts(specs, results);
-    let expected: BTreeMap<&str, &str> = e
-        .failures
+    // every (requirement, scenario) that failed
+    let failures: Vec<(&str, &str)> = results
         .iter()
-        .map(|f| (f.requirement.as_str(), f.reason.as_str()))
+        .filter(|r| r.verdict == Verdict::Fail)
+        .filter_map(|r| {
+            let req = r.finding.as_ref()?.requirement.as_deref()?;
+            Some((req, r.name.as_str()))
+        })
         .collect();
+    let covers = |x: &Expected, (req, scenario): (&str, &str)| {
+        x.requirement == req && x.scenario.as_deref().is_none_or(|s| s == scenario)
+    };
     let mut out = vec![];
-    for (req, v) in &verdicts {
-        let listed = expected.contains_key(req.as_str());
-        match (v, listed) {
-            (Verdict::Fail, false) => {
-                out.push(format!("new failure: {req} (not in the expectations file)"))
-            }
-            (Verdict::Pass, true) => out.push(format!(
-                "now passes: {req} (expected to fail: {}); remove it from the file",
-                expected[req.as_str()]
-            )),
-            _ => {}
+    for &f in &failures {
+        if !e.failures.iter().any(|x| covers(x, f)) {
+            out.push(format!(
+                "new failure: {} in {} (not in the expectations file)",
+                f.0, f.1
+            ));
         }
     }
-    for (req, reason) in &expected {
-        if !verdicts.contains_key(*req) {
+    for x in &e.failures {
+        let place = x
+            .scenario
+            .as_deref()
+            .map(|s| format!(" in {s}"))
+            .unwrap_or_default();
+        if failures.iter().any(|&f| covers(x, f)) {
+            continue;
+        }
+        if verdicts.contains_key(&x.requirement) {
             out.push(format!(
-                "not checked in this run: {req} (expected to fail: {reason})"
+                "now passes: {}{place} (expected to fail: {}); remove it from the file",
+                x.requirement, x.reason
+            ));
+        } else {
+            out.push(format!(
+                "not checked in this run: {}{place} (expected to fail: {})",
+                x.requirement, x.reason
             ));
         }
     }
@@ -107,4 +126,90 @@ pub fn compare(e: &Expectations, specs: &Specs, results: &[ScenarioResult]) -> V
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::exec::Finding;
+    use crate::runner::model::Workflow;
+
+    fn result(name: &str, reqs: &[&str], verdict: Verdict, failed: Option<&str>) -> ScenarioResult {
+        ScenarioResult {
+            name: name.into(),
+            id: name.split("::").nth(1).unwrap_or(name).into(),
+            title: String::new(),
+            workflows: vec![Workflow::Push],
+            requirements: reqs.iter().map(|s| s.to_string()).collect(),
+            verdict,
+            finding: failed.map(|r| Finding {
+                requirement: Some(r.into()),
+                step: "s".into(),
+                source: "f:1:1".into(),
+                message: "m".into(),
+                transcript: vec![],
+            }),
+            skip_reason: None,
+            millis: 0,
+            exchanges: vec![],
+        }
+    }
+
+    fn baseline(yaml: &str) -> Expectations {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn a_baseline_catches_new_failures_and_stale_entries() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let specs =
+            crate::runner::loader::load(&root.join("specs"), &root.join("fixtures")).unwrap();
+        let results = vec![
+            result(
+                "push::a",
+                &["push.chunk.order"],
+                Verdict::Fail,
+                Some("push.chunk.order"),
+            ),
+            result("pull::b", &["pull.manifest.get"], Verdict::Pass, None),
+            result(
+                "push::c",
+                &["pull.manifest.get"],
+                Verdict::Fail,
+                Some("pull.manifest.get"),
+            ),
+        ];
+        let exact = baseline(
+            "failures:\n  - {requirement: push.chunk.order, reason: r}\n  - {requirement: pull.manifest.get, scenario: \"push::c\", reason: r}\n",
+        );
+        assert!(compare(&exact, &specs, &results).is_empty());
+        // a failure nobody listed
+        let missing = baseline("failures:\n  - {requirement: push.chunk.order, reason: r}\n");
+        let d = compare(&missing, &specs, &results);
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].starts_with("new failure: pull.manifest.get in push::c"),
+            "{d:?}"
+        );
+        // an entry narrowed to another scenario does not cover it
+        let elsewhere = baseline(
+            "failures:\n  - {requirement: push.chunk.order, reason: r}\n  - {requirement: pull.manifest.get, scenario: \"pull::b\", reason: r}\n",
+        );
+        let d = compare(&elsewhere, &specs, &results);
+        assert!(d.iter().any(|x| x.starts_with("new failure")), "{d:?}");
+        assert!(
+            d.iter()
+                .any(|x| x.starts_with("now passes: pull.manifest.get in pull::b")),
+            "{d:?}"
+        );
+        // an entry that now passes
+        let stale = baseline(
+            "failures:\n  - {requirement: push.chunk.order, reason: r}\n  - {requirement: pull.manifest.get, reason: r}\n  - {requirement: tags.order, reason: r}\n",
+        );
+        let d = compare(&stale, &specs, &results);
+        assert_eq!(
+            d,
+            vec!["not checked in this run: tags.order (expected to fail: r)".to_string()]
+        );
+    }
 }

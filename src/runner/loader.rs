@@ -387,6 +387,9 @@ fn check_scenario(specs: &Specs, ls: &LoadedScenario, diags: &mut Vec<Diagnostic
         .chain(s.cleanup.iter().zip(&ls.cleanup_sources));
     for (st, src) in all_steps {
         check_step(specs, s, &st.value, src, &mut defined, diags);
+        for sub in &st.value.concurrently {
+            check_step(specs, s, sub, src, &mut defined, diags);
+        }
     }
 }
 
@@ -403,10 +406,11 @@ fn check_step(
     let kinds = st.request.is_some() as u8
         + !st.check.is_empty() as u8
         + st.push.is_some() as u8
-        + st.skip.is_some() as u8;
+        + st.skip.is_some() as u8
+        + !st.concurrently.is_empty() as u8;
     if kinds != 1 {
         err(
-            "a step has exactly one of request, check, push, skip".into(),
+            "a step has exactly one of request, check, push, skip, concurrently".into(),
             None,
         );
     }
@@ -514,6 +518,7 @@ fn check_step(
         }
         match &e.body {
             Some(BodyCheck::Content(c)) => content_ref(c, &mut err),
+            Some(BodyCheck::OneOf(cs)) => cs.iter().for_each(|c| content_ref(c, &mut err)),
             Some(BodyCheck::Slice(sl)) => content_ref(&sl.content, &mut err),
             Some(BodyCheck::Digest(d)) => strings.push(d),
             _ => {}

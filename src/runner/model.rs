@@ -264,6 +264,9 @@ pub struct Step {
     /// Checks on variables, for steps without a request.
     #[serde(default)]
     pub check: Vec<VarCheck>,
+    /// Sub-steps run at the same time (each with its own `repeat`), each judged.
+    #[serde(default)]
+    pub concurrently: Vec<Step>,
     /// End the scenario as skipped with this reason (under a `when:`: the branch means an
     /// optional feature is absent).
     #[serde(default)]
@@ -546,6 +549,8 @@ pub struct HeaderRule {
 pub enum BodyCheck {
     /// Byte for byte a declared content.
     Content(String),
+    /// Byte for byte one of these contents.
+    OneOf(Vec<String>),
     /// Bytes `start..end` of a declared content.
     Slice(Slice),
     Empty(bool),
