@@ -209,11 +209,18 @@ pub async fn spawn_with(
         let _ = rx.await;
     };
     let task = match tls {
-        None => tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stop)
-                .await
-        }),
+        None => {
+            use axum::serve::ListenerExt;
+            // small answers (202 to a chunk) must not wait for the client's delayed ACK
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+            })
+        }
         Some(config) => {
             let tls = tls::TlsListener::new(listener, config);
             tokio::spawn(async move { axum::serve(tls, router).with_graceful_shutdown(stop).await })
