@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Http, context, require, specs};
+use common::{Http, require, run_profile, specs};
 use regverify::runner::client::{ClientConfig, Credentials};
 use regverify::runner::exec::{ScenarioResult, Verdict};
 use regverify::server::auth::{Auth, Mode};
@@ -68,26 +68,9 @@ async fn serve(
     )
 }
 
+/// Every certification profile at once.
 async fn run_all(url: &str, config: ClientConfig) -> Vec<ScenarioResult> {
-    let specs = specs();
-    let ctx = Arc::new(context(url, config, true));
-    let mut tasks = vec![];
-    for (i, ls) in specs.scenarios.iter().enumerate() {
-        if !specs.in_profile(&ls.scenario, "oci-next")
-            && !specs.in_profile(&ls.scenario, "distribution")
-        {
-            continue;
-        }
-        let (specs, ctx) = (specs.clone(), ctx.clone());
-        tasks.push(tokio::spawn(async move {
-            regverify::runner::exec::run(&ctx, &specs.scenarios[i]).await
-        }));
-    }
-    let mut out = vec![];
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
+    run_profile(url, "all", config).await
 }
 
 fn verdict_of<'a>(results: &'a [ScenarioResult], id: &str) -> &'a ScenarioResult {

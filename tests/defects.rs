@@ -5,9 +5,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use common::{context, specs, start};
+use common::{run_profile, specs, start};
 use regverify::runner::client::ClientConfig;
 use regverify::runner::exec::Verdict;
 use regverify::server::Config;
@@ -22,23 +21,10 @@ async fn failures_with(defect: Defect) -> (BTreeSet<String>, Vec<String>) {
         false,
     )
     .await;
-    let specs = specs();
-    let ctx = Arc::new(context(&reg.url, ClientConfig::default(), true));
-    let mut tasks = vec![];
-    for i in 0..specs.scenarios.len() {
-        let s = &specs.scenarios[i].scenario;
-        // every certification profile (read-only needs seeded content: see suite.rs)
-        if !specs.in_profile(s, "oci-next") && !specs.in_profile(s, "distribution") {
-            continue;
-        }
-        let (specs, ctx) = (specs.clone(), ctx.clone());
-        tasks.push(tokio::spawn(async move {
-            regverify::runner::exec::run(&ctx, &specs.scenarios[i]).await
-        }));
-    }
+    // every certification profile (read-only needs seeded content: see suite.rs)
+    let results = run_profile(&reg.url, "all", ClientConfig::default()).await;
     let (mut failed, mut errors) = (BTreeSet::new(), vec![]);
-    for t in tasks {
-        let r = t.await.unwrap();
+    for r in results {
         match r.verdict {
             Verdict::Fail => {
                 failed.insert(r.finding.unwrap().requirement.unwrap_or_default());

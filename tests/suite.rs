@@ -3,34 +3,10 @@
 
 mod common;
 
-use common::{context, specs, start};
+use common::{run_profile, specs, start};
 use regverify::runner::client::ClientConfig;
 use regverify::runner::exec::{ScenarioResult, Verdict};
 use regverify::server::Config;
-
-async fn run_profile(url: &str, profile: &str) -> Vec<ScenarioResult> {
-    let specs = specs();
-    let ctx = std::sync::Arc::new(context(
-        url,
-        ClientConfig::default(),
-        specs.profile_closure(profile).contains("oci-next"),
-    ));
-    let mut tasks = vec![];
-    for (i, ls) in specs.scenarios.iter().enumerate() {
-        if !specs.in_profile(&ls.scenario, profile) {
-            continue;
-        }
-        let (specs, ctx) = (specs.clone(), ctx.clone());
-        tasks.push(tokio::spawn(async move {
-            regverify::runner::exec::run(&ctx, &specs.scenarios[i]).await
-        }));
-    }
-    let mut out = vec![];
-    for t in tasks {
-        out.push(t.await.unwrap());
-    }
-    out
-}
 
 /// Without credentials the auth scenarios skip; everything else passes.
 fn expected(r: &ScenarioResult) -> Verdict {
@@ -56,7 +32,7 @@ fn explain(r: &ScenarioResult) -> String {
 async fn every_profile_passes_on_the_reference() {
     let reg = start(Config::default(), true).await;
     for profile in ["oci-1.0", "oci-1.1", "oci-next", "distribution", "all"] {
-        let results = run_profile(&reg.url, profile).await;
+        let results = run_profile(&reg.url, profile, ClientConfig::default()).await;
         assert!(
             results.len() > 10,
             "{profile}: only {} scenarios",
@@ -79,7 +55,7 @@ async fn deletion_disabled_is_skipped_not_failed() {
         false,
     )
     .await;
-    let results = run_profile(&reg.url, "oci-next").await;
+    let results = run_profile(&reg.url, "oci-next", ClientConfig::default()).await;
     let mut skipped = 0;
     for r in &results {
         if r.workflows
@@ -99,7 +75,7 @@ async fn deletion_disabled_is_skipped_not_failed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_clean_up_after_themselves() {
     let reg = start(Config::default(), true).await;
-    let results = run_profile(&reg.url, "oci-next").await;
+    let results = run_profile(&reg.url, "oci-next", ClientConfig::default()).await;
     assert!(results.iter().all(|r| r.verdict == expected(r)));
     // every manifest is gone; no tag survives
     for repo in reg.storage.repositories().unwrap() {
@@ -139,12 +115,12 @@ async fn a_read_only_registry_passes_on_seeded_content_and_fails_without_it() {
     })
     .await
     .unwrap();
-    let results = run_profile(&ro.url(), "read-only").await;
+    let results = run_profile(&ro.url(), "read-only", ClientConfig::default()).await;
     assert!(results.iter().all(|r| r.verdict == Verdict::Fail));
     ro.shutdown().await;
     // seed while writable, then serve read-only
     let rw = spawn(Config::default()).await.unwrap();
-    let seeded = run_profile(&rw.url(), "seed").await;
+    let seeded = run_profile(&rw.url(), "seed", ClientConfig::default()).await;
     assert!(seeded.iter().all(|r| r.verdict == Verdict::Pass));
     rw.shutdown().await;
     let ro = spawn(Config {
@@ -153,7 +129,7 @@ async fn a_read_only_registry_passes_on_seeded_content_and_fails_without_it() {
     })
     .await
     .unwrap();
-    let results = run_profile(&ro.url(), "read-only").await;
+    let results = run_profile(&ro.url(), "read-only", ClientConfig::default()).await;
     assert_eq!(results.len(), 3);
     for r in &results {
         assert_eq!(r.verdict, Verdict::Pass, "{}", explain(r));

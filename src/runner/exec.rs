@@ -209,27 +209,37 @@ fn error(m: impl Into<String>) -> Stop {
 impl<'a> Runner<'a> {
     /// Renders a template, resolving any content it names first.
     fn render(&mut self, t: &str) -> Result<String, Stop> {
-        let vars = self.vars.clone();
-        let vl = move |n: &str| vars.get(n).map(value_str);
-        self.store.prepare(&[t], &vl, 0).map_err(error)?;
-        let lookup = self.store.lookup(&vl);
-        template::render(t, &lookup).map_err(error)
+        self.render_strings(&[t], |lookup| template::render(t, lookup))
     }
 
     fn render_json(&mut self, v: &Value) -> Result<Value, Stop> {
         let mut strings = vec![];
         template::json_strings(v, &mut strings);
-        let vars = self.vars.clone();
-        let vl = move |n: &str| vars.get(n).map(value_str);
-        self.store.prepare(&strings, &vl, 0).map_err(error)?;
+        self.render_strings(&strings, |lookup| template::render_json(v, lookup))
+    }
+
+    /// Resolves the content `strings` name, then renders with content fields and variables
+    /// (borrowed, not copied: the variables may hold whole collected lists).
+    fn render_strings<T>(
+        &mut self,
+        strings: &[&str],
+        render: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, String>,
+    ) -> Result<T, Stop> {
+        let vars = &self.vars;
+        let vl = |n: &str| vars.get(n).map(value_str);
+        self.store.prepare(strings, &vl, 0).map_err(error)?;
         let lookup = self.store.lookup(&vl);
-        template::render_json(v, &lookup).map_err(error)
+        render(&lookup).map_err(error)
     }
 
     fn content(&mut self, name: &str) -> Result<Bytes, Stop> {
-        let vars = self.vars.clone();
-        let vl = move |n: &str| vars.get(n).map(value_str);
-        Ok(self.store.resolve(name, &vl).map_err(error)?.bytes)
+        Ok(self.resolve(name)?.bytes)
+    }
+
+    fn resolve(&mut self, name: &str) -> Result<super::content::Resolved, Stop> {
+        let vars = &self.vars;
+        let vl = |n: &str| vars.get(n).map(value_str);
+        self.store.resolve(name, &vl).map_err(error)
     }
 
     fn slice(&mut self, sl: &Slice) -> Result<Bytes, Stop> {
@@ -432,9 +442,7 @@ impl<'a> Runner<'a> {
             }
         }
         if let Some(name) = &p.manifest {
-            let vars = self.vars.clone();
-            let vl = move |n: &str| vars.get(n).map(value_str);
-            let r = self.store.resolve(name, &vl).map_err(error)?;
+            let r = self.resolve(name)?;
             let reference = match &p.reference {
                 Some(t) => self.render(t)?,
                 None => r.digest.to_string(),

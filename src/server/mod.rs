@@ -83,6 +83,8 @@ pub struct Ctx {
     pub repo: Option<String>,
     /// Who is asking, once authenticated.
     pub subject: Option<String>,
+    /// The endpoint the request reaches, once routed.
+    pub endpoint: Option<crate::oci::api::Endpoint>,
 }
 
 impl App {

@@ -46,11 +46,11 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         request_id: app.next_request_id(),
         repo: None,
         subject: None,
+        endpoint: None,
     };
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let endpoint = Target::parse(&path).and_then(|t| t.endpoint(method.as_str()));
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -63,7 +63,7 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     if let Some(d) = app.config.defect {
         let seen = super::defects::Seen {
             method: &method,
-            endpoint,
+            endpoint: ctx.endpoint,
             path: &path,
             query: &query,
             bearer,
@@ -134,6 +134,7 @@ async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
         )
         .header(header::ALLOW, target.allowed()));
     };
+    ctx.endpoint = Some(endpoint);
     if let Some(n) = target.name() {
         if !name::valid_name(n) && !app.has(super::defects::Defect::AcceptAnyName) {
             return Err(

@@ -299,3 +299,26 @@ pub async fn serve_router(app: axum::Router) -> std::net::SocketAddr {
     tokio::spawn(async move { axum::serve(l, app).await });
     a
 }
+
+/// Runs every scenario of `profile` against `url` at once; `Warning` headers are checked
+/// when the profile includes spec main, as `regverify run` does.
+pub async fn run_profile(url: &str, profile: &str, config: ClientConfig) -> Vec<ScenarioResult> {
+    let specs = specs();
+    let warnings = specs.profile_closure(profile).contains("oci-next");
+    let ctx = Arc::new(context(url, config, warnings));
+    let mut tasks = vec![];
+    for (i, ls) in specs.scenarios.iter().enumerate() {
+        if !specs.in_profile(&ls.scenario, profile) {
+            continue;
+        }
+        let (specs, ctx) = (specs.clone(), ctx.clone());
+        tasks.push(tokio::spawn(async move {
+            exec::run(&ctx, &specs.scenarios[i]).await
+        }));
+    }
+    let mut out = vec![];
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
