@@ -808,6 +808,88 @@ async fn manifest_size_limit_and_media_types() {
     reg.server.shutdown().await;
 }
 
+/// A chunk several buffers long, cut off by the client half-way: whatever of it reached
+/// storage or the running hash is taken back, and the upload goes on as if it never came.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_cut_off_half_way_leaves_the_upload_as_it_was() {
+    use tokio::io::AsyncWriteExt;
+    const MIB: usize = 1024 * 1024;
+    let reg = start(Config::default(), true).await;
+    let http = Http::new(&reg.url);
+    let data: Vec<u8> = (0..5 * MIB).map(|i| (i * 7 % 251) as u8).collect();
+    let r = http
+        .req("POST", "/v2/cut/blobs/uploads/", &[], Bytes::new())
+        .await;
+    assert_eq!(r.status, 202);
+    let loc = r.header("location").unwrap().to_string();
+    let first = format!("0-{}", 3 * MIB - 1);
+    let r = http
+        .req(
+            "PATCH",
+            &loc,
+            &[("content-range", &first)],
+            data[..3 * MIB].to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let loc = r.header("location").unwrap().to_string();
+
+    // announce 2 MiB more, send 1.5 MiB of other bytes, hang up
+    let addr = reg.url.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nContent-Range: {}-{}\r\n\r\n",
+        2 * MIB,
+        3 * MIB,
+        5 * MIB - 1
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&vec![0xEE; 3 * MIB / 2]).await.unwrap();
+    s.flush().await.unwrap();
+    drop(s);
+
+    let want = format!("0-{}", 3 * MIB - 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let r = http.get(&loc).await;
+        assert_eq!(r.status, 204);
+        if r.header("range") == Some(want.as_str()) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cut chunk was not taken back: {:?}",
+            r.header("range")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // the rest, then the close: the digest is the one of the accepted bytes only
+    let rest = format!("{}-{}", 3 * MIB, 5 * MIB - 1);
+    let r = http
+        .req(
+            "PATCH",
+            &loc,
+            &[("content-range", &rest)],
+            data[3 * MIB..].to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{:?}", r.body);
+    let loc = r.header("location").unwrap().to_string();
+    let d = Digest::sha256(&data).to_string();
+    let sep = if loc.contains('?') { '&' } else { '?' };
+    let r = http
+        .req("PUT", &format!("{loc}{sep}digest={d}"), &[], Bytes::new())
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = http.get(&format!("/v2/cut/blobs/{d}")).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body[..] == data[..],
+        "the stored blob differs from what was accepted"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,8 @@
 //! Blob uploads: end-4a/4b/4c/11 (POST), end-5 (PATCH), end-6 (PUT), end-13 (GET status),
 //! end-14 (DELETE cancel).
 //!
-//! Bytes stream straight to storage in 1 MiB buffers, hashed as they pass; one write is in
-//! flight while the next buffer fills. A chunk that is refused (out of order) is refused
+//! Bytes stream straight to storage in 1 MiB buffers, hashed as they pass; while the next
+//! buffer fills, the previous one is hashed and written on two other threads. A chunk that is refused (out of order) is refused
 //! before its body is read; a chunk that fails half-way (client gone, wrong length) is
 //! truncated away, so an upload only ever holds accepted bytes.
 
@@ -70,15 +70,20 @@ fn digest_param(query: &Query) -> Result<Digest> {
 }
 
 /// Streams `body` to the end of upload `id`, feeding `hasher`; returns the bytes written.
+///
+/// A three-stage pipeline: this task receives into a 1 MiB buffer while the previous buffer
+/// is hashed on one blocking thread and written on another, so receiving, hashing and
+/// writing overlap instead of adding up. Buffers are recycled: after warm-up no memory is
+/// allocated per byte.
 async fn append_body(app: &App, id: &str, body: Body, hasher: &mut Option<Hasher>) -> Result<u64> {
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::with_capacity(BUFFER);
-    let mut in_flight: Option<tokio::task::JoinHandle<std::io::Result<u64>>> = None;
+    let mut spare: Option<Vec<u8>> = None;
+    let mut stage: Option<Stage> = None;
     let mut written = 0u64;
     let mut failure = None;
     loop {
-        let next = stream.next().await;
-        let done = match next {
+        let done = match stream.next().await {
             Some(Ok(bytes)) => {
                 buf.extend_from_slice(&bytes);
                 if buf.len() < BUFFER {
@@ -97,30 +102,54 @@ async fn append_body(app: &App, id: &str, body: Body, hasher: &mut Option<Hasher
             None => true,
         };
         if failure.is_none() && !buf.is_empty() {
-            if let Some(h) = hasher.as_mut() {
-                h.update(&buf);
+            if let Some(prev) = stage.take() {
+                spare = Some(prev.finish(hasher).await?);
             }
-            if let Some(w) = in_flight.take() {
-                w.await.map_err(AppError::internal)??;
-            }
-            let data = std::mem::replace(&mut buf, Vec::with_capacity(BUFFER));
+            let mut next = spare.take().unwrap_or_else(|| Vec::with_capacity(BUFFER));
+            next.clear();
+            let data = std::sync::Arc::new(std::mem::replace(&mut buf, next));
             written += data.len() as u64;
-            let storage = app.storage.clone();
-            let id = id.to_string();
-            in_flight = Some(tokio::task::spawn_blocking(move || {
-                storage.upload_append(&id, &data)
-            }));
+            stage = Some(Stage::start(app, id, data, hasher.take()));
         }
         if done {
             break;
         }
     }
-    if let Some(w) = in_flight.take() {
-        w.await.map_err(AppError::internal)??;
+    if let Some(prev) = stage.take() {
+        prev.finish(hasher).await?;
     }
     match failure {
         Some(e) => Err(e),
         None => Ok(written),
+    }
+}
+
+/// One buffer on its way: hashed on one blocking thread, appended on another.
+struct Stage {
+    data: std::sync::Arc<Vec<u8>>,
+    hash: tokio::task::JoinHandle<Option<Hasher>>,
+    write: tokio::task::JoinHandle<std::io::Result<u64>>,
+}
+
+impl Stage {
+    fn start(app: &App, id: &str, data: std::sync::Arc<Vec<u8>>, hasher: Option<Hasher>) -> Stage {
+        let d = data.clone();
+        let hash = tokio::task::spawn_blocking(move || {
+            hasher.map(|mut h| {
+                h.update(&d);
+                h
+            })
+        });
+        let (d, storage, id) = (data.clone(), app.storage.clone(), id.to_string());
+        let write = tokio::task::spawn_blocking(move || storage.upload_append(&id, &d));
+        Stage { data, hash, write }
+    }
+
+    /// Waits for both halves; gives the hasher back and the buffer for reuse.
+    async fn finish(self, hasher: &mut Option<Hasher>) -> Result<Vec<u8>> {
+        *hasher = self.hash.await.map_err(AppError::internal)?;
+        self.write.await.map_err(AppError::internal)??;
+        Ok(std::sync::Arc::try_unwrap(self.data).unwrap_or_default())
     }
 }
 
