@@ -216,21 +216,28 @@ fn report(what: &str, runs: &mut [Ratio], limit: &str) {
     );
 }
 
+/// POST: a new upload session; returns its location.
+async fn start_upload(http: &reqwest::Client, base: &str, repo: &str) -> String {
+    let r = http
+        .post(format!("{base}/v2/{repo}/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
 /// POST, then one PUT with the whole body and its length, as clients push monolithically.
 async fn push_monolithic(
     http: &reqwest::Client,
     base: &str,
+    repo: &str,
     parts: &[Bytes],
     d: &Digest,
 ) -> Duration {
     let len: usize = parts.iter().map(|p| p.len()).sum();
     let start = Instant::now();
-    let r = http
-        .post(format!("{base}/v2/bench/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let loc = start_upload(http, base, repo).await;
     let r = http
         .put(format!("{base}{loc}?digest={d}"))
         .header("content-length", len)
@@ -251,12 +258,7 @@ async fn push_chunked(
     d: Digest,
 ) -> (Duration, Duration) {
     let start = Instant::now();
-    let r = http
-        .post(format!("{base}/v2/bench/blobs/uploads/"))
-        .send()
-        .await
-        .unwrap();
-    let mut loc = r.headers()["location"].to_str().unwrap().to_string();
+    let mut loc = start_upload(http, base, "bench").await;
     let mut offset = 0;
     for chunk in parts.chunks(16) {
         let len: usize = chunk.iter().map(|p| p.len()).sum();
@@ -356,7 +358,7 @@ fn main() {
             let (disk, limit) = disk_limit();
             let d = digest_of(&parts);
             let cpu = (cpu_secs(server.id()), cpu_secs(std::process::id()));
-            let t = push_monolithic(&http, &base, &parts, &d).await;
+            let t = push_monolithic(&http, &base, "bench", &parts, &d).await;
             if detail {
                 println!(
                     "  (monolithic: {t:?}; durable write {}; CPU: server {:.2} s, client {:.2} s)",
@@ -428,19 +430,7 @@ fn main() {
         for (b, d) in blobs {
             let (http, base) = (http.clone(), base.clone());
             tasks.push(tokio::spawn(async move {
-                let r = http
-                    .post(format!("{base}/v2/bench/many/blobs/uploads/"))
-                    .send()
-                    .await
-                    .unwrap();
-                let loc = r.headers()["location"].to_str().unwrap().to_string();
-                let r = http
-                    .put(format!("{base}{loc}?digest={d}"))
-                    .body(b)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 201);
+                push_monolithic(&http, &base, "bench/many", &[b], &d).await;
             }));
         }
         for t in tasks {
