@@ -7,10 +7,9 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Http, require, run_profile, specs};
+use common::{Http, KillOnDrop, free_port, require, run_profile, specs, wait_for_port};
 use regverify::runner::client::{ClientConfig, Credentials};
 use regverify::runner::exec::{ScenarioResult, Verdict};
 use regverify::server::auth::{Auth, Mode};
@@ -314,11 +313,7 @@ async fn the_corpus_passes_over_https_with_a_test_ca() {
 fn the_server_logs_no_password_and_no_token() {
     let dir = tempfile::tempdir().unwrap();
     let pw = htpasswd(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .args([
             "serve",
@@ -334,9 +329,7 @@ fn the_server_logs_no_password_and_no_token() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(wait_for_port(port), "the server did not start");
     let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -372,11 +365,7 @@ fn distribution_behind_htpasswd_matches_its_baseline() {
     );
     let dir = tempfile::tempdir().unwrap();
     let pw = htpasswd(dir.path());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = dir.path().join("config.yml");
     std::fs::write(
         &config,
@@ -387,16 +376,16 @@ fn distribution_behind_htpasswd_matches_its_baseline() {
         ),
     )
     .unwrap();
-    let mut registry = Command::new(bin)
-        .arg("serve")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let registry = KillOnDrop(
+        Command::new(bin)
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for_port(port), "distribution did not start");
     let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
@@ -411,8 +400,7 @@ fn distribution_behind_htpasswd_matches_its_baseline() {
         .env("OCI_PASSWORD", PASSWORD)
         .output()
         .unwrap();
-    let _ = registry.kill();
-    let _ = registry.wait();
+    drop(registry);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("expectations: the run matches"), "{stdout}");

@@ -1,12 +1,29 @@
 //! The binary as a user runs it: spec checking with diagnostics, listing, the default run
 //! against the embedded reference, exit codes.
 
+mod common;
+
 use std::process::Command;
+
+use common::{KillOnDrop, free_port, wait_for_port};
 
 fn regverify() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_regverify"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     c
+}
+
+/// `run --check` on other spec files: the exit code and what it wrote to stderr.
+fn check_specs(specs: &std::path::Path) -> (Option<i32>, String) {
+    let out = regverify()
+        .args(["run", "--check", "--specs"])
+        .arg(specs)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -42,13 +59,8 @@ fn a_malformed_scenario_is_reported_with_its_position_and_nothing_runs() {
         "scenarios:\n  - id: broken\n    title: t\n    requirements: [base.v2]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect: {stauts: 200}\n",
     )
     .unwrap();
-    let out = regverify()
-        .args(["run", "--check", "--specs"])
-        .arg(&specs)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = check_specs(&specs);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("broken.yaml:9:"), "{stderr}");
     assert!(stderr.contains("unknown field `stauts`"), "{stderr}");
 
@@ -58,12 +70,7 @@ fn a_malformed_scenario_is_reported_with_its_position_and_nothing_runs() {
         "scenarios:\n  - id: broken\n    title: t\n    requirements: [no.such]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: \"/v2/{nope}\"}\n",
     )
     .unwrap();
-    let out = regverify()
-        .args(["run", "--check", "--specs"])
-        .arg(&specs)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (_, stderr) = check_specs(&specs);
     assert!(
         stderr.contains("unknown requirement id no.such"),
         "{stderr}"
@@ -134,19 +141,15 @@ fn defects_are_listed_with_what_they_break() {
 
 #[test]
 fn the_oci_conformance_environment_works_unchanged() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_regverify"))
-        .args(["serve", "--memory", "--addr", &format!("127.0.0.1:{port}")])
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let port = free_port();
+    let server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_regverify"))
+            .args(["serve", "--memory", "--addr", &format!("127.0.0.1:{port}")])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for_port(port), "the server did not start");
     let reports = tempfile::tempdir().unwrap();
     let out = regverify()
         .arg("run")
@@ -156,8 +159,7 @@ fn the_oci_conformance_environment_works_unchanged() {
         .env("OCI_REPORT_DIR", reports.path())
         .output()
         .unwrap();
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(

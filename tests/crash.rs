@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::Http;
+use common::{Http, free_port, wait_for_port};
 use regverify::oci::Digest;
 use regverify::server::storage::{FsStorage, Storage};
 
@@ -22,11 +22,8 @@ fn serve(root: &std::path::Path, port: u16) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if wait_for_port(port) {
+        return child;
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -79,11 +76,7 @@ async fn pusher(url: String, worker: u64, committed: Arc<AtomicU64>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_during_uploads_leaves_only_whole_blobs() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     regverify::runner::client::install_crypto();
     let mut child = serve(dir.path(), port);

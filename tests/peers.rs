@@ -6,40 +6,12 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use common::{Http, python_with_oras, require, start};
+use common::{Http, KillOnDrop, free_port, python_with_oras, require, start, wait_for_port};
 use regverify::oci::Digest;
 use regverify::server::Config;
 
 const APT: &str = "apt-get update && apt-get install -y docker-registry skopeo";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Kills the child when dropped, so a failing test leaves nothing running.
-struct Child(std::process::Child);
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_for(url: &str) {
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(url.trim_start_matches("http://")).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{url} did not come up");
-}
 
 #[test]
 fn distribution_2_8_matches_its_baseline_of_known_deviations() {
@@ -55,7 +27,7 @@ fn distribution_2_8_matches_its_baseline_of_known_deviations() {
         ),
     )
     .unwrap();
-    let _registry = Child(
+    let _registry = KillOnDrop(
         Command::new(bin)
             .arg("serve")
             .arg(&config)
@@ -65,7 +37,7 @@ fn distribution_2_8_matches_its_baseline_of_known_deviations() {
             .unwrap(),
     );
     let url = format!("http://127.0.0.1:{port}");
-    wait_for(&url);
+    assert!(wait_for_port(port), "distribution did not start");
     let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(["run", &url, "--profile", "distribution", "--expect"])

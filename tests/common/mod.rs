@@ -322,3 +322,34 @@ pub async fn run_profile(url: &str, profile: &str, config: ClientConfig) -> Vec<
     }
     out
 }
+
+/// A port nothing listens on: the OS picks it and it is released at once for a child to take.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether something listens on `port` within 10 s; a child that never comes up fails its
+/// test instead of hanging it.
+pub fn wait_for_port(port: u16) -> bool {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Kills the child when dropped, so a failing test leaves nothing running.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
