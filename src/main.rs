@@ -80,9 +80,14 @@ struct ServeArgs {
     /// do everything.
     #[arg(long, requires = "auth")]
     rules: Option<PathBuf>,
-    /// Let clients without credentials pull.
+    /// Let clients without credentials in, and pull wherever the rules let every
+    /// authenticated user ("*") pull; rules naming "anonymous" apply either way.
     #[arg(long, requires = "auth")]
     anonymous_pull: bool,
+    /// Where clients fetch tokens, as they must reach it (the Bearer challenge's realm);
+    /// default: /token at --addr. Needed behind a proxy or when --addr is a wildcard.
+    #[arg(long, value_name = "URL", requires = "auth")]
+    token_realm: Option<String>,
     /// Serve TLS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -189,7 +194,13 @@ fn serve(a: ServeArgs) -> ExitCode {
     };
     let auth = match (&a.auth, &a.htpasswd) {
         (Some(mode), Some(file)) => {
-            match server::auth::Auth::load(*mode, file, a.rules.as_deref(), a.anonymous_pull) {
+            let settings = server::auth::Settings {
+                rules: a.rules.clone(),
+                anonymous_pull: a.anonymous_pull,
+                token_realm: a.token_realm.clone(),
+                ..server::auth::Settings::new(*mode, file)
+            };
+            match server::auth::Auth::load(&settings) {
                 Ok(x) => Some(Arc::new(x)),
                 Err(e) => {
                     eprintln!("error: {e}");

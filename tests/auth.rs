@@ -12,7 +12,7 @@ use bytes::Bytes;
 use common::{Http, KillOnDrop, free_port, require, run_profile, specs, wait_for_port};
 use regverify::runner::client::{ClientConfig, Credentials};
 use regverify::runner::exec::{ScenarioResult, Verdict};
-use regverify::server::auth::{Auth, Mode};
+use regverify::server::auth::{Auth, Mode, Settings};
 use regverify::server::storage::MemStorage;
 use regverify::server::{App, Config, Server, spawn_with};
 
@@ -51,7 +51,12 @@ async fn serve(
         std::fs::write(&p, r).unwrap();
         p
     });
-    let auth = Auth::load(mode, &pw, rules_path.as_deref(), anonymous_pull).unwrap();
+    let auth = Auth::load(&Settings {
+        rules: rules_path,
+        anonymous_pull,
+        ..Settings::new(mode, &pw)
+    })
+    .unwrap();
     let secure = tls.is_some();
     let app = App::secured(
         Config::default(),
@@ -418,7 +423,7 @@ async fn every_auth_defect_fails_its_requirements() {
             continue;
         }
         let dir = tempfile::tempdir().unwrap();
-        let auth = Auth::load(Mode::Token, &htpasswd(dir.path()), None, false).unwrap();
+        let auth = Auth::load(&Settings::new(Mode::Token, &htpasswd(dir.path()))).unwrap();
         let config = Config {
             defect: Some(*defect),
             ..Config::default()

@@ -205,7 +205,11 @@ pub async fn spawn_with(
             }
         }
     });
-    let router = app(app_state);
+    if let Some(auth) = &app_state.auth {
+        auth.listening_on(addr, tls.is_some());
+    }
+    // the peer address reaches handlers: failed logins are counted per client
+    let router = app(app_state).into_make_service_with_connect_info::<SocketAddr>();
     let secure = tls.is_some();
     let stop = async move {
         let _ = rx.await;
@@ -224,7 +228,10 @@ pub async fn spawn_with(
             })
         }
         Some(config) => {
-            let tls = tls::TlsListener::new(listener, config);
+            use axum::serve::ListenerExt;
+            // a tapped listener is what axum hands the peer address from (nodelay is set
+            // by the TLS accept loop already)
+            let tls = tls::TlsListener::new(listener, config).tap_io(|_| {});
             tokio::spawn(async move { axum::serve(tls, router).with_graceful_shutdown(stop).await })
         }
     };

@@ -102,21 +102,14 @@ fn is_write(m: &Method) -> bool {
     )
 }
 
-async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
+async fn route(app: &App, ctx: &mut Ctx, mut req: Request) -> Result<Response> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     if let Some(auth) = &app.auth
         && path == "/token"
         && auth.mode == super::auth::Mode::Token
     {
-        let query = Query::parse(req.uri().query());
-        let body = auth.issue(req.headers(), &query)?;
-        return Ok((
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response());
+        return auth.token_endpoint(req).await;
     }
     let Some(target) = Target::parse(&path) else {
         return Err(AppError::new(
@@ -145,15 +138,10 @@ async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
         ctx.repo = Some(n.to_string());
     }
     if let Some(auth) = &app.auth {
-        let need = super::auth::need(endpoint, target.name());
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("localhost");
-        let scheme = if app.tls { "https" } else { "http" };
-        let realm = format!("{scheme}://{host}/token");
-        match auth.check(req.headers(), &need, &realm, app.config.defect) {
+        match auth
+            .authorize(&mut req, endpoint, target.name(), app.config.defect)
+            .await
+        {
             Ok(subject) => ctx.subject = subject,
             Err(e) => {
                 super::drain(req.into_body(), super::DRAIN_LIMIT).await;

@@ -244,9 +244,15 @@ fn algorithm_param(query: &Query) -> Result<Algorithm> {
 /// POST: mount (end-11), single-POST push (end-4b), or a new session (end-4a/4c).
 pub async fn start(app: &App, repo: &str, query: &Query, req: Request) -> Result<Response> {
     if let (Some(mount), Some(from)) = (query.get("mount"), query.get("from")) {
-        // A mount that cannot be done falls back to a plain session, as the spec allows.
+        // A mount that cannot be done falls back to a plain session, as the spec allows;
+        // so does one from a repository the client may not pull, which answers exactly as an
+        // unknown blob does (no way to learn what another repository holds).
         if let Ok(digest) = mount.parse::<Digest>()
             && crate::oci::name::valid_name(from)
+            && app
+                .auth
+                .as_ref()
+                .is_none_or(|a| a.may_pull(req.extensions(), from))
         {
             let (r, f, d) = (repo.to_string(), from.to_string(), digest.clone());
             let mounted = app
