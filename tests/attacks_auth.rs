@@ -10,16 +10,15 @@ mod common;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::{Answer, Http, KillOnDrop, free_port, wait_for_port};
 
 /// The tests measure time: one at a time, so they do not measure each other.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
 }
 
 struct Registry {
@@ -138,7 +137,7 @@ fn alice_and_bob() -> [(&'static str, &'static str, u32); 2] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn basic_mount_from_an_unreadable_repository_is_an_ordinary_session() {
-    let _g = serial();
+    let _g = serial().await;
     let r = serve("basic", &alice_and_bob(), Some(RULES), &[]);
     let h = Http::new(&r.base);
     let (alice, bob) = (basic("alice", "alice-pw"), basic("bob", "bob-pw"));
@@ -185,7 +184,7 @@ async fn basic_mount_from_an_unreadable_repository_is_an_ordinary_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_mount_asks_for_pull_on_the_source_and_falls_back_without_it() {
-    let _g = serial();
+    let _g = serial().await;
     let r = serve("token", &alice_and_bob(), Some(RULES), &[]);
     let h = Http::new(&r.base);
     let (alice, bob) = (basic("alice", "alice-pw"), basic("bob", "bob-pw"));
@@ -272,7 +271,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// its own address; meanwhile an anonymous client asks `GET /v2/` every 50 ms.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_guessing_neither_stalls_the_server_nor_goes_fast() {
-    let _g = serial();
+    let _g = serial().await;
     let hash = bcrypt::hash("correct horse", 12).unwrap();
     let t0 = Instant::now();
     assert!(!bcrypt::verify("guess", &hash).unwrap());
@@ -336,7 +335,7 @@ async fn password_guessing_neither_stalls_the_server_nor_goes_fast() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_back_off_per_client() {
-    let _g = serial();
+    let _g = serial().await;
     let r = serve("basic", &[("alice", "alice-pw", 4)], None, &[]);
     let guesser = client_from(&r.base, "127.0.0.21");
     let wrong = basic("alice", "wrong");
@@ -376,7 +375,7 @@ async fn failed_logins_back_off_per_client() {
 /// Unknown users and wrong passwords take the same time, each tried from a fresh address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_users_take_as_long_as_wrong_passwords() {
-    let _g = serial();
+    let _g = serial().await;
     let r = serve("basic", &[("alice", "alice-pw", 10)], None, &[]);
     let (mut unknown, mut wrong) = (vec![], vec![]);
     for i in 1..=7 {
@@ -401,7 +400,7 @@ async fn unknown_users_take_as_long_as_wrong_passwords() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_realm_comes_from_configuration_not_from_host() {
-    let _g = serial();
+    let _g = serial().await;
     let r = serve("token", &alice_and_bob(), None, &[]);
     let h = Http::new(&r.base);
     let evil = "evil.example\",scope=\"registry:catalog:*";
@@ -430,7 +429,7 @@ async fn the_realm_comes_from_configuration_not_from_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_anonymous_token_is_no_login_without_anonymous_pull() {
-    let _g = serial();
+    let _g = serial().await;
     let r = serve("token", &alice_and_bob(), None, &[]);
     let h = Http::new(&r.base);
     let t = token(&h, None, &[]).await;
@@ -462,7 +461,7 @@ async fn an_anonymous_token_is_no_login_without_anonymous_pull() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemes_are_case_insensitive_and_tokens_have_three_segments() {
-    let _g = serial();
+    let _g = serial().await;
     let r = serve("basic", &alice_and_bob(), None, &[]);
     let h = Http::new(&r.base);
     let b = basic("alice", "alice-pw");
@@ -506,7 +505,7 @@ async fn schemes_are_case_insensitive_and_tokens_have_three_segments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_pull_gets_only_what_the_rules_give_every_user() {
-    let _g = serial();
+    let _g = serial().await;
     for mode in ["basic", "token"] {
         let r = serve(mode, &alice_and_bob(), Some(RULES), &["--anonymous-pull"]);
         let h = Http::new(&r.base);

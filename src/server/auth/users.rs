@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{OnceCell, Semaphore};
 
 use super::AuthError;
 use super::throttle::{ClientKey, Throttle};
@@ -37,6 +37,8 @@ pub(crate) struct Users {
     /// Credentials already checked: the SHA-256 of "user:password" per user, so a client
     /// sending the same credentials on every request pays bcrypt once.
     verified: Mutex<HashMap<String, [u8; 32]>>,
+    /// Checks under way, by fingerprint.
+    inflight: Mutex<HashMap<[u8; 32], Arc<OnceCell<bool>>>>,
     pool: Semaphore,
     waiting: AtomicUsize,
     throttle: Throttle,
@@ -81,6 +83,7 @@ impl Users {
             hashes,
             dummy,
             verified: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::new()),
             pool: Semaphore::new(parallel.max(1)),
             waiting: AtomicUsize::new(0),
             throttle: Throttle::default(),
@@ -103,24 +106,23 @@ impl Users {
             return Ok(user.to_string());
         }
         let known = self.hashes.get(user);
-        let hash = known.unwrap_or(&self.dummy).clone();
-        let password = password.to_string();
-        let ok = {
-            if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                return Err(LoginError::Throttled(Duration::from_secs(1)));
+        // identical credentials arriving together (a client's burst of first requests)
+        // share one check
+        let cell = self.lock_inflight().entry(fingerprint).or_default().clone();
+        let checked = cell
+            .get_or_try_init(|| self.check(client, known.unwrap_or(&self.dummy), password))
+            .await
+            .copied();
+        {
+            let mut inflight = self.lock_inflight();
+            if inflight
+                .get(&fingerprint)
+                .is_some_and(|c| Arc::ptr_eq(c, &cell))
+            {
+                inflight.remove(&fingerprint);
             }
-            let permit = self.pool.acquire().await;
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            let _permit = permit.expect("the pool is never closed");
-            // the client may have failed enough while this check waited
-            if let Some(wait) = self.throttle.waiting(client) {
-                return Err(LoginError::Throttled(wait));
-            }
-            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-                .await
-                .unwrap_or(false)
-        };
+        }
+        let ok = checked?;
         if ok && known.is_some() {
             self.lock_verified().insert(user.to_string(), fingerprint);
             Ok(user.to_string())
@@ -128,6 +130,36 @@ impl Users {
             self.throttle.failed(client);
             Err(LoginError::Wrong)
         }
+    }
+
+    /// One bcrypt check on the pool, unless the client has to wait or the queue is full.
+    async fn check(
+        &self,
+        client: ClientKey,
+        hash: &str,
+        password: &str,
+    ) -> Result<bool, LoginError> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(LoginError::Throttled(Duration::from_secs(1)));
+        }
+        let permit = self.pool.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.expect("the pool is never closed");
+        // the client may have failed enough while this check waited
+        if let Some(wait) = self.throttle.waiting(client) {
+            return Err(LoginError::Throttled(wait));
+        }
+        let (hash, password) = (hash.to_string(), password.to_string());
+        Ok(
+            tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+                .await
+                .unwrap_or(false),
+        )
+    }
+
+    fn lock_inflight(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<OnceCell<bool>>>> {
+        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_verified(&self) -> std::sync::MutexGuard<'_, HashMap<String, [u8; 32]>> {
@@ -140,8 +172,12 @@ mod tests {
     use super::*;
 
     fn users(dir: &Path) -> Users {
+        users_of_cost(dir, 5)
+    }
+
+    fn users_of_cost(dir: &Path, cost: u32) -> Users {
         let p = dir.join("htpasswd");
-        std::fs::write(&p, format!("u:{}\n", bcrypt::hash("pw", 5).unwrap())).unwrap();
+        std::fs::write(&p, format!("u:{}\n", bcrypt::hash("pw", cost).unwrap())).unwrap();
         Users::load(&p).unwrap()
     }
 
@@ -169,6 +205,23 @@ mod tests {
         ));
         let other = ClientKey::of("192.0.2.2".parse().unwrap());
         assert_eq!(u.login(other, "u", "pw").await.unwrap(), "u");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_the_same_credentials_is_one_check_and_never_turned_away() {
+        let dir = tempfile::tempdir().unwrap();
+        // slow enough that the whole burst arrives while the first check runs
+        let u = Arc::new(users_of_cost(dir.path(), 9));
+        let c = ClientKey::of("192.0.2.1".parse().unwrap());
+        let burst: Vec<_> = (0..4 * MAX_WAITING)
+            .map(|_| {
+                let u = u.clone();
+                tokio::spawn(async move { u.login(c, "u", "pw").await })
+            })
+            .collect();
+        for b in burst {
+            assert_eq!(b.await.unwrap().unwrap(), "u");
+        }
     }
 
     #[test]
