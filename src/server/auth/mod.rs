@@ -29,10 +29,10 @@ use super::defects::Defect;
 use super::error::AppError;
 use crate::oci::ErrorCode;
 use crate::oci::api::Endpoint;
-pub use rules::Action;
+use rules::Action;
 use rules::{Need, Rules};
 use throttle::ClientKey;
-pub use token::Access;
+use token::Access;
 use token::Tokens;
 use users::{LoginError, Users};
 
@@ -168,7 +168,7 @@ pub(crate) trait AccessController: Send + Sync {
 }
 
 pub struct Auth {
-    pub mode: Mode,
+    pub(crate) mode: Mode,
     rules: Arc<Rules>,
     users: Arc<Users>,
     tokens: Arc<Tokens>,
@@ -209,14 +209,14 @@ impl Auth {
     }
 
     /// Records where the server listens: the token realm when none is configured.
-    pub fn listening_on(&self, addr: SocketAddr, tls: bool) {
+    pub(crate) fn listening_on(&self, addr: SocketAddr, tls: bool) {
         self.realm.listening_on(addr, tls);
     }
 
     /// Decides a request to `endpoint` of repository `name`: the subject to proceed as
     /// (`None`: anonymous), or the 401/403/429 to answer. The grant is left in the request's
     /// extensions for [`Auth::may_pull`].
-    pub async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         req: &mut Request,
         endpoint: Endpoint,
@@ -238,7 +238,7 @@ impl Auth {
 
     /// Whether the request whose extensions these are may pull from `repo` (a mount's
     /// source). A request that was not authorised may not.
-    pub fn may_pull(&self, extensions: &Extensions, repo: &str) -> bool {
+    pub(crate) fn may_pull(&self, extensions: &Extensions, repo: &str) -> bool {
         match extensions.get::<Grant>() {
             None => false,
             Some(Grant::Rules(user)) => self.rules.allows(user.as_deref(), repo, Action::Pull),
@@ -249,7 +249,7 @@ impl Auth {
 
     /// The token endpoint (`GET /token?service=&scope=`): authenticates the client (or
     /// not), grants what the rules allow of the scopes asked for, and signs a token.
-    pub async fn token_endpoint(&self, req: Request) -> Result<Response, AppError> {
+    pub(crate) async fn token_endpoint(&self, req: Request) -> Result<Response, AppError> {
         let user = match challenge::presented(req.headers()) {
             challenge::Presented::Basic { user, password } => {
                 let client = ClientKey::from_extensions(req.extensions());

@@ -15,7 +15,7 @@ use crate::oci::api::Endpoint;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Action {
+pub(crate) enum Action {
     Pull,
     Push,
     Delete,

@@ -14,11 +14,11 @@ use super::rules::{Action, Need, Rules};
 
 /// One granted access, as a token carries it (`type`, `name`, `actions`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Access {
+pub(crate) struct Access {
     #[serde(rename = "type")]
-    pub kind: String,
-    pub name: String,
-    pub actions: Vec<String>,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) actions: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
