@@ -108,6 +108,10 @@ impl Throttle {
         }
         f.count = f.count.saturating_add(1);
         f.last = now;
+        if f.count == FREE_FAILURES + 1 {
+            // the client, never the user name it tried
+            tracing::warn!(client = ?client, failures = f.count, "failed logins: client backs off");
+        }
     }
 }
 
