@@ -234,6 +234,15 @@ fn serve(a: ServeArgs) -> ExitCode {
             }
         };
         tracing::info!(url = %server.url(), "regverify reference registry listening");
+        if a.auth == Some(server::auth::Mode::Token)
+            && a.token_realm.is_none()
+            && a.addr.ip().is_unspecified()
+        {
+            tracing::warn!(
+                "the token realm names {}, which remote clients cannot reach: set --token-realm",
+                a.addr
+            );
+        }
         shutdown_signal().await;
         tracing::info!("shutting down");
         server.shutdown().await;
