@@ -226,11 +226,20 @@ async fn every_error_code_the_registry_answers() {
             "MANIFEST_UNKNOWN",
         ),
         (
-            "bad reference",
+            "bad reference (read: no such manifest)",
             "GET",
             format!("/v2/{repo}/manifests/-bad"),
             vec![],
             vec![],
+            404,
+            "MANIFEST_UNKNOWN",
+        ),
+        (
+            "bad reference (write)",
+            "PUT",
+            format!("/v2/{repo}/manifests/-bad"),
+            vec![("content-type", OCI_MANIFEST)],
+            b"{}".to_vec(),
             400,
             "MANIFEST_INVALID",
         ),
@@ -1058,5 +1067,29 @@ async fn abandoned_uploads_expire() {
     }
     assert!(gone, "the abandoned upload is still there after 4 s");
     assert!(reg.storage.uploads().unwrap().is_empty());
+    reg.server.shutdown().await;
+}
+
+/// The official v1.1.1 conformance suite reads the manifest `.INVALID_MANIFEST_NAME` and
+/// expects 404 ("If the manifest is not found in the repository, the response code MUST be
+/// 404"); pushing to such a reference is still refused as invalid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_tag_is_not_found_when_read_and_invalid_when_written() {
+    let reg = start(Config::default(), false).await;
+    let h = Http::new(&reg.url);
+    let repo = "malformed/tag";
+    h.push_image(repo, "v1", "malformed tag").await;
+    let path = format!("/v2/{repo}/manifests/.INVALID_MANIFEST_NAME");
+    let get = h.get(&path).await;
+    assert_eq!(get.status, 404);
+    assert_eq!(get.codes(), ["MANIFEST_UNKNOWN"]);
+    let head = h.req("HEAD", &path, &[], Bytes::new()).await;
+    assert_eq!(head.status, 404);
+    let (body, _) = h.push_image(repo, "v2", "malformed tag").await;
+    let put = h
+        .req("PUT", &path, &[("content-type", OCI_MANIFEST)], body)
+        .await;
+    assert_eq!(put.status, 400);
+    assert_eq!(put.codes(), ["MANIFEST_INVALID"]);
     reg.server.shutdown().await;
 }

@@ -387,7 +387,7 @@ impl Auth {
     pub fn issue(
         &self,
         headers: &HeaderMap,
-        query: &super::routes::Query,
+        query: &super::request::Query,
     ) -> Result<serde_json::Value, AppError> {
         let user = self.basic_user(headers).map_err(|_| {
             AppError::code(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)

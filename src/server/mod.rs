@@ -5,15 +5,18 @@
 //! [`Endpoint`](crate::oci::api::Endpoint) of the table in [`crate::oci::api`].
 
 pub mod auth;
-pub mod blobs;
+pub(crate) mod blobs;
+mod decorated;
 pub mod defects;
 pub mod error;
-pub mod listing;
-pub mod manifests;
-pub mod routes;
+pub(crate) mod listing;
+pub(crate) mod manifests;
+pub(crate) mod request;
+pub(crate) mod routes;
 pub mod storage;
 pub mod tls;
-pub mod uploads;
+pub(crate) mod uploads;
+pub mod variations;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,6 +42,8 @@ pub struct Config {
     pub referrers_page_size: usize,
     /// A deliberate defect (`--defect`), to prove the scenarios catch it.
     pub defect: Option<defects::Defect>,
+    /// Behaviours the spec allows, other than the reference's own (`--variation`).
+    pub variations: variations::Variations,
     /// Uploads untouched this long are cancelled.
     pub upload_ttl: std::time::Duration,
 }
@@ -51,6 +56,7 @@ impl Default for Config {
             max_manifest_bytes: 4 * 1024 * 1024,
             referrers_page_size: 50,
             defect: None,
+            variations: variations::Variations::new(),
             upload_ttl: std::time::Duration::from_secs(24 * 3600),
         }
     }
@@ -73,6 +79,7 @@ pub struct App {
     pub tls: bool,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Session>>>>,
     next_request: AtomicU64,
+    variation_memory: variations::Memory,
 }
 
 /// Per-request context handed to handlers.
@@ -99,6 +106,8 @@ impl App {
         auth: Option<Arc<auth::Auth>>,
         tls: bool,
     ) -> Arc<App> {
+        // storage-level defects and variations decorate the storage, out of the handlers' sight
+        let storage = decorated::Decorated::wrap(storage, config.defect, &config.variations);
         Arc::new(App {
             config,
             storage,
@@ -106,6 +115,7 @@ impl App {
             tls,
             sessions: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
+            variation_memory: variations::Memory::default(),
         })
     }
 
@@ -150,7 +160,13 @@ impl App {
 
 /// The router shared by `serve`, the runner's embedded reference and the tests.
 pub fn app(app: Arc<App>) -> Router {
-    Router::new().fallback(routes::dispatch).with_state(app)
+    use axum::middleware::from_fn_with_state;
+    // outermost first: defects rewrite what the registry, variations included, answers
+    Router::new()
+        .fallback(routes::dispatch)
+        .layer(from_fn_with_state(app.clone(), variations::layer))
+        .layer(from_fn_with_state(app.clone(), defects::layer))
+        .with_state(app)
 }
 
 /// A running server; dropping it does not stop it, [`Server::shutdown`] does.

@@ -10,35 +10,10 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::error::{AppError, Result};
+use super::request::Query;
 use super::{App, Ctx, blobs, listing, manifests, uploads};
-use crate::oci::api::{Endpoint, Target};
+use crate::oci::api::{self, Endpoint, Target};
 use crate::oci::{ErrorCode, name};
-
-/// Decoded query parameters, in order, repeated keys kept.
-#[derive(Debug, Default)]
-pub struct Query(Vec<(String, String)>);
-
-impl Query {
-    pub fn parse(q: Option<&str>) -> Query {
-        Query(
-            form_urlencoded::parse(q.unwrap_or("").as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let start = Instant::now();
@@ -50,26 +25,10 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer "));
     let mut res = match route(&app, &mut ctx, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    if let Some(d) = app.config.defect {
-        let seen = super::defects::Seen {
-            method: &method,
-            endpoint: ctx.endpoint,
-            path: &path,
-            query: &query,
-            bearer,
-        };
-        res = super::defects::rewrite(d, seen, res).await;
-    }
     res.headers_mut().insert(
         "docker-distribution-api-version",
         HeaderValue::from_static("registry/2.0"),
@@ -126,17 +85,18 @@ async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
         )
         .detail(serde_json::json!({ "path": path })));
     };
-    let Some(endpoint) = target.endpoint(method.as_str()) else {
+    let Some(endpoint) = api::route_for(target.resource(), method.as_str()).map(|r| r.endpoint)
+    else {
         return Err(AppError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Unsupported,
             format!("{method} is not allowed here"),
         )
-        .header(header::ALLOW, target.allowed()));
+        .header(header::ALLOW, api::allowed(target.resource())));
     };
     ctx.endpoint = Some(endpoint);
     if let Some(n) = target.name() {
-        if !name::valid_name(n) && !app.has(super::defects::Defect::AcceptAnyName) {
+        if !name::valid_name(n) && app.config.checks(super::defects::Check::NameGrammar) {
             return Err(
                 AppError::code(StatusCode::BAD_REQUEST, ErrorCode::NameInvalid)
                     .detail(serde_json::json!({ "name": n })),
@@ -218,13 +178,4 @@ async fn route(app: &App, ctx: &mut Ctx, req: Request) -> Result<Response> {
             "endpoint {e:?} dispatched with target {t:?}"
         ))),
     }
-}
-
-/// The 405 every delete gets when deletion is disabled.
-pub fn deletion_disabled() -> AppError {
-    AppError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Unsupported,
-        "deletion is disabled on this registry",
-    )
 }
