@@ -14,10 +14,11 @@ use regverify::runner::exec::Verdict;
 use regverify::server::Config;
 use regverify::server::defects::{DEFECTS, DefectInfo};
 
-/// Defects the shipped scenarios cannot catch yet, with what a run fails today (usually
-/// nothing). The trial requires exactly that, so an entry must go once the scenarios catch
-/// the defect.
-const NOT_CAUGHT_YET: &[(&str, &[&str])] = &[];
+/// Defects the shipped scenarios cannot catch yet: no scenario judges what they break, and
+/// what a run fails with them on is other scenarios' content vanishing under them (they share
+/// it), which varies from run to run. The trial requires that none of the requirements the
+/// defect names fails, so an entry must go as soon as the scenarios catch the defect.
+const NOT_CAUGHT_YET: &[&str] = &["blob-delete-global"];
 
 fn main() {
     let args = Arguments::from_args();
@@ -72,11 +73,18 @@ fn fails_exactly_what_it_names(d: &'static DefectInfo) -> Result<(), Failed> {
         .build()
         .map_err(|e| e.to_string())?;
     let (failed, errors) = rt.block_on(failures_with(d));
-    let not_caught = NOT_CAUGHT_YET.iter().find(|(n, _)| *n == d.name);
-    let named: BTreeSet<String> = match not_caught {
-        Some((_, today)) => today.iter().map(|s| s.to_string()).collect(),
-        None => d.breaks.iter().map(|s| s.to_string()).collect(),
-    };
+    let named: BTreeSet<String> = d.breaks.iter().map(|s| s.to_string()).collect();
+    if NOT_CAUGHT_YET.contains(&d.name) {
+        let caught: Vec<_> = named.intersection(&failed).collect();
+        return match (caught.is_empty(), errors.is_empty()) {
+            (true, true) => Ok(()),
+            _ => Err(format!(
+                "{}: listed as not caught yet, but fails {caught:?} (remove it from NOT_CAUGHT_YET); errors {errors:?}",
+                d.name
+            )
+            .into()),
+        };
+    }
     let maybe: BTreeSet<String> = d.at_times.iter().map(|s| s.to_string()).collect();
     let unexplained: Vec<_> = failed
         .difference(&named)

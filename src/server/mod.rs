@@ -65,9 +65,9 @@ impl Default for Config {
 /// Hash state of an open upload, kept while the server runs so chunks are hashed once as
 /// they arrive. After a restart it is rebuilt by reading the upload back.
 #[derive(Default)]
-pub struct Session {
+pub(crate) struct Session {
     /// Hash of every byte of the upload so far, when known.
-    pub hasher: Option<Hasher>,
+    pub(crate) hasher: Option<Hasher>,
 }
 
 pub struct App {
@@ -84,7 +84,7 @@ pub struct App {
 
 /// Per-request context handed to handlers.
 #[derive(Clone, Debug)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub request_id: u64,
     /// The repository the request addresses, once parsed and validated.
     pub repo: Option<String>,
@@ -119,17 +119,12 @@ impl App {
         })
     }
 
-    /// Whether the registry runs with this deliberate defect.
-    pub fn has(&self, d: defects::Defect) -> bool {
-        self.config.defect == Some(d)
-    }
-
     fn next_request_id(&self) -> u64 {
         self.next_request.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The in-memory half of an upload session (created empty if the server restarted).
-    pub fn session(&self, id: &str) -> Arc<tokio::sync::Mutex<Session>> {
+    pub(crate) fn session(&self, id: &str) -> Arc<tokio::sync::Mutex<Session>> {
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -138,7 +133,7 @@ impl App {
             .clone()
     }
 
-    pub fn drop_session(&self, id: &str) {
+    pub(crate) fn drop_session(&self, id: &str) {
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -146,7 +141,7 @@ impl App {
     }
 
     /// Runs blocking storage work off the async workers.
-    pub async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Storage) -> std::io::Result<T> + Send + 'static,
     ) -> Result<T, AppError> {
@@ -255,7 +250,7 @@ pub async fn spawn_with(
 
 /// Reads and discards up to `limit` bytes of a request body that is being refused, so the
 /// client, still sending, gets to read the answer instead of a reset connection.
-pub async fn drain(body: axum::body::Body, limit: u64) {
+pub(crate) async fn drain(body: axum::body::Body, limit: u64) {
     use futures_util::StreamExt;
     let mut stream = body.into_data_stream();
     let mut seen = 0u64;
@@ -269,7 +264,7 @@ pub async fn drain(body: axum::body::Body, limit: u64) {
 }
 
 /// How much of a refused body is drained before answering.
-pub const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
+pub(crate) const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// A fresh random upload id, shaped as a UUID (version 4) as the spec asks.
 pub fn new_upload_id() -> String {

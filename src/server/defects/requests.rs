@@ -90,7 +90,8 @@ pub(super) async fn before(
             if defect == D::ManifestUnvalidated && parsed.is_err() {
                 return Err(store_unvalidated(app, name, reference, &ct, body).await);
             }
-            if let Ok(m) = &parsed
+            if defect == D::SubjectRequired
+                && let Ok(m) = &parsed
                 && let Some(subject) = &m.subject
             {
                 let (r, d) = (name.to_string(), subject.digest.clone());
@@ -110,10 +111,17 @@ pub(super) async fn before(
             }
             req = Request::from_parts(parts, Body::from(body));
         }
-        (D::CloseNeedsBody, Some(E::UploadClose), _) if !has_body(req.headers()) => {
-            return Err(
-                AppError::code(StatusCode::BAD_REQUEST, ErrorCode::DigestInvalid).into_response(),
-            );
+        (D::CloseNeedsBody, Some(E::UploadClose), Some(Target::Upload { id, .. }))
+            if !has_body(req.headers()) =>
+        {
+            // an unknown upload is still answered 404 by the handler
+            let i = id.to_string();
+            if matches!(app.blocking(move |s| s.upload_info(&i)).await, Ok(Some(_))) {
+                return Err(
+                    AppError::code(StatusCode::BAD_REQUEST, ErrorCode::DigestInvalid)
+                        .into_response(),
+                );
+            }
         }
         (D::EmptyBlobRefused, Some(E::UploadClose), Some(Target::Upload { id, .. }))
             if !has_body(req.headers()) =>
