@@ -6,12 +6,14 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{run_profile, specs, start};
+use bytes::Bytes;
+use common::{Http, run_profile, specs, start};
 use libtest_mimic::{Arguments, Failed, Trial};
+use regverify::oci::Digest;
 use regverify::runner::client::ClientConfig;
 use regverify::runner::exec::Verdict;
 use regverify::server::Config;
-use regverify::server::variations::{VARIATIONS, VariationInfo};
+use regverify::server::variations::{VARIATIONS, Variation, VariationInfo};
 
 const PROFILES: [&str; 5] = ["oci-1.0", "oci-1.1", "oci-next", "distribution", "all"];
 
@@ -47,10 +49,17 @@ const KNOWN_FALSE_ALARMS: &[(&str, &[&str])] = &[
 
 fn main() {
     let args = Arguments::from_args();
-    let trials = VARIATIONS
+    let mut trials: Vec<Trial> = VARIATIONS
         .iter()
         .map(|v| Trial::test(format!("variation::{}", v.name), move || quiet(v)))
         .collect();
+    trials.extend(VARIATIONS.iter().map(|v| {
+        Trial::test(format!("acts::{}", v.name), move || {
+            runtime()?.block_on(acts(v.variation));
+            Ok(())
+        })
+    }));
+    trials.push(Trial::test("listed_by_the_cli", listed_by_the_cli));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -107,13 +116,19 @@ async fn run_every_profile(v: &VariationInfo) -> Findings {
     f
 }
 
-fn quiet(v: &'static VariationInfo) -> Result<(), Failed> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, Failed> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
-    let f = rt.block_on(run_every_profile(v));
+        .map_err(|e| e.to_string())?)
+}
+
+fn quiet(v: &'static VariationInfo) -> Result<(), Failed> {
+    let f = runtime()?.block_on(run_every_profile(v));
+    if !f.other_failed.is_empty() {
+        println!("{}: SHOULD/MAY failures {:?}", v.name, f.other_failed);
+    }
     let known: BTreeSet<String> = KNOWN_FALSE_ALARMS
         .iter()
         .find(|(n, _)| *n == v.name)
@@ -129,4 +144,165 @@ fn quiet(v: &'static VariationInfo) -> Result<(), Failed> {
         v.name, f.errors, f.other_failed
     )
     .into())
+}
+
+/// Each variation changes what the reference answers (so a quiet run proves something).
+async fn acts(v: Variation) {
+    let reg = start(
+        Config {
+            variations: [v].into_iter().collect(),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let h = Http::new(&reg.url);
+    let repo = "varied/repo";
+    let layer = h.push_blob(repo, b"a layer").await;
+    let (_, image) = h.push_image(repo, "v1", "varied").await;
+    let uploads = format!("/v2/{repo}/blobs/uploads/");
+    let none = Bytes::new;
+    match v {
+        Variation::TagsNoLink => {
+            h.push_image(repo, "v2", "varied").await;
+            let a = h.get(&format!("/v2/{repo}/tags/list?n=1")).await;
+            assert_eq!(a.json()["tags"], serde_json::json!(["v1"]));
+            assert_eq!(a.header("link"), None);
+            let a = h.get(&format!("/v2/{repo}/tags/list?n=1&last=v1")).await;
+            assert_eq!(a.json()["tags"], serde_json::json!(["v2"]));
+        }
+        Variation::CatalogTaggedOnly => {
+            h.push_blob("varied/blobs-only", b"alone").await;
+            let a = h.get("/v2/_catalog").await;
+            assert_eq!(a.json()["repositories"], serde_json::json!([repo]));
+        }
+        Variation::AbsoluteLocation => {
+            let a = h.req("POST", &uploads, &[], none()).await;
+            let loc = a.header("location").unwrap();
+            assert!(loc.starts_with(&format!("{}/v2/{repo}/", reg.url)), "{loc}");
+        }
+        Variation::NoMount => {
+            let a = h
+                .req(
+                    "POST",
+                    &format!("/v2/other/repo/blobs/uploads/?mount={layer}&from={repo}"),
+                    &[],
+                    none(),
+                )
+                .await;
+            assert_eq!(a.status, 202);
+            assert_eq!(
+                h.get(&format!("/v2/other/repo/blobs/{layer}")).await.status,
+                404
+            );
+        }
+        Variation::NoSinglePost => {
+            let d = Digest::sha256(b"whole").to_string();
+            let a = h
+                .req("POST", &format!("{uploads}?digest={d}"), &[], &b"whole"[..])
+                .await;
+            assert_eq!(a.status, 202);
+            assert!(a.header("location").is_some());
+            assert_eq!(h.get(&format!("/v2/{repo}/blobs/{d}")).await.status, 404);
+        }
+        Variation::BlobDeleteDisabled => {
+            let a = h
+                .req("DELETE", &format!("/v2/{repo}/blobs/{layer}"), &[], none())
+                .await;
+            assert_eq!(
+                (a.status, a.codes()),
+                (405, vec!["UNSUPPORTED".to_string()])
+            );
+            let tag = h
+                .req("DELETE", &format!("/v2/{repo}/manifests/v1"), &[], none())
+                .await;
+            assert_eq!(tag.status, 202);
+        }
+        Variation::ManifestDeleteDisabled => {
+            let a = h
+                .req(
+                    "DELETE",
+                    &format!("/v2/{repo}/manifests/{image}"),
+                    &[],
+                    none(),
+                )
+                .await;
+            assert_eq!(a.status, 405);
+            let tag = h
+                .req("DELETE", &format!("/v2/{repo}/manifests/v1"), &[], none())
+                .await;
+            assert_eq!(tag.status, 202);
+        }
+        Variation::TagDeleteDisabled => {
+            let a = h
+                .req("DELETE", &format!("/v2/{repo}/manifests/v1"), &[], none())
+                .await;
+            assert_eq!(
+                (a.status, a.codes()),
+                (400, vec!["DIGEST_INVALID".to_string()])
+            );
+            let m = h
+                .req(
+                    "DELETE",
+                    &format!("/v2/{repo}/manifests/{image}"),
+                    &[],
+                    none(),
+                )
+                .await;
+            assert_eq!(m.status, 202);
+        }
+        Variation::NoReferrers => {
+            let a = h.get(&format!("/v2/{repo}/referrers/{image}")).await;
+            assert_eq!(a.status, 404);
+        }
+        Variation::ManifestAsBlob => {
+            let a = h.get(&format!("/v2/{repo}/blobs/{image}")).await;
+            assert_eq!(a.status, 200);
+            assert_eq!(Digest::sha256(&a.body).to_string(), image);
+        }
+        Variation::ChunkMinimum => {
+            let a = h.req("POST", &uploads, &[], none()).await;
+            assert_eq!(a.header("oci-chunk-min-length"), Some("1024"));
+            let loc = a.header("location").unwrap().to_string();
+            let long = vec![7u8; 1024];
+            let ok = h
+                .req("PATCH", &loc, &[("content-range", "0-1023")], long)
+                .await;
+            assert_eq!(ok.status, 202);
+            let short = h
+                .req("PATCH", &loc, &[("content-range", "1024-1025")], &b"ab"[..])
+                .await;
+            assert_eq!(short.status, 202, "the final chunk may be short");
+            let after = h
+                .req("PATCH", &loc, &[("content-range", "1026-1027")], &b"cd"[..])
+                .await;
+            assert_eq!(
+                (after.status, after.codes()),
+                (400, vec!["BLOB_UPLOAD_INVALID".to_string()])
+            );
+        }
+        Variation::OtherNotFoundCode => {
+            let absent = Digest::sha256(b"absent").to_string();
+            let a = h.get(&format!("/v2/{repo}/blobs/{absent}")).await;
+            assert_eq!(
+                (a.status, a.codes()),
+                (404, vec!["NAME_UNKNOWN".to_string()])
+            );
+        }
+    }
+    reg.server.shutdown().await;
+}
+
+fn listed_by_the_cli() -> Result<(), Failed> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_regverify"))
+        .args(["serve", "--variation", "list"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for v in VARIATIONS {
+        if !stdout.contains(v.name) || !stdout.contains(&format!("#{}", v.section)) {
+            return Err(format!("{} missing from:\n{stdout}", v.name).into());
+        }
+    }
+    Ok(())
 }

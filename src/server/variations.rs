@@ -40,7 +40,8 @@ pub struct VariationInfo {
     pub variation: Variation,
     /// The name `--variation` takes.
     pub name: &'static str,
-    /// The anchor of the spec section that allows it.
+    /// The anchor of the section that allows it: distribution-spec's, or for the catalog
+    /// (which the OCI spec leaves out) Docker's Registry HTTP API V2 document's.
     pub section: &'static str,
     pub summary: &'static str,
 }
@@ -48,8 +49,8 @@ pub struct VariationInfo {
 variations! {
     TagsNoLink = "tags-no-link", "listing-tags":
         "tag pages hold exactly n tags and never carry a Link; `last` fetches the next page (a Link MAY be included when more tags remain, so it may also be left out)";
-    CatalogTaggedOnly = "catalog-tagged-only", "catalog (Docker API)":
-        "the catalog lists only repositories holding a tag, not those made by blob pushes alone (the catalog's contents are the registry's to choose; a missing entry means nothing)";
+    CatalogTaggedOnly = "catalog-tagged-only", "listing-repositories":
+        "the catalog lists only repositories holding a tag, not those made by blob pushes alone (Docker's API doc: the contents of the catalog are specific to the registry implementation)";
     AbsoluteLocation = "absolute-location", "pushing-blobs":
         "every Location is an absolute URL with scheme and host (the location MAY be absolute or relative)";
     NoMount = "no-mount", "mounting-a-blob-from-another-repository":
