@@ -1,8 +1,10 @@
 //! The reference registry: the OCI distribution API on real storage.
 //!
-//! [`App`] holds the configuration and storage; [`Ctx`] is per request. All of `/v2/` goes
-//! through one dispatcher ([`routes::dispatch`]) that maps a path and method to an
-//! [`Endpoint`](crate::oci::api::Endpoint) of the table in [`crate::oci::api`].
+//! [`App`] holds the configuration and storage; `Ctx` is per request. All of `/v2/` goes
+//! through one dispatcher (`routes::dispatch`) that maps a path and method to an
+//! [`Endpoint`](crate::oci::api::Endpoint) of the table in [`crate::oci::api`]. Around it,
+//! middleware applies the allowed variations (`variations`) and deliberate defects
+//! (`defects`); storage-level ones decorate the storage instead.
 
 pub mod auth;
 pub(crate) mod blobs;
@@ -155,12 +157,14 @@ impl App {
 
 /// The router shared by `serve`, the runner's embedded reference and the tests.
 pub fn app(app: Arc<App>) -> Router {
-    use axum::middleware::from_fn_with_state;
-    // outermost first: defects rewrite what the registry, variations included, answers
+    use axum::middleware::{from_fn, from_fn_with_state};
+    // each layer wraps the ones before it: defects rewrite what the registry, variations
+    // included, answers, and the log line shows what was sent
     Router::new()
         .fallback(routes::dispatch)
         .layer(from_fn_with_state(app.clone(), variations::layer))
         .layer(from_fn_with_state(app.clone(), defects::layer))
+        .layer(from_fn(routes::log))
         .with_state(app)
 }
 

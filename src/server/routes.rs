@@ -1,12 +1,13 @@
 //! The dispatcher: path → [`Target`], method → [`Endpoint`] (both from the endpoint table in
-//! `oci::api`), then the handler. Also the request log line and the headers every response
-//! carries.
+//! `oci::api`, as are the methods a 405 lists), then the handler. Also the headers every
+//! response carries and the request log line (a middleware around everything else).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{AppError, Result};
@@ -15,16 +16,13 @@ use super::{App, Ctx, blobs, listing, manifests, uploads};
 use crate::oci::api::{self, Endpoint, Target};
 use crate::oci::{ErrorCode, name};
 
-pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
-    let start = Instant::now();
+pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let mut ctx = Ctx {
         request_id: app.next_request_id(),
         repo: None,
         subject: None,
         endpoint: None,
     };
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
     let mut res = match route(&app, &mut ctx, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
@@ -33,6 +31,29 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         "docker-distribution-api-version",
         HeaderValue::from_static("registry/2.0"),
     );
+    // for the log line, written once every layer has had its say
+    res.extensions_mut().insert(Logged {
+        request_id: ctx.request_id,
+        subject: ctx.subject,
+    });
+    res
+}
+
+/// What the dispatcher learnt of a request that the log line reports.
+#[derive(Clone)]
+struct Logged {
+    request_id: u64,
+    subject: Option<String>,
+}
+
+/// The outermost middleware: one log line per request, with the answer as it is sent (a
+/// defect's rewrite included).
+pub(crate) async fn log(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut res = next.run(req).await;
+    let logged = res.extensions_mut().remove::<Logged>();
     use axum::body::HttpBody as _;
     let bytes = res
         .headers()
@@ -42,8 +63,11 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         .or_else(|| res.body().size_hint().exact().map(|n| n.to_string()))
         .unwrap_or_else(|| "-".into());
     tracing::info!(
-        request_id = ctx.request_id,
-        subject = ctx.subject.as_deref().unwrap_or("-"),
+        request_id = logged.as_ref().map_or(0, |l| l.request_id),
+        subject = logged
+            .as_ref()
+            .and_then(|l| l.subject.as_deref())
+            .unwrap_or("-"),
         %method,
         path,
         status = res.status().as_u16(),
