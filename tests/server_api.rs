@@ -1093,3 +1093,40 @@ async fn a_malformed_tag_is_not_found_when_read_and_invalid_when_written() {
     assert_eq!(put.codes(), ["MANIFEST_INVALID"]);
     reg.server.shutdown().await;
 }
+
+/// Shutting a TLS server down ends its accept loop, which lets go of the port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_server_lets_go_of_its_port_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let tls = regverify::server::tls::load(&cert_pem, &key_pem).unwrap();
+    let app = regverify::server::App::new(
+        Config::default(),
+        std::sync::Arc::new(regverify::server::storage::MemStorage::new()),
+    );
+    let server = regverify::server::spawn_with(app, "127.0.0.1:0".parse().unwrap(), Some(tls))
+        .await
+        .unwrap();
+    let addr = server.addr;
+    assert!(
+        std::net::TcpListener::bind(addr).is_err(),
+        "the port is taken while serving"
+    );
+    server.shutdown().await;
+    let mut freed = false;
+    for _ in 0..100 {
+        if std::net::TcpListener::bind(addr).is_ok() {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(freed, "the port {addr} is still held after shutdown");
+}

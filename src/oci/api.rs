@@ -477,7 +477,10 @@ mod tests {
             route_by_spec_id("end-12b").map(|r| r.endpoint),
             Some(Endpoint::Referrers)
         );
-        assert_eq!(route_by_spec_id("end-7b").map(|r| r.spec_ids[0]), Some("end-7"));
+        assert_eq!(
+            route_by_spec_id("end-7b").map(|r| r.spec_ids[0]),
+            Some("end-7")
+        );
         assert!(route_by_spec_id("end-99").is_none());
     }
 
