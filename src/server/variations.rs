@@ -51,7 +51,7 @@ variations! {
         "tag pages hold exactly n tags and never carry a Link; `last` fetches the next page (a Link MAY be included when more tags remain, so it may also be left out)";
     CatalogTaggedOnly = "catalog-tagged-only", "listing-repositories":
         "the catalog lists only repositories holding a tag, not those made by blob pushes alone (Docker's API doc: the contents of the catalog are specific to the registry implementation)";
-    AbsoluteLocation = "absolute-location", "pushing-blobs":
+    AbsoluteLocation = "absolute-location", "pushing-a-blob-monolithically":
         "every Location is an absolute URL with scheme and host (the location MAY be absolute or relative)";
     NoMount = "no-mount", "mounting-a-blob-from-another-repository":
         "mounts are never done: a mount request opens an upload session, answered 202 (a registry that does not support mounting SHOULD return 202)";

@@ -156,6 +156,10 @@ pub(super) async fn before(
                         [
                             (header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}")),
                             (header::RANGE, "0-0".to_string()),
+                            (
+                                axum::http::HeaderName::from_static("docker-upload-uuid"),
+                                id.clone(),
+                            ),
                             (header::CONTENT_LENGTH, "0".to_string()),
                         ],
                     )
