@@ -80,6 +80,15 @@ pub(super) async fn before(
             Some(Target::Manifest { name, reference }),
         ) => {
             let limit = app.config.max_manifest_bytes;
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            if declared.is_none_or(|n| n > limit) {
+                // the handler refuses what is too large, reading it first
+                return Ok(req);
+            }
             let (parts, body) = req.into_parts();
             let Ok(body) = http_body_util::Limited::new(body, limit).collect().await else {
                 return Err(AppError::bare(StatusCode::PAYLOAD_TOO_LARGE).into_response());
