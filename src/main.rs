@@ -97,6 +97,10 @@ struct ServeArgs {
     /// Run with one deliberate defect, to see what the scenarios catch ("list" lists them).
     #[arg(long, value_name = "NAME")]
     defect: Option<String>,
+    /// Run with a behaviour the spec allows other than the reference's own; repeatable
+    /// ("list" lists them, each with the spec section that allows it).
+    #[arg(long, value_name = "NAME")]
+    variation: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -149,16 +153,17 @@ fn serve(a: ServeArgs) -> ExitCode {
     let defect = match a.defect.as_deref() {
         None => None,
         Some("list") => {
-            for (_, id, summary, breaks) in server::defects::DEFECTS {
-                let breaks: Vec<String> = breaks
-                    .iter()
-                    .map(|b| match b.strip_prefix('?') {
-                        Some(m) => format!("{m} (at times)"),
-                        None => b.to_string(),
-                    })
-                    .collect();
+            for d in server::defects::DEFECTS {
+                let mut breaks: Vec<String> = d.breaks.iter().map(|b| b.to_string()).collect();
+                breaks.extend(d.at_times.iter().map(|b| format!("{b} (at times)")));
+                if d.locks_out {
+                    breaks.push("every requirement behind a login".into());
+                }
+                let auth = if d.needs_auth { " (with --auth)" } else { "" };
                 println!(
-                    "{id:<28} {summary}\n{:<28} breaks: {}",
+                    "{:<28} {}{auth}\n{:<28} breaks: {}",
+                    d.name,
+                    d.summary,
                     "",
                     breaks.join(", ")
                 );
@@ -173,6 +178,27 @@ fn serve(a: ServeArgs) -> ExitCode {
             }
         },
     };
+    let mut variations = server::variations::Variations::new();
+    for name in &a.variation {
+        if name == "list" {
+            for v in server::variations::VARIATIONS {
+                println!(
+                    "{:<26} {}\n{:<26} allowed by: #{}",
+                    v.name, v.summary, "", v.section
+                );
+            }
+            return ExitCode::SUCCESS;
+        }
+        match server::variations::Variation::parse(name) {
+            Some(v) => {
+                variations.insert(v);
+            }
+            None => {
+                eprintln!("error: unknown variation {name}; see --variation list");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let storage: Arc<dyn storage::Storage> = if a.memory {
         Arc::new(storage::MemStorage::new())
     } else {
@@ -190,6 +216,7 @@ fn serve(a: ServeArgs) -> ExitCode {
         max_manifest_bytes: a.max_manifest_bytes,
         referrers_page_size: a.referrers_page_size,
         defect,
+        variations,
         upload_ttl: std::time::Duration::from_secs(a.upload_ttl.max(1)),
     };
     let auth = match (&a.auth, &a.htpasswd) {
@@ -250,12 +277,20 @@ fn serve(a: ServeArgs) -> ExitCode {
     })
 }
 
+/// Ctrl-C everywhere; SIGTERM too where there are Unix signals.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }

@@ -412,16 +412,17 @@ fn distribution_behind_htpasswd_matches_its_baseline() {
     assert!(!stdout.contains(PASSWORD));
 }
 
-/// The auth defects, against the token-mode reference with credentials. A defect marked `*`
-/// keeps every client out, so everything fails: only its own requirement is checked then.
+/// The auth defects, against the token-mode reference with credentials. A defect that locks
+/// out keeps every client out, so everything fails: only its own requirement is checked then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_auth_defect_fails_its_requirements() {
     use regverify::server::defects::DEFECTS;
     let mut problems = vec![];
-    for (defect, id, _, breaks) in DEFECTS {
-        if !(id.starts_with("auth-") || id.starts_with("token") || id.starts_with("scope")) {
+    for d in DEFECTS {
+        if !d.needs_auth {
             continue;
         }
+        let (defect, id) = (&d.defect, d.name);
         let dir = tempfile::tempdir().unwrap();
         let auth = Auth::load(&Settings::new(Mode::Token, &htpasswd(dir.path()))).unwrap();
         let config = Config {
@@ -444,12 +445,9 @@ async fn every_auth_defect_fails_its_requirements() {
             .filter(|r| r.verdict == Verdict::Fail)
             .filter_map(|r| r.finding.as_ref().and_then(|f| f.requirement.clone()))
             .collect();
-        let named: std::collections::BTreeSet<String> = breaks
-            .iter()
-            .filter(|b| **b != "*")
-            .map(|b| b.to_string())
-            .collect();
-        let ok = if breaks.contains(&"*") {
+        let named: std::collections::BTreeSet<String> =
+            d.breaks.iter().map(|b| b.to_string()).collect();
+        let ok = if d.locks_out {
             named.is_subset(&failed)
         } else {
             named == failed && results.iter().all(|r| r.verdict != Verdict::Error)

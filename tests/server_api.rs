@@ -226,11 +226,20 @@ async fn every_error_code_the_registry_answers() {
             "MANIFEST_UNKNOWN",
         ),
         (
-            "bad reference",
+            "bad reference (read: no such manifest)",
             "GET",
             format!("/v2/{repo}/manifests/-bad"),
             vec![],
             vec![],
+            404,
+            "MANIFEST_UNKNOWN",
+        ),
+        (
+            "bad reference (write)",
+            "PUT",
+            format!("/v2/{repo}/manifests/-bad"),
+            vec![("content-type", OCI_MANIFEST)],
+            b"{}".to_vec(),
             400,
             "MANIFEST_INVALID",
         ),
@@ -1059,4 +1068,65 @@ async fn abandoned_uploads_expire() {
     assert!(gone, "the abandoned upload is still there after 4 s");
     assert!(reg.storage.uploads().unwrap().is_empty());
     reg.server.shutdown().await;
+}
+
+/// The official v1.1.1 conformance suite reads the manifest `.INVALID_MANIFEST_NAME` and
+/// expects 404 ("If the manifest is not found in the repository, the response code MUST be
+/// 404"); pushing to such a reference is still refused as invalid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_tag_is_not_found_when_read_and_invalid_when_written() {
+    let reg = start(Config::default(), false).await;
+    let h = Http::new(&reg.url);
+    let repo = "malformed/tag";
+    h.push_image(repo, "v1", "malformed tag").await;
+    let path = format!("/v2/{repo}/manifests/.INVALID_MANIFEST_NAME");
+    let get = h.get(&path).await;
+    assert_eq!(get.status, 404);
+    assert_eq!(get.codes(), ["MANIFEST_UNKNOWN"]);
+    let head = h.req("HEAD", &path, &[], Bytes::new()).await;
+    assert_eq!(head.status, 404);
+    let (body, _) = h.push_image(repo, "v2", "malformed tag").await;
+    let put = h
+        .req("PUT", &path, &[("content-type", OCI_MANIFEST)], body)
+        .await;
+    assert_eq!(put.status, 400);
+    assert_eq!(put.codes(), ["MANIFEST_INVALID"]);
+    reg.server.shutdown().await;
+}
+
+/// Shutting a TLS server down ends its accept loop, which lets go of the port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_server_lets_go_of_its_port_on_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    let tls = regverify::server::tls::load(&cert_pem, &key_pem).unwrap();
+    let app = regverify::server::App::new(
+        Config::default(),
+        std::sync::Arc::new(regverify::server::storage::MemStorage::new()),
+    );
+    let server = regverify::server::spawn_with(app, "127.0.0.1:0".parse().unwrap(), Some(tls))
+        .await
+        .unwrap();
+    let addr = server.addr;
+    assert!(
+        std::net::TcpListener::bind(addr).is_err(),
+        "the port is taken while serving"
+    );
+    server.shutdown().await;
+    let mut freed = false;
+    for _ in 0..100 {
+        if std::net::TcpListener::bind(addr).is_ok() {
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(freed, "the port {addr} is still held after shutdown");
 }

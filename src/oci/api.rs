@@ -1,6 +1,6 @@
 //! The endpoint table (`#endpoints`): every route of the API, its method, path, spec id,
 //! success statuses and the error codes it may answer. The server's router dispatches on
-//! [`Endpoint`], the runner and the coverage matrix name routes by [`Endpoint::spec_id`].
+//! [`Endpoint`], requirements name routes by spec id ([`route_by_spec_id`]).
 
 use super::errors::ErrorCode;
 
@@ -36,11 +36,66 @@ pub enum Endpoint {
     Catalog,
 }
 
+/// The methods of the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// The method of a request line; `None` for one the API never uses.
+    pub fn parse(s: &str) -> Option<Method> {
+        [
+            Method::Get,
+            Method::Head,
+            Method::Post,
+            Method::Put,
+            Method::Patch,
+            Method::Delete,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == s)
+    }
+}
+
+/// What a `/v2/…` path designates, whatever the method: the column the table's path
+/// patterns fall into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Base,
+    Catalog,
+    Blob,
+    Uploads,
+    Upload,
+    Manifest,
+    Tags,
+    Referrers,
+}
+
 /// One row of the endpoint table.
 pub struct Route {
     pub endpoint: Endpoint,
-    pub spec_id: &'static str,
-    pub methods: &'static [&'static str],
+    /// The spec's ids for this row (`end-N`), the first being the main one; several rows of
+    /// the spec's table that differ only in query parameters share one route here.
+    pub spec_ids: &'static [&'static str],
+    pub resource: Resource,
+    pub methods: &'static [Method],
     pub path: &'static str,
     pub success: &'static [u16],
     pub errors: &'static [ErrorCode],
@@ -48,12 +103,14 @@ pub struct Route {
 }
 
 use ErrorCode as E;
+use Method as M;
 
 pub const ROUTES: &[Route] = &[
     Route {
         endpoint: Endpoint::Base,
-        spec_id: "end-1",
-        methods: &["GET", "HEAD"],
+        spec_ids: &["end-1"],
+        resource: Resource::Base,
+        methods: &[M::Get, M::Head],
         path: "/v2/",
         success: &[200],
         errors: &[E::Unauthorized],
@@ -61,8 +118,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::BlobGet,
-        spec_id: "end-2",
-        methods: &["GET", "HEAD"],
+        spec_ids: &["end-2"],
+        resource: Resource::Blob,
+        methods: &[M::Get, M::Head],
         path: "/v2/<name>/blobs/<digest>",
         success: &[200, 206],
         errors: &[E::BlobUnknown, E::DigestInvalid, E::NameInvalid],
@@ -70,8 +128,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::ManifestGet,
-        spec_id: "end-3",
-        methods: &["GET", "HEAD"],
+        spec_ids: &["end-3"],
+        resource: Resource::Manifest,
+        methods: &[M::Get, M::Head],
         path: "/v2/<name>/manifests/<reference>",
         success: &[200],
         errors: &[
@@ -84,8 +143,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::UploadStart,
-        spec_id: "end-4a",
-        methods: &["POST"],
+        spec_ids: &["end-4a", "end-4b", "end-4c", "end-11"],
+        resource: Resource::Uploads,
+        methods: &[M::Post],
         path: "/v2/<name>/blobs/uploads/[?digest=|?digest-algorithm=|?mount=&from=]",
         success: &[201, 202],
         errors: &[E::DigestInvalid, E::NameInvalid, E::SizeInvalid],
@@ -93,8 +153,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::UploadChunk,
-        spec_id: "end-5",
-        methods: &["PATCH"],
+        spec_ids: &["end-5"],
+        resource: Resource::Upload,
+        methods: &[M::Patch],
         path: "/v2/<name>/blobs/uploads/<reference>",
         success: &[202],
         errors: &[E::BlobUploadUnknown, E::BlobUploadInvalid, E::NameInvalid],
@@ -102,8 +163,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::UploadClose,
-        spec_id: "end-6",
-        methods: &["PUT"],
+        spec_ids: &["end-6"],
+        resource: Resource::Upload,
+        methods: &[M::Put],
         path: "/v2/<name>/blobs/uploads/<reference>?digest=<digest>",
         success: &[201],
         errors: &[
@@ -116,8 +178,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::ManifestPut,
-        spec_id: "end-7",
-        methods: &["PUT"],
+        spec_ids: &["end-7", "end-7a", "end-7b"],
+        resource: Resource::Manifest,
+        methods: &[M::Put],
         path: "/v2/<name>/manifests/<reference>[?tag=…]",
         success: &[201],
         errors: &[
@@ -131,8 +194,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::TagsList,
-        spec_id: "end-8a",
-        methods: &["GET"],
+        spec_ids: &["end-8a", "end-8b"],
+        resource: Resource::Tags,
+        methods: &[M::Get],
         path: "/v2/<name>/tags/list[?n=<int>&last=<tag>]",
         success: &[200],
         errors: &[E::NameUnknown, E::NameInvalid, E::PaginationNumberInvalid],
@@ -140,8 +204,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::ManifestDelete,
-        spec_id: "end-9",
-        methods: &["DELETE"],
+        spec_ids: &["end-9"],
+        resource: Resource::Manifest,
+        methods: &[M::Delete],
         path: "/v2/<name>/manifests/<reference>",
         success: &[202],
         errors: &[
@@ -154,8 +219,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::BlobDelete,
-        spec_id: "end-10",
-        methods: &["DELETE"],
+        spec_ids: &["end-10"],
+        resource: Resource::Blob,
+        methods: &[M::Delete],
         path: "/v2/<name>/blobs/<digest>",
         success: &[202],
         errors: &[
@@ -168,8 +234,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::Referrers,
-        spec_id: "end-12a",
-        methods: &["GET"],
+        spec_ids: &["end-12a", "end-12b"],
+        resource: Resource::Referrers,
+        methods: &[M::Get],
         path: "/v2/<name>/referrers/<digest>[?artifactType=]",
         success: &[200],
         errors: &[E::DigestInvalid, E::NameInvalid],
@@ -177,8 +244,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::UploadStatus,
-        spec_id: "end-13",
-        methods: &["GET"],
+        spec_ids: &["end-13"],
+        resource: Resource::Upload,
+        methods: &[M::Get],
         path: "/v2/<name>/blobs/uploads/<reference>",
         success: &[204],
         errors: &[E::BlobUploadUnknown, E::NameInvalid],
@@ -186,8 +254,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::UploadCancel,
-        spec_id: "end-14",
-        methods: &["DELETE"],
+        spec_ids: &["end-14"],
+        resource: Resource::Upload,
+        methods: &[M::Delete],
         path: "/v2/<name>/blobs/uploads/<reference>",
         success: &[204],
         errors: &[E::BlobUploadUnknown, E::NameInvalid],
@@ -195,8 +264,9 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         endpoint: Endpoint::Catalog,
-        spec_id: "catalog",
-        methods: &["GET"],
+        spec_ids: &["catalog"],
+        resource: Resource::Catalog,
+        methods: &[M::Get],
         path: "/v2/_catalog[?n=<int>&last=<name>]",
         success: &[200],
         errors: &[E::PaginationNumberInvalid],
@@ -204,16 +274,27 @@ pub const ROUTES: &[Route] = &[
     },
 ];
 
-impl Endpoint {
-    pub fn route(self) -> &'static Route {
-        ROUTES
-            .iter()
-            .find(|r| r.endpoint == self)
-            .expect("every endpoint has a row in ROUTES")
-    }
-    pub fn spec_id(self) -> &'static str {
-        self.route().spec_id
-    }
+/// The route a spec id (`end-5`, `end-12b`…) names.
+pub fn route_by_spec_id(id: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.spec_ids.contains(&id))
+}
+
+/// The endpoint a method on a resource reaches; `None` means 405.
+pub fn route_for(resource: Resource, method: &str) -> Option<&'static Route> {
+    let method = Method::parse(method)?;
+    ROUTES
+        .iter()
+        .find(|r| r.resource == resource && r.methods.contains(&method))
+}
+
+/// The methods a resource allows, for the `Allow` header of a 405 (`GET, HEAD, DELETE`).
+pub fn allowed(resource: Resource) -> String {
+    ROUTES
+        .iter()
+        .filter(|r| r.resource == resource)
+        .flat_map(|r| r.methods.iter().map(|m| m.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The resource a `/v2/…` path designates, before the method is considered. Repository names
@@ -301,37 +382,16 @@ impl<'a> Target<'a> {
         }
     }
 
-    /// The endpoint a method on this resource reaches; `None` means 405.
-    pub fn endpoint(&self, method: &str) -> Option<Endpoint> {
-        use Endpoint::*;
-        Some(match (self, method) {
-            (Target::Base, "GET" | "HEAD") => Base,
-            (Target::Catalog, "GET") => Catalog,
-            (Target::Blob { .. }, "GET" | "HEAD") => BlobGet,
-            (Target::Blob { .. }, "DELETE") => BlobDelete,
-            (Target::Uploads { .. }, "POST") => UploadStart,
-            (Target::Upload { .. }, "PATCH") => UploadChunk,
-            (Target::Upload { .. }, "PUT") => UploadClose,
-            (Target::Upload { .. }, "GET") => UploadStatus,
-            (Target::Upload { .. }, "DELETE") => UploadCancel,
-            (Target::Manifest { .. }, "GET" | "HEAD") => ManifestGet,
-            (Target::Manifest { .. }, "PUT") => ManifestPut,
-            (Target::Manifest { .. }, "DELETE") => ManifestDelete,
-            (Target::Tags { .. }, "GET") => TagsList,
-            (Target::Referrers { .. }, "GET") => Referrers,
-            _ => return None,
-        })
-    }
-
-    /// Methods allowed on this resource, for the `Allow` header of a 405.
-    pub fn allowed(&self) -> &'static str {
+    pub fn resource(&self) -> Resource {
         match self {
-            Target::Base => "GET, HEAD",
-            Target::Manifest { .. } => "GET, HEAD, PUT, DELETE",
-            Target::Catalog | Target::Tags { .. } | Target::Referrers { .. } => "GET",
-            Target::Blob { .. } => "GET, HEAD, DELETE",
-            Target::Uploads { .. } => "POST",
-            Target::Upload { .. } => "GET, PATCH, PUT, DELETE",
+            Target::Base => Resource::Base,
+            Target::Catalog => Resource::Catalog,
+            Target::Blob { .. } => Resource::Blob,
+            Target::Uploads { .. } => Resource::Uploads,
+            Target::Upload { .. } => Resource::Upload,
+            Target::Manifest { .. } => Resource::Manifest,
+            Target::Tags { .. } => Resource::Tags,
+            Target::Referrers { .. } => Resource::Referrers,
         }
     }
 }
@@ -392,6 +452,36 @@ mod tests {
         assert_eq!(Target::parse("/v2/manifests/latest"), None);
         assert_eq!(Target::parse("/v3/"), None);
         assert_eq!(Target::parse("/v2/x/nothing/here"), None);
+    }
+
+    #[test]
+    fn the_table_routes_methods_and_names_spec_ids() {
+        assert_eq!(
+            route_for(Resource::Manifest, "DELETE").map(|r| r.endpoint),
+            Some(Endpoint::ManifestDelete)
+        );
+        assert_eq!(
+            route_for(Resource::Upload, "GET").map(|r| r.endpoint),
+            Some(Endpoint::UploadStatus)
+        );
+        assert!(route_for(Resource::Tags, "DELETE").is_none());
+        assert!(route_for(Resource::Blob, "BREW").is_none());
+        assert_eq!(allowed(Resource::Manifest), "GET, HEAD, PUT, DELETE");
+        assert_eq!(allowed(Resource::Upload), "PATCH, PUT, GET, DELETE");
+        assert_eq!(allowed(Resource::Uploads), "POST");
+        assert_eq!(
+            route_by_spec_id("end-11").map(|r| r.endpoint),
+            Some(Endpoint::UploadStart)
+        );
+        assert_eq!(
+            route_by_spec_id("end-12b").map(|r| r.endpoint),
+            Some(Endpoint::Referrers)
+        );
+        assert_eq!(
+            route_by_spec_id("end-7b").map(|r| r.spec_ids[0]),
+            Some("end-7")
+        );
+        assert!(route_by_spec_id("end-99").is_none());
     }
 
     #[test]

@@ -111,8 +111,14 @@ impl ErrorCode {
         }
     }
 
+    /// The code of an error envelope's `code` field (`BLOB_UNKNOWN`).
     pub fn parse(s: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The code the spec's table names `id` (`code-7`).
+    pub fn by_spec_id(id: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.spec_id() == Some(id))
     }
 }
 
@@ -127,4 +133,25 @@ pub fn envelope(code: ErrorCode, message: &str, detail: serde_json::Value) -> se
     serde_json::json!({
         "errors": [{ "code": code.as_str(), "message": message, "detail": detail }]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_found_by_name_and_by_spec_id() {
+        for c in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(c.as_str()), Some(c));
+            if let Some(id) = c.spec_id() {
+                assert_eq!(ErrorCode::by_spec_id(id), Some(c));
+            }
+        }
+        assert_eq!(
+            ErrorCode::by_spec_id("code-7"),
+            Some(ErrorCode::ManifestUnknown)
+        );
+        assert_eq!(ErrorCode::by_spec_id("code-15"), None);
+        assert_eq!(ErrorCode::parse("BAD_REQUEST"), None);
+    }
 }

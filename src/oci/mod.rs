@@ -5,10 +5,9 @@
 pub mod api;
 pub mod digest;
 pub mod errors;
-pub mod manifest;
-pub mod media;
-pub mod name;
+pub(crate) mod manifest;
+pub(crate) mod media;
+pub(crate) mod name;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use errors::ErrorCode;
-pub use name::Reference;

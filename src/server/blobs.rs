@@ -5,23 +5,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 use super::App;
-use super::defects::Defect;
 use super::error::{AppError, Result};
-use super::routes::deletion_disabled;
+use super::request::{deletion_disabled, parse_digest};
 use super::storage::BlobData;
-use crate::oci::{Digest, ErrorCode, media};
-
-/// Parses a request `digest` path segment; malformed → 400 `DIGEST_INVALID`.
-pub fn parse_digest(s: &str) -> Result<Digest> {
-    s.parse::<Digest>().map_err(|e| {
-        AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::DigestInvalid,
-            e.to_string(),
-        )
-        .detail(serde_json::json!({ "digest": s }))
-    })
-}
+use crate::oci::{ErrorCode, media};
 
 /// What a `Range` header asks of a representation of `len` bytes (RFC 9110 §14).
 #[derive(Debug, PartialEq, Eq)]
@@ -171,12 +158,8 @@ pub async fn delete(app: &App, repo: &str, digest: &str) -> Result<Response> {
     }
     let digest = parse_digest(digest)?;
     let (r, d) = (repo.to_string(), digest.clone());
-    let unlinked = if app.has(Defect::BlobDeleteKeeps) {
-        app.blocking(move |s| s.blob_size(&r, &d)).await?.is_some()
-    } else {
-        app.blocking(move |s| s.blob_unlink(&r, &d)).await?
-    };
-    if !unlinked && !app.has(Defect::BlobDeleteUnknown202) {
+    let unlinked = app.blocking(move |s| s.blob_unlink(&r, &d)).await?;
+    if !unlinked {
         return Err(
             AppError::code(StatusCode::NOT_FOUND, ErrorCode::BlobUnknown)
                 .detail(serde_json::json!({ "digest": digest.to_string() })),

@@ -5,10 +5,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::App;
-use super::blobs::parse_digest;
-use super::defects::Defect;
 use super::error::{AppError, Result};
-use super::routes::Query;
+use super::request::{Query, parse_digest};
 use crate::oci::{ErrorCode, media};
 
 /// Lexical order as the spec describes it (case-insensitive), bytes breaking ties so the
@@ -39,20 +37,10 @@ fn paginate(
     mut items: Vec<String>,
     query: &Query,
     path: &str,
-    defect: Option<Defect>,
 ) -> Result<(Vec<String>, Option<String>)> {
     items.sort_by(lexical);
-    let mut n = page_size(query)?;
-    if matches!(defect, Some(Defect::TagsIgnoreN | Defect::CatalogIgnoreN)) {
-        n = None;
-    }
-    if defect == Some(Defect::TagsNZeroAll) && n == Some(0) {
-        n = None;
-    }
-    let last = query
-        .get("last")
-        .filter(|_| defect != Some(Defect::TagsIgnoreLast));
-    if let Some(last) = last {
+    let n = page_size(query)?;
+    if let Some(last) = query.get("last") {
         let last = last.to_string();
         items.retain(|t| lexical(t, &last).is_gt());
     }
@@ -91,23 +79,13 @@ fn json_response(body: Value, content_type: &'static str, link: Option<String>) 
 pub async fn tags(app: &App, repo: &str, query: &Query) -> Result<Response> {
     let r = repo.to_string();
     let tags = app.blocking(move |s| s.tags(&r)).await?;
-    let tags = match tags {
-        None if app.has(Defect::UnknownRepoTags) => Some(vec![]),
-        t => t,
-    };
     let Some(tags) = tags else {
         return Err(
             AppError::code(StatusCode::NOT_FOUND, ErrorCode::NameUnknown)
                 .detail(json!({ "name": repo })),
         );
     };
-    let defect = app.config.defect.filter(|d| {
-        matches!(
-            d,
-            Defect::TagsIgnoreN | Defect::TagsNZeroAll | Defect::TagsIgnoreLast
-        )
-    });
-    let (page, link) = paginate(tags, query, &format!("/v2/{repo}/tags/list"), defect)?;
+    let (page, link) = paginate(tags, query, &format!("/v2/{repo}/tags/list"))?;
     Ok(json_response(
         json!({ "name": repo, "tags": page }),
         media::JSON,
@@ -117,8 +95,7 @@ pub async fn tags(app: &App, repo: &str, query: &Query) -> Result<Response> {
 
 pub async fn catalog(app: &App, query: &Query) -> Result<Response> {
     let repos = app.blocking(|s| s.repositories()).await?;
-    let defect = app.config.defect.filter(|d| *d == Defect::CatalogIgnoreN);
-    let (page, link) = paginate(repos, query, "/v2/_catalog", defect)?;
+    let (page, link) = paginate(repos, query, "/v2/_catalog")?;
     Ok(json_response(
         json!({ "repositories": page }),
         media::JSON,
@@ -127,27 +104,8 @@ pub async fn catalog(app: &App, query: &Query) -> Result<Response> {
 }
 
 pub async fn referrers(app: &App, repo: &str, digest: &str, query: &Query) -> Result<Response> {
-    let subject = match parse_digest(digest) {
-        Ok(d) => d,
-        Err(_) if app.has(Defect::ReferrersNoValidation) => {
-            crate::oci::Digest::sha256(digest.as_bytes())
-        }
-        Err(e) => return Err(e),
-    };
+    let subject = parse_digest(digest)?;
     let (r, d) = (repo.to_string(), subject.clone());
-    if app.has(Defect::Referrers404) {
-        let (r, d) = (repo.to_string(), subject.clone());
-        if app
-            .blocking(move |s| s.manifest_get(&r, &d))
-            .await?
-            .is_none()
-        {
-            return Err(AppError::code(
-                StatusCode::NOT_FOUND,
-                ErrorCode::ManifestUnknown,
-            ));
-        }
-    }
     // An unknown repository or subject simply has no referrers: never 404.
     let mut all = app.blocking(move |s| s.referrers(&r, &d)).await?;
     let filter = query.get("artifactType");
@@ -166,13 +124,8 @@ pub async fn referrers(app: &App, repo: &str, digest: &str, query: &Query) -> Re
     }
     let size = app.config.referrers_page_size.max(1);
     let link = (all.len() > size).then(|| {
-        // the cursor is the last digest of this page (a defect points one further)
-        let at = if app.has(Defect::ReferrersCursorSkips) {
-            size
-        } else {
-            size - 1
-        };
-        let last = all[at]["digest"].as_str().unwrap_or("").to_string();
+        // the cursor is the last digest of this page
+        let last = all[size - 1]["digest"].as_str().unwrap_or("").to_string();
         let mut q = form_urlencoded::Serializer::new(String::new());
         if let Some(at) = filter {
             q.append_pair("artifactType", at);

@@ -8,26 +8,16 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use super::App;
-use super::defects::Defect;
+use super::defects::Check;
 use super::error::{AppError, Result};
-use super::routes::{Query, deletion_disabled};
+use super::request::{Query, deletion_disabled};
 use crate::oci::manifest::{self, ManifestError};
 use crate::oci::media::{self, ManifestKind};
 use crate::oci::name::{Reference, valid_tag};
 use crate::oci::{Digest, ErrorCode};
 
-fn parse_reference(app: &App, reference: &str) -> Result<Reference> {
-    if app.has(Defect::ShortTags) && !reference.contains(':') && reference.len() > 64 {
-        return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::ManifestInvalid,
-            "tag too long",
-        ));
-    }
+fn parse_reference(reference: &str) -> Result<Reference> {
     Reference::parse(reference).map_err(|e| match e {
-        crate::oci::name::ReferenceError::Digest(_) if app.has(Defect::Reference500) => {
-            AppError::internal("malformed digest reference")
-        }
         crate::oci::name::ReferenceError::Digest(d) => AppError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::DigestInvalid,
@@ -70,10 +60,15 @@ async fn resolve(app: &App, repo: &str, reference: &Reference, raw: &str) -> Res
 }
 
 pub async fn get(app: &App, repo: &str, reference: &str, head: bool) -> Result<Response> {
-    let parsed = parse_reference(app, reference)?;
-    if !head && app.has(Defect::ManifestByDigest404) && matches!(parsed, Reference::Digest(_)) {
+    if matches!(
+        Reference::parse(reference),
+        Err(crate::oci::name::ReferenceError::Invalid(_))
+    ) {
+        // No tag is spelled so, so no manifest is known by it: "If the manifest is not found
+        // in the repository, the response code MUST be 404".
         return Err(manifest_unknown(reference));
     }
+    let parsed = parse_reference(reference)?;
     let digest = resolve(app, repo, &parsed, reference).await?;
     let (r, d) = (repo.to_string(), digest.clone());
     let Some((media_type, body)) = app.blocking(move |s| s.manifest_get(&r, &d)).await? else {
@@ -100,7 +95,7 @@ pub async fn put(
     query: &Query,
     req: Request,
 ) -> Result<Response> {
-    let parsed = parse_reference(app, reference)?;
+    let parsed = parse_reference(reference)?;
     let limit = app.config.max_manifest_bytes;
     let too_large = || {
         AppError::new(
@@ -139,32 +134,6 @@ pub async fn put(
         })?
         .to_bytes();
 
-    if app.has(Defect::ManifestUnvalidated)
-        && manifest::parse(&body, content_type.as_deref()).is_err()
-    {
-        // stored as sent, whatever it is
-        let digest = Digest::sha256(&body);
-        let (r, d, b) = (repo.to_string(), digest.clone(), body.clone());
-        let mt = content_type.clone().unwrap_or_default();
-        let tag = match &parsed {
-            Reference::Tag(t) => Some(t.clone()),
-            Reference::Digest(_) => None,
-        };
-        app.blocking(move |s| {
-            s.manifest_put(&r, &d, &mt, &b)?;
-            if let Some(t) = tag {
-                s.tag_put(&r, &t, &d)?;
-            }
-            Ok(())
-        })
-        .await?;
-        return Response::builder()
-            .status(StatusCode::CREATED)
-            .header(header::LOCATION, format!("/v2/{repo}/manifests/{digest}"))
-            .header("docker-content-digest", digest.to_string())
-            .body(Body::empty())
-            .map_err(AppError::internal);
-    }
     let m = manifest::parse(&body, content_type.as_deref()).map_err(|e| {
         let detail = match &e {
             ManifestError::MediaTypeMismatch { field, header } => {
@@ -180,17 +149,8 @@ pub async fn put(
         .detail(detail)
     })?;
 
-    let refused_type = (app.has(Defect::IndexRefused) && m.kind == ManifestKind::Index)
-        || (app.has(Defect::DockerTypesRefused) && m.media_type.contains("docker"));
-    if refused_type {
-        return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::ManifestInvalid,
-            format!("{} is not accepted", m.media_type),
-        ));
-    }
     let digest = match &parsed {
-        Reference::Digest(d) if app.has(Defect::ManifestDigestUnchecked) => d.clone(),
+        Reference::Digest(d) if !app.config.checks(Check::ManifestDigest) => d.clone(),
         Reference::Digest(d) => {
             let actual = Digest::of(d.algorithm(), &body);
             if &actual != d {
@@ -225,18 +185,13 @@ pub async fn put(
 
     // Everything the manifest references must be here, except its subject (which may be
     // pushed later) and content declared to live elsewhere (`urls`).
-    let mut needed: Vec<(Digest, bool)> = m
+    let needed: Vec<(Digest, bool)> = m
         .config
         .iter()
         .chain(m.children.iter())
         .filter(|d| !d.external)
         .map(|d| (d.digest.clone(), m.kind == ManifestKind::Index))
         .collect();
-    if app.has(Defect::SubjectRequired)
-        && let Some(s) = &m.subject
-    {
-        needed.push((s.digest.clone(), true));
-    }
     let r = repo.to_string();
     let missing = app
         .blocking(move |s| {
@@ -253,12 +208,6 @@ pub async fn put(
         .await?;
     if let Some((first, rest)) = missing.split_first() {
         let err = |d: &Digest| json!({ "digest": d.to_string() });
-        if app.has(Defect::MissingBlobCode) {
-            return Err(AppError::code(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::ManifestInvalid,
-            ));
-        }
         let mut e = AppError::code(StatusCode::BAD_REQUEST, ErrorCode::ManifestBlobUnknown)
             .detail(err(first));
         for d in rest {
@@ -271,38 +220,17 @@ pub async fn put(
         return Err(e);
     }
 
-    let mut referrer = m.subject.as_ref().map(|s| {
+    let referrer = m.subject.as_ref().map(|s| {
         (
             s.digest.clone(),
             m.referrer_descriptor(&digest, body.len() as u64),
         )
     });
-    if app.has(Defect::ReferrersNoIndexes) && m.kind == ManifestKind::Index {
-        referrer = None;
-    }
-    if app.has(Defect::ReferrersNoConfigType)
-        && m.artifact_type.is_none()
-        && let Some((_, d)) = referrer.as_mut()
-        && let Some(o) = d.as_object_mut()
-    {
-        o.remove("artifactType");
-    }
-    // what is stored: the bytes as sent (a defect stores them pretty-printed)
-    let stored = if app.has(Defect::ManifestReformatted) {
-        serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| serde_json::to_vec_pretty(&v).ok())
-            .map(bytes::Bytes::from)
-            .unwrap_or_else(|| body.clone())
-    } else {
-        body.clone()
-    };
-    let immutable_tags = app.has(Defect::TagsImmutable);
     let (r, d, mt, b, t, rf) = (
         repo.to_string(),
         digest.clone(),
         m.media_type.clone(),
-        stored,
+        body.clone(),
         tags.clone(),
         referrer.clone(),
     );
@@ -312,9 +240,6 @@ pub async fn put(
             s.referrer_put(&r, &subject, &d, &desc)?;
         }
         for tag in &t {
-            if immutable_tags && s.tag_get(&r, tag)?.is_some() {
-                continue;
-            }
             s.tag_put(&r, tag, &d)?;
         }
         Ok(())
@@ -339,32 +264,19 @@ pub async fn delete(app: &App, repo: &str, reference: &str) -> Result<Response> 
     if !app.config.delete_enabled {
         return Err(deletion_disabled());
     }
-    let parsed = parse_reference(app, reference)?;
+    let parsed = parse_reference(reference)?;
     let r = repo.to_string();
-    if !app.blocking(move |s| s.repo_exists(&r)).await? && !app.has(Defect::DeleteUnknownRepo202) {
+    if !app.blocking(move |s| s.repo_exists(&r)).await? {
         return Err(name_unknown(repo));
     }
-    let (takes_manifest, keeps) = (
-        app.has(Defect::TagDeleteTakesManifest),
-        app.has(Defect::ManifestDeleteKeeps),
-    );
-    let unknown_repo_202 = app.has(Defect::DeleteUnknownRepo202);
     let (r, raw) = (repo.to_string(), reference.to_string());
     let found = app
         .blocking(move |s| match parsed {
-            Reference::Tag(t) => {
-                if takes_manifest && let Some(d) = s.tag_get(&r, &t)? {
-                    s.manifest_delete(&r, &d)?;
-                }
-                s.tag_delete(&r, &t)
-            }
+            Reference::Tag(t) => s.tag_delete(&r, &t),
             Reference::Digest(d) => {
                 let Some((mt, body)) = s.manifest_get(&r, &d)? else {
-                    return Ok(unknown_repo_202);
+                    return Ok(false);
                 };
-                if keeps {
-                    return Ok(true);
-                }
                 s.manifest_delete(&r, &d)?;
                 // tags pointing at it go with it; so does its entry in its subject's referrers
                 for t in s.tags(&r)?.unwrap_or_default() {

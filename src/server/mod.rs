@@ -1,19 +1,24 @@
 //! The reference registry: the OCI distribution API on real storage.
 //!
-//! [`App`] holds the configuration and storage; [`Ctx`] is per request. All of `/v2/` goes
-//! through one dispatcher ([`routes::dispatch`]) that maps a path and method to an
-//! [`Endpoint`](crate::oci::api::Endpoint) of the table in [`crate::oci::api`].
+//! [`App`] holds the configuration and storage; `Ctx` is per request. All of `/v2/` goes
+//! through one dispatcher (`routes::dispatch`) that maps a path and method to an
+//! [`Endpoint`](crate::oci::api::Endpoint) of the table in [`crate::oci::api`]. Around it,
+//! middleware applies the allowed variations (`variations`) and deliberate defects
+//! (`defects`); storage-level ones decorate the storage instead.
 
 pub mod auth;
-pub mod blobs;
+pub(crate) mod blobs;
+mod decorated;
 pub mod defects;
 pub mod error;
-pub mod listing;
-pub mod manifests;
-pub mod routes;
+pub(crate) mod listing;
+pub(crate) mod manifests;
+pub(crate) mod request;
+pub(crate) mod routes;
 pub mod storage;
 pub mod tls;
-pub mod uploads;
+pub(crate) mod uploads;
+pub mod variations;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,6 +44,8 @@ pub struct Config {
     pub referrers_page_size: usize,
     /// A deliberate defect (`--defect`), to prove the scenarios catch it.
     pub defect: Option<defects::Defect>,
+    /// Behaviours the spec allows, other than the reference's own (`--variation`).
+    pub variations: variations::Variations,
     /// Uploads untouched this long are cancelled.
     pub upload_ttl: std::time::Duration,
 }
@@ -51,6 +58,7 @@ impl Default for Config {
             max_manifest_bytes: 4 * 1024 * 1024,
             referrers_page_size: 50,
             defect: None,
+            variations: variations::Variations::new(),
             upload_ttl: std::time::Duration::from_secs(24 * 3600),
         }
     }
@@ -59,9 +67,9 @@ impl Default for Config {
 /// Hash state of an open upload, kept while the server runs so chunks are hashed once as
 /// they arrive. After a restart it is rebuilt by reading the upload back.
 #[derive(Default)]
-pub struct Session {
+pub(crate) struct Session {
     /// Hash of every byte of the upload so far, when known.
-    pub hasher: Option<Hasher>,
+    pub(crate) hasher: Option<Hasher>,
 }
 
 pub struct App {
@@ -73,11 +81,12 @@ pub struct App {
     pub tls: bool,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Session>>>>,
     next_request: AtomicU64,
+    variation_memory: variations::Memory,
 }
 
 /// Per-request context handed to handlers.
 #[derive(Clone, Debug)]
-pub struct Ctx {
+pub(crate) struct Ctx {
     pub request_id: u64,
     /// The repository the request addresses, once parsed and validated.
     pub repo: Option<String>,
@@ -99,6 +108,8 @@ impl App {
         auth: Option<Arc<auth::Auth>>,
         tls: bool,
     ) -> Arc<App> {
+        // storage-level defects and variations decorate the storage, out of the handlers' sight
+        let storage = decorated::Decorated::wrap(storage, config.defect, &config.variations);
         Arc::new(App {
             config,
             storage,
@@ -106,12 +117,8 @@ impl App {
             tls,
             sessions: Mutex::new(HashMap::new()),
             next_request: AtomicU64::new(1),
+            variation_memory: variations::Memory::default(),
         })
-    }
-
-    /// Whether the registry runs with this deliberate defect.
-    pub fn has(&self, d: defects::Defect) -> bool {
-        self.config.defect == Some(d)
     }
 
     fn next_request_id(&self) -> u64 {
@@ -119,7 +126,7 @@ impl App {
     }
 
     /// The in-memory half of an upload session (created empty if the server restarted).
-    pub fn session(&self, id: &str) -> Arc<tokio::sync::Mutex<Session>> {
+    pub(crate) fn session(&self, id: &str) -> Arc<tokio::sync::Mutex<Session>> {
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -128,7 +135,7 @@ impl App {
             .clone()
     }
 
-    pub fn drop_session(&self, id: &str) {
+    pub(crate) fn drop_session(&self, id: &str) {
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -136,7 +143,7 @@ impl App {
     }
 
     /// Runs blocking storage work off the async workers.
-    pub async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Storage) -> std::io::Result<T> + Send + 'static,
     ) -> Result<T, AppError> {
@@ -150,7 +157,15 @@ impl App {
 
 /// The router shared by `serve`, the runner's embedded reference and the tests.
 pub fn app(app: Arc<App>) -> Router {
-    Router::new().fallback(routes::dispatch).with_state(app)
+    use axum::middleware::{from_fn, from_fn_with_state};
+    // each layer wraps the ones before it: defects rewrite what the registry, variations
+    // included, answers, and the log line shows what was sent
+    Router::new()
+        .fallback(routes::dispatch)
+        .layer(from_fn_with_state(app.clone(), variations::layer))
+        .layer(from_fn_with_state(app.clone(), defects::layer))
+        .layer(from_fn(routes::log))
+        .with_state(app)
 }
 
 /// A running server; dropping it does not stop it, [`Server::shutdown`] does.
@@ -246,7 +261,7 @@ pub async fn spawn_with(
 
 /// Reads and discards up to `limit` bytes of a request body that is being refused, so the
 /// client, still sending, gets to read the answer instead of a reset connection.
-pub async fn drain(body: axum::body::Body, limit: u64) {
+pub(crate) async fn drain(body: axum::body::Body, limit: u64) {
     use futures_util::StreamExt;
     let mut stream = body.into_data_stream();
     let mut seen = 0u64;
@@ -260,7 +275,7 @@ pub async fn drain(body: axum::body::Body, limit: u64) {
 }
 
 /// How much of a refused body is drained before answering.
-pub const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
+pub(crate) const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// A fresh random upload id, shaped as a UUID (version 4) as the spec asks.
 pub fn new_upload_id() -> String {

@@ -1,79 +1,59 @@
 //! The dispatcher: path → [`Target`], method → [`Endpoint`] (both from the endpoint table in
-//! `oci::api`), then the handler. Also the request log line and the headers every response
-//! carries.
+//! `oci::api`, as are the methods a 405 lists), then the handler. Also the headers every
+//! response carries and the request log line (a middleware around everything else).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::error::{AppError, Result};
+use super::request::Query;
 use super::{App, Ctx, blobs, listing, manifests, uploads};
-use crate::oci::api::{Endpoint, Target};
+use crate::oci::api::{self, Endpoint, Target};
 use crate::oci::{ErrorCode, name};
 
-/// Decoded query parameters, in order, repeated keys kept.
-#[derive(Debug, Default)]
-pub struct Query(Vec<(String, String)>);
-
-impl Query {
-    pub fn parse(q: Option<&str>) -> Query {
-        Query(
-            form_urlencoded::parse(q.unwrap_or("").as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
-    let start = Instant::now();
+pub(crate) async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
     let mut ctx = Ctx {
         request_id: app.next_request_id(),
         repo: None,
         subject: None,
         endpoint: None,
     };
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let query = req.uri().query().unwrap_or("").to_string();
-    let bearer = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("Bearer "));
     let mut res = match route(&app, &mut ctx, req).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    if let Some(d) = app.config.defect {
-        let seen = super::defects::Seen {
-            method: &method,
-            endpoint: ctx.endpoint,
-            path: &path,
-            query: &query,
-            bearer,
-        };
-        res = super::defects::rewrite(d, seen, res).await;
-    }
     res.headers_mut().insert(
         "docker-distribution-api-version",
         HeaderValue::from_static("registry/2.0"),
     );
+    // for the log line, written once every layer has had its say
+    res.extensions_mut().insert(Logged {
+        request_id: ctx.request_id,
+        subject: ctx.subject,
+    });
+    res
+}
+
+/// What the dispatcher learnt of a request that the log line reports.
+#[derive(Clone)]
+struct Logged {
+    request_id: u64,
+    subject: Option<String>,
+}
+
+/// The outermost middleware: one log line per request, with the answer as it is sent (a
+/// defect's rewrite included).
+pub(crate) async fn log(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut res = next.run(req).await;
+    let logged = res.extensions_mut().remove::<Logged>();
     use axum::body::HttpBody as _;
     let bytes = res
         .headers()
@@ -83,8 +63,11 @@ pub async fn dispatch(State(app): State<Arc<App>>, req: Request) -> Response {
         .or_else(|| res.body().size_hint().exact().map(|n| n.to_string()))
         .unwrap_or_else(|| "-".into());
     tracing::info!(
-        request_id = ctx.request_id,
-        subject = ctx.subject.as_deref().unwrap_or("-"),
+        request_id = logged.as_ref().map_or(0, |l| l.request_id),
+        subject = logged
+            .as_ref()
+            .and_then(|l| l.subject.as_deref())
+            .unwrap_or("-"),
         %method,
         path,
         status = res.status().as_u16(),
@@ -119,17 +102,18 @@ async fn route(app: &App, ctx: &mut Ctx, mut req: Request) -> Result<Response> {
         )
         .detail(serde_json::json!({ "path": path })));
     };
-    let Some(endpoint) = target.endpoint(method.as_str()) else {
+    let Some(endpoint) = api::route_for(target.resource(), method.as_str()).map(|r| r.endpoint)
+    else {
         return Err(AppError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Unsupported,
             format!("{method} is not allowed here"),
         )
-        .header(header::ALLOW, target.allowed()));
+        .header(header::ALLOW, api::allowed(target.resource())));
     };
     ctx.endpoint = Some(endpoint);
     if let Some(n) = target.name() {
-        if !name::valid_name(n) && !app.has(super::defects::Defect::AcceptAnyName) {
+        if !name::valid_name(n) && app.config.checks(super::defects::Check::NameGrammar) {
             return Err(
                 AppError::code(StatusCode::BAD_REQUEST, ErrorCode::NameInvalid)
                     .detail(serde_json::json!({ "name": n })),
@@ -206,13 +190,4 @@ async fn route(app: &App, ctx: &mut Ctx, mut req: Request) -> Result<Response> {
             "endpoint {e:?} dispatched with target {t:?}"
         ))),
     }
-}
-
-/// The 405 every delete gets when deletion is disabled.
-pub fn deletion_disabled() -> AppError {
-    AppError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::Unsupported,
-        "deletion is disabled on this registry",
-    )
 }

@@ -14,21 +14,38 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::server::TlsStream;
 
+/// Why a certificate and key could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{}: {source}", path.display())]
+    Pem {
+        path: std::path::PathBuf,
+        source: tokio_rustls::rustls::pki_types::pem::Error,
+    },
+    #[error("{}: no certificate", .0.display())]
+    NoCertificate(std::path::PathBuf),
+    #[error("TLS: {0}")]
+    Rustls(#[from] tokio_rustls::rustls::Error),
+}
+
 /// A server configuration from PEM files (a certificate chain and its key).
-pub fn load(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+pub fn load(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+    let pem = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TlsError::Pem { path, source }
+    };
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("{}: {e}", cert.display()))?
+        .map_err(pem(cert))?
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", cert.display()))?;
+        .map_err(pem(cert))?;
     if chain.is_empty() {
-        return Err(format!("{}: no certificate", cert.display()));
+        return Err(TlsError::NoCertificate(cert.to_path_buf()));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(pem(key))?;
     let mut config = ServerConfig::builder()
         .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("TLS: {e}"))?;
+        .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -47,7 +64,12 @@ impl TlsListener {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             loop {
-                let Ok((tcp, peer)) = listener.accept().await else {
+                // the server dropped its end (shutdown): stop accepting and free the port
+                let accepted = tokio::select! {
+                    _ = tx.closed() => return,
+                    a = listener.accept() => a,
+                };
+                let Ok((tcp, peer)) = accepted else {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };

@@ -12,10 +12,9 @@ use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::Response;
 use futures_util::StreamExt;
 
-use super::blobs::parse_digest;
-use super::defects::Defect;
+use super::defects::Check;
 use super::error::{AppError, Result};
-use super::routes::Query;
+use super::request::{Query, parse_digest};
 use super::{App, new_upload_id};
 use crate::oci::{Algorithm, Digest, DigestError, ErrorCode, Hasher};
 
@@ -268,24 +267,6 @@ pub async fn start(app: &App, repo: &str, query: &Query, req: Request) -> Result
         return monolithic(app, repo, digest, req.into_body()).await;
     }
     let algorithm = algorithm_param(query)?;
-    if app.has(Defect::ReusedLocation) {
-        let r = repo.to_string();
-        let idle = app
-            .blocking(move |s| {
-                for id in s.uploads()? {
-                    if s.upload_info(&id)?
-                        .is_some_and(|i| i.repo == r && i.size == 0)
-                    {
-                        return Ok(Some(id));
-                    }
-                }
-                Ok(None)
-            })
-            .await?;
-        if let Some(id) = idle {
-            return progress(StatusCode::ACCEPTED, repo, &id, 0);
-        }
-    }
     let id = new_upload_id();
     let (r, i) = (repo.to_string(), id.clone());
     app.blocking(move |s| s.upload_create(&i, &r, algorithm))
@@ -334,7 +315,7 @@ pub async fn chunk(app: &App, repo: &str, id: &str, req: Request) -> Result<Resp
     let session_ref = app.session(id);
     let mut session = session_ref.lock().await;
     let checked = lookup(app, repo, id).await.and_then(|info| {
-        let in_order = !app.has(Defect::AcceptOutOfOrder);
+        let in_order = app.config.checks(Check::ChunkOrder);
         let expected = check_chunk(req.headers(), repo, id, info.size, in_order)?;
         Ok((info, expected))
     });
@@ -389,7 +370,7 @@ pub async fn close(
     let mut session = session_ref.lock().await;
     let checked = lookup(app, repo, id).await.and_then(|info| {
         let digest = digest_param(query)?;
-        let in_order = !app.has(Defect::FinalPutUnchecked);
+        let in_order = app.config.checks(Check::FinalChunkOrder);
         let expected = check_chunk(req.headers(), repo, id, info.size, in_order)?;
         Ok((info, digest, expected))
     });
@@ -404,21 +385,6 @@ pub async fn close(
     let appended = append_body(app, id, req.into_body(), &mut session.hasher)
         .await
         .and_then(|n| check_len(expected, n));
-    let appended = appended.and_then(|n| {
-        if n == 0 && app.has(Defect::CloseNeedsBody) {
-            return Err(AppError::code(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::DigestInvalid,
-            ));
-        }
-        if info.size + n == 0 && app.has(Defect::EmptyBlobRefused) {
-            return Err(AppError::code(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::SizeInvalid,
-            ));
-        }
-        Ok(n)
-    });
     if let Err(e) = appended {
         rollback(app, id, info.size).await?;
         session.hasher = saved;
@@ -446,7 +412,7 @@ pub async fn close(
             .await?
         }
     };
-    if actual != digest && !app.has(Defect::NoDigestCheck) {
+    if actual != digest && app.config.checks(Check::UploadDigest) {
         // Nothing is committed and the last chunk is taken back: the session is as before.
         rollback(app, id, info.size).await?;
         session.hasher = saved;

@@ -1,0 +1,227 @@
+//! A decorating storage: the storage-level defects and variations, wrapped around the real
+//! storage so that the handlers never see them. Without a defect or a variation that acts
+//! here, the registry uses its storage undecorated.
+
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::defects::Defect;
+use super::storage::{BlobData, Storage, UploadInfo};
+use super::variations::{Variation, Variations};
+use crate::oci::manifest;
+use crate::oci::media::ManifestKind;
+use crate::oci::{Algorithm, Digest};
+
+pub(crate) struct Decorated {
+    inner: Arc<dyn Storage>,
+    defect: Option<Defect>,
+    variations: Variations,
+}
+
+const STORAGE_DEFECTS: &[Defect] = &[
+    Defect::ManifestReformatted,
+    Defect::TagsImmutable,
+    Defect::TagDeleteTakesManifest,
+    Defect::ManifestDeleteKeeps,
+    Defect::BlobDeleteKeeps,
+    Defect::BlobDeleteUnknown202,
+    Defect::BlobDeleteGlobal,
+    Defect::ReferrersNoIndexes,
+    Defect::ReferrersNoConfigType,
+];
+
+const STORAGE_VARIATIONS: &[Variation] = &[Variation::ManifestAsBlob, Variation::CatalogTaggedOnly];
+
+impl Decorated {
+    /// `inner` decorated for `defect` and `variations`, or as it is when none acts on storage.
+    pub(crate) fn wrap(
+        inner: Arc<dyn Storage>,
+        defect: Option<Defect>,
+        variations: &Variations,
+    ) -> Arc<dyn Storage> {
+        let acts = defect.is_some_and(|d| STORAGE_DEFECTS.contains(&d))
+            || variations.iter().any(|v| STORAGE_VARIATIONS.contains(v));
+        if !acts {
+            return inner;
+        }
+        Arc::new(Decorated {
+            inner,
+            defect,
+            variations: variations.clone(),
+        })
+    }
+
+    fn has(&self, d: Defect) -> bool {
+        self.defect == Some(d)
+    }
+
+    fn varies(&self, v: Variation) -> bool {
+        self.variations.contains(&v)
+    }
+}
+
+impl Storage for Decorated {
+    fn upload_create(&self, id: &str, repo: &str, algorithm: Algorithm) -> io::Result<()> {
+        self.inner.upload_create(id, repo, algorithm)
+    }
+    fn upload_info(&self, id: &str) -> io::Result<Option<UploadInfo>> {
+        self.inner.upload_info(id)
+    }
+    fn upload_append(&self, id: &str, data: &[u8]) -> io::Result<u64> {
+        self.inner.upload_append(id, data)
+    }
+    fn upload_truncate(&self, id: &str, size: u64) -> io::Result<()> {
+        self.inner.upload_truncate(id, size)
+    }
+    fn upload_read(&self, id: &str) -> io::Result<Box<dyn Read + Send>> {
+        self.inner.upload_read(id)
+    }
+    fn upload_commit(&self, id: &str, digest: &Digest) -> io::Result<()> {
+        self.inner.upload_commit(id, digest)
+    }
+    fn upload_delete(&self, id: &str) -> io::Result<bool> {
+        self.inner.upload_delete(id)
+    }
+    fn uploads(&self) -> io::Result<Vec<String>> {
+        self.inner.uploads()
+    }
+    fn expire_uploads(&self, idle: std::time::Duration) -> io::Result<usize> {
+        self.inner.expire_uploads(idle)
+    }
+
+    fn blob_size(&self, repo: &str, digest: &Digest) -> io::Result<Option<u64>> {
+        self.inner.blob_size(repo, digest)
+    }
+    fn blob_open(&self, repo: &str, digest: &Digest) -> io::Result<Option<BlobData>> {
+        match self.inner.blob_open(repo, digest)? {
+            None if self.varies(Variation::ManifestAsBlob) => Ok(self
+                .inner
+                .manifest_get(repo, digest)?
+                .map(|(_, body)| BlobData::Bytes(body))),
+            found => Ok(found),
+        }
+    }
+    fn blob_link(&self, repo: &str, digest: &Digest) -> io::Result<bool> {
+        self.inner.blob_link(repo, digest)
+    }
+    fn blob_unlink(&self, repo: &str, digest: &Digest) -> io::Result<bool> {
+        if self.has(Defect::BlobDeleteKeeps) {
+            return Ok(self.inner.blob_size(repo, digest)?.is_some());
+        }
+        let unlinked = self.inner.blob_unlink(repo, digest)?;
+        if self.has(Defect::BlobDeleteGlobal) && unlinked {
+            for other in self.inner.repositories()? {
+                self.inner.blob_unlink(&other, digest)?;
+            }
+        }
+        Ok(unlinked || self.has(Defect::BlobDeleteUnknown202))
+    }
+    fn blobs(&self) -> io::Result<Vec<Digest>> {
+        self.inner.blobs()
+    }
+    fn blob_read_global(&self, digest: &Digest) -> io::Result<Option<Box<dyn Read + Send>>> {
+        self.inner.blob_read_global(digest)
+    }
+
+    fn manifest_put(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        media_type: &str,
+        body: &[u8],
+    ) -> io::Result<()> {
+        if self.has(Defect::ManifestReformatted)
+            && let Some(pretty) = serde_json::from_slice::<Value>(body)
+                .ok()
+                .and_then(|v| serde_json::to_vec_pretty(&v).ok())
+        {
+            return self.inner.manifest_put(repo, digest, media_type, &pretty);
+        }
+        self.inner.manifest_put(repo, digest, media_type, body)
+    }
+    fn manifest_get(&self, repo: &str, digest: &Digest) -> io::Result<Option<(String, Bytes)>> {
+        self.inner.manifest_get(repo, digest)
+    }
+    fn manifest_delete(&self, repo: &str, digest: &Digest) -> io::Result<bool> {
+        if self.has(Defect::ManifestDeleteKeeps) {
+            return Ok(self.inner.manifest_get(repo, digest)?.is_some());
+        }
+        self.inner.manifest_delete(repo, digest)
+    }
+    fn tag_get(&self, repo: &str, tag: &str) -> io::Result<Option<Digest>> {
+        self.inner.tag_get(repo, tag)
+    }
+    fn tag_put(&self, repo: &str, tag: &str, digest: &Digest) -> io::Result<()> {
+        if self.has(Defect::TagsImmutable) && self.inner.tag_get(repo, tag)?.is_some() {
+            return Ok(());
+        }
+        self.inner.tag_put(repo, tag, digest)
+    }
+    fn tag_delete(&self, repo: &str, tag: &str) -> io::Result<bool> {
+        if self.has(Defect::TagDeleteTakesManifest)
+            && let Some(d) = self.inner.tag_get(repo, tag)?
+        {
+            self.inner.manifest_delete(repo, &d)?;
+        }
+        self.inner.tag_delete(repo, tag)
+    }
+    fn tags(&self, repo: &str) -> io::Result<Option<Vec<String>>> {
+        self.inner.tags(repo)
+    }
+
+    fn referrer_put(
+        &self,
+        repo: &str,
+        subject: &Digest,
+        referrer: &Digest,
+        descriptor: &Value,
+    ) -> io::Result<()> {
+        let parsed = || -> io::Result<Option<manifest::ParsedManifest>> {
+            Ok(self
+                .inner
+                .manifest_get(repo, referrer)?
+                .and_then(|(mt, body)| manifest::parse(&body, Some(&mt)).ok()))
+        };
+        if self.has(Defect::ReferrersNoIndexes)
+            && parsed()?.is_some_and(|m| m.kind == ManifestKind::Index)
+        {
+            return Ok(());
+        }
+        if self.has(Defect::ReferrersNoConfigType)
+            && parsed()?.is_some_and(|m| m.artifact_type.is_none())
+        {
+            let mut d = descriptor.clone();
+            if let Some(o) = d.as_object_mut() {
+                o.remove("artifactType");
+            }
+            return self.inner.referrer_put(repo, subject, referrer, &d);
+        }
+        self.inner.referrer_put(repo, subject, referrer, descriptor)
+    }
+    fn referrer_delete(&self, repo: &str, subject: &Digest, referrer: &Digest) -> io::Result<()> {
+        self.inner.referrer_delete(repo, subject, referrer)
+    }
+    fn referrers(&self, repo: &str, subject: &Digest) -> io::Result<Vec<Value>> {
+        self.inner.referrers(repo, subject)
+    }
+
+    fn repo_exists(&self, repo: &str) -> io::Result<bool> {
+        self.inner.repo_exists(repo)
+    }
+    fn repositories(&self) -> io::Result<Vec<String>> {
+        let all = self.inner.repositories()?;
+        if !self.varies(Variation::CatalogTaggedOnly) {
+            return Ok(all);
+        }
+        let mut tagged = vec![];
+        for r in all {
+            if self.inner.tags(&r)?.is_some_and(|t| !t.is_empty()) {
+                tagged.push(r);
+            }
+        }
+        Ok(tagged)
+    }
+}

@@ -1,0 +1,241 @@
+//! Deliberate defects (`serve --defect NAME`): each makes the reference break named
+//! requirements, to prove that the scenarios catch them (and to show users what each check
+//! catches). None lives in a handler: answer rewrites and request refusals are the middleware
+//! [`layer`]; defects in what is stored decorate the storage (`decorated.rs`); defects in what
+//! is validated turn a check of the handlers off through [`Defect::skips`].
+
+mod answers;
+mod requests;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::App;
+use crate::oci::api::{self, Target};
+
+pub(crate) use answers::edit_json;
+
+macro_rules! defects {
+    ($( $variant:ident = $id:literal : $summary:literal breaks [$($req:literal),* $(,)?] $(.$flag:ident($($arg:expr)?))* ;)*) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Defect { $($variant),* }
+
+        /// Every defect: its name, what it does, and the requirements it breaks.
+        pub const DEFECTS: &[DefectInfo] = &[
+            $(DefectInfo::new(Defect::$variant, $id, $summary, &[$($req),*])$(.$flag($($arg)?))*),*
+        ];
+    };
+}
+
+/// One row of [`DEFECTS`].
+#[derive(Debug)]
+pub struct DefectInfo {
+    pub defect: Defect,
+    /// The name `--defect` takes.
+    pub name: &'static str,
+    pub summary: &'static str,
+    /// Requirements every run against the defect fails.
+    pub breaks: &'static [&'static str],
+    /// Requirements a run may or may not fail, depending on timing (e.g. concurrent pushes
+    /// colliding on a reused session).
+    pub at_times: &'static [&'static str],
+    /// Shows only with authentication on (`serve --auth`).
+    pub needs_auth: bool,
+    /// Keeps every client out, so every requirement behind a login fails with it.
+    pub locks_out: bool,
+    /// The check of the handlers it turns off, if that is what it does.
+    pub skips: Option<Check>,
+}
+
+impl DefectInfo {
+    const fn new(
+        defect: Defect,
+        name: &'static str,
+        summary: &'static str,
+        breaks: &'static [&'static str],
+    ) -> DefectInfo {
+        DefectInfo {
+            defect,
+            name,
+            summary,
+            breaks,
+            at_times: &[],
+            needs_auth: false,
+            locks_out: false,
+            skips: None,
+        }
+    }
+    const fn at_times(mut self, reqs: &'static [&'static str]) -> DefectInfo {
+        self.at_times = reqs;
+        self
+    }
+    const fn skips(mut self, check: Check) -> DefectInfo {
+        self.skips = Some(check);
+        self
+    }
+    const fn needs_auth(mut self) -> DefectInfo {
+        self.needs_auth = true;
+        self
+    }
+    const fn locks_out(mut self) -> DefectInfo {
+        self.locks_out = true;
+        self.needs_auth = true;
+        self
+    }
+}
+
+defects! {
+    Base404 = "base-404": "GET /v2/ answers 404" breaks ["base.v2", "dist.api-version"];
+    AcceptAnyName = "accept-any-name": "names outside the grammar are taken (and fail in storage)" breaks ["names.repository-regex"] .skips(Check::NameGrammar);
+    ShortTags = "short-tags": "tags over 64 characters are refused" breaks ["names.tag-regex"];
+    Reference500 = "reference-500": "a malformed digest reference answers 500" breaks ["names.reference-form"];
+    ManifestByDigest404 = "manifest-by-digest-404": "GET of a manifest by digest answers 404" breaks ["pull.manifest.get", "push.manifest.index", "push.tag.move", "delete.tag"];
+    ManifestUnknown500 = "manifest-unknown-500": "an unknown manifest answers 500" breaks ["names.reference-form", "pull.manifest.404", "pull.repository.404", "delete.manifest", "delete.tag", "push.manifest.digest-mismatch", "push.manifest.invalid"];
+    BlobCorrupted = "blob-corrupted": "blob GETs flip a byte in the middle" breaks ["pull.blob.get", "pull.blob.range", "push.chunk.close", "push.chunk.order", "push.mount.201", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "next.final-put.order"];
+    WrongDigestHeader = "wrong-digest-header": "blob GETs carry a Docker-Content-Digest that is not the body's" breaks ["pull.digest-header-matches", "next.pull.digest-header", "push.blob.sha512"];
+    BlobUnknown400 = "blob-unknown-400": "an unknown blob answers 400" breaks ["pull.blob.404", "delete.blob", "push.digest-mismatch", "next.final-put.order"];
+    Head404 = "head-404": "every HEAD answers 404" breaks ["pull.head.200", "next.head.headers", "push.blob.empty", "push.put.201"];
+    Post201 = "post-201": "opening an upload answers 201" breaks ["push.post.202"];
+    ReusedLocation = "reused-location": "a new upload reuses the location of an idle one" breaks ["push.location.session-id"] .at_times(&["push.put.201"]);
+    Put200 = "put-200": "closing an upload answers 200" breaks ["push.put.201", "push.chunk.close", "push.chunk.last-in-put", "push.blob.empty", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "next.final-put.order"];
+    NoDigestCheck = "no-digest-check": "an upload is stored under the digest claimed, unverified" breaks ["push.digest-mismatch"] .skips(Check::UploadDigest);
+    RangeOffByOne = "range-off-by-one": "upload progress reports Range 0-<size> instead of 0-<size-1>" breaks ["push.chunk.202", "push.chunk.order", "dist.stream-upload", "next.final-put.order"];
+    AcceptOutOfOrder = "accept-out-of-order": "a chunk out of order is appended and answered 202" breaks ["push.chunk.order"] .skips(Check::ChunkOrder);
+    CloseNeedsBody = "close-needs-body": "a closing PUT without a body is refused" breaks ["push.chunk.close", "push.blob.empty", "dist.stream-upload", "next.digest-algorithm"];
+    Status200 = "status-200": "upload status answers 200" breaks ["push.status.204", "push.chunk.order", "next.final-put.order"];
+    UnknownUpload400 = "unknown-upload-400": "an unknown upload answers 400" breaks ["push.status.unknown"];
+    Mount200 = "mount-200": "a mount answers 200" breaks ["push.mount.201"];
+    EmptyBlobRefused = "empty-blob-refused": "the empty blob is refused" breaks ["push.blob.empty"];
+    ManifestPut200 = "manifest-put-200": "a manifest PUT answers 200" breaks ["push.manifest.201", "push.manifest.4mb", "push.manifest.missing-subject", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param"];
+    ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "delete.tag", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers"];
+    ManifestDigestHeader = "manifest-digest-header": "a manifest PUT answers another digest in Docker-Content-Digest" breaks ["push.manifest.digest-header"];
+    MissingBlobCode = "missing-blob-code": "a manifest with missing blobs is refused with MANIFEST_INVALID" breaks ["push.manifest.missing-blobs-code"];
+    SubjectRequired = "subject-required": "a manifest whose subject is missing is refused" breaks ["push.manifest.missing-subject"];
+    NoOciSubject = "no-oci-subject": "manifest PUTs never carry OCI-Subject" breaks ["push.manifest.oci-subject"];
+    ManifestDigestUnchecked = "manifest-digest-unchecked": "a manifest pushed by digest is stored under it unverified" breaks ["push.manifest.digest-mismatch"] .skips(Check::ManifestDigest);
+    ManifestUnvalidated = "manifest-unvalidated": "any body is taken as a manifest" breaks ["push.manifest.invalid"];
+    IndexRefused = "index-refused": "image indexes are refused" breaks ["push.manifest.index", "push.manifest.201", "dist.schema2"];
+    TagsImmutable = "tags-immutable": "a tag never moves once set" breaks ["push.tag.move"];
+    UnknownRepoTags = "unknown-repo-tags": "the tags of an unknown repository are an empty list" breaks ["pull.repository.404"];
+    TagsNoName = "tags-no-name": "the tags list has no name field" breaks ["tags.list"];
+    TagsUnsorted = "tags-unsorted": "tags are listed in reverse order" breaks ["tags.order", "tags.last", "tags.link"];
+    TagsIgnoreN = "tags-ignore-n": "n is ignored" breaks ["tags.n", "tags.n-zero"];
+    TagsNZeroAll = "tags-n-zero-all": "n=0 lists every tag" breaks ["tags.n-zero"];
+    TagsIgnoreLast = "tags-ignore-last": "last is ignored" breaks ["tags.last", "tags.link"];
+    Referrers404 = "referrers-404": "referrers of an unknown subject answer 404" breaks ["referrers.supported"];
+    ReferrersNoValidation = "referrers-no-validation": "a malformed referrers digest answers an empty index" breaks ["referrers.invalid-digest"];
+    ReferrersJson = "referrers-json": "referrers come as application/json" breaks ["referrers.index"];
+    ReferrersNoIndexes = "referrers-no-indexes": "indexes with a subject are not listed as referrers" breaks ["referrers.listed"];
+    ReferrersNoConfigType = "referrers-no-config-type": "artifactType is not derived from the config media type" breaks ["referrers.artifact-type"];
+    ReferrersNoAnnotations = "referrers-no-annotations": "referrer descriptors lose their annotations" breaks ["referrers.annotations"];
+    ReferrersNull = "referrers-null": "an empty referrers list is null" breaks ["referrers.empty"];
+    ReferrersCursorSkips = "referrers-cursor-skips": "the next-page Link skips one referrer" breaks ["referrers.pagination"];
+    FilterUnsaid = "filter-unsaid": "filtered referrers come without OCI-Filters-Applied" breaks ["referrers.filters-applied"];
+    TagDeleteTakesManifest = "tag-delete-takes-manifest": "deleting a tag deletes its manifest" breaks ["delete.tag"];
+    ManifestDeleteKeeps = "manifest-delete-keeps": "a deleted manifest is still served" breaks ["delete.manifest"];
+    DeleteUnknownRepo202 = "delete-unknown-repo-202": "deletes in unknown repositories answer 202" breaks ["delete.manifest.unknown-repo"];
+    BlobDeleteKeeps = "blob-delete-keeps": "a deleted blob is still served" breaks ["delete.blob"];
+    BlobDeleteGlobal = "blob-delete-global": "deleting a blob in one repository deletes it from every repository" breaks ["delete.blob"];
+    BlobDeleteUnknown202 = "blob-delete-unknown-202": "deleting an unknown blob answers 202" breaks ["delete.blob.404"];
+    ErrorsUnenveloped = "errors-unenveloped": "JSON errors come as {\"error\": …}" breaks ["errors.envelope"];
+    ErrorsLowercase = "errors-lowercase": "error codes are lowercase" breaks ["errors.code-form"];
+    NoDigestHeader = "no-digest-header": "GETs carry no Docker-Content-Digest" breaks ["next.pull.digest-header", "pull.blob.digest-header", "pull.manifest.digest-header"];
+    HeadNoDigest = "head-no-digest": "HEADs carry no Docker-Content-Digest" breaks ["next.head.headers", "pull.head.digest-header"];
+    FinalPutUnchecked = "final-put-unchecked": "a closing PUT's Content-Range is not checked" breaks ["next.final-put.order"] .skips(Check::FinalChunkOrder);
+    NoOciTag = "no-oci-tag": "?tag= tags are made without OCI-Tag" breaks ["next.tag-param.header"];
+    BadWarning = "bad-warning": "every answer carries a malformed Warning" breaks ["next.warning.format"];
+    CatalogIgnoreN = "catalog-ignore-n": "the catalog ignores n" breaks ["dist.catalog.pagination"];
+    DockerTypesRefused = "docker-types-refused": "Docker schema 2 media types are refused" breaks ["dist.schema2"];
+    AuthNoChallenge = "auth-no-challenge": "401 answers carry no WWW-Authenticate (no client can log in)" breaks ["auth.challenge"] .locks_out();
+    AuthWrongCode = "auth-wrong-code": "401 answers carry DENIED instead of UNAUTHORIZED" breaks ["auth.unauthorized-code"] .needs_auth();
+    AuthNoService = "auth-no-service": "Bearer challenges leave out the service" breaks ["auth.bearer-challenge"] .needs_auth();
+    TokenMissing = "token-missing": "the token endpoint answers without a token (no client can log in)" breaks ["auth.token-response"] .locks_out();
+    TokensRefused = "tokens-refused": "valid tokens are refused (no client can log in)" breaks ["auth.token-accepted"] .locks_out();
+    ScopeIgnored = "scope-ignored": "any valid token is accepted for any request" breaks ["auth.scope-enforced"] .needs_auth();
+}
+
+impl Defect {
+    pub fn parse(s: &str) -> Option<Defect> {
+        DEFECTS.iter().find(|d| d.name == s).map(|d| d.defect)
+    }
+    pub fn info(self) -> &'static DefectInfo {
+        DEFECTS
+            .iter()
+            .find(|d| d.defect == self)
+            .expect("every defect has a row")
+    }
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+}
+
+/// A check of the spec the reference makes that a defect turns off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Repository names follow the spec's grammar.
+    NameGrammar,
+    /// A chunk starts where the upload ends.
+    ChunkOrder,
+    /// The closing PUT's chunk starts where the upload ends.
+    FinalChunkOrder,
+    /// An upload hashes to the digest it is closed with.
+    UploadDigest,
+    /// A manifest pushed by digest hashes to it.
+    ManifestDigest,
+}
+
+impl super::Config {
+    /// Whether the registry makes `check` (every one, unless a defect turns it off).
+    pub fn checks(&self, check: Check) -> bool {
+        self.defect.and_then(|d| d.info().skips) != Some(check)
+    }
+}
+
+/// The middleware applying the request- and answer-level defects around the registry.
+pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let Some(defect) = app.config.defect else {
+        return next.run(req).await;
+    };
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let target = Target::parse(&path);
+    let endpoint = target
+        .as_ref()
+        .and_then(|t| api::route_for(t.resource(), method.as_str()))
+        .map(|r| r.endpoint);
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "));
+    let seen = Seen {
+        method: &method,
+        endpoint,
+        target: target.as_ref(),
+        path: &path,
+        query: &query,
+        bearer,
+    };
+    let req = match requests::before(&app, defect, &seen, req).await {
+        Ok(req) => req,
+        Err(answer) => return answer.into_response(),
+    };
+    let res = next.run(req).await;
+    answers::rewrite(defect, seen, res).await
+}
+
+/// What the layer knows of a request.
+pub(crate) struct Seen<'a> {
+    pub method: &'a Method,
+    pub endpoint: Option<api::Endpoint>,
+    pub target: Option<&'a Target<'a>>,
+    pub path: &'a str,
+    pub query: &'a str,
+    /// The request carried a Bearer token.
+    pub bearer: bool,
+}

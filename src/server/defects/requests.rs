@@ -1,0 +1,318 @@
+//! Defects that act before the handler: a request refused, answered otherwise, or reshaped.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use super::{Defect, Seen};
+use crate::oci::api::{Endpoint, Target};
+use crate::oci::media::{self, ManifestKind};
+use crate::oci::{Digest, ErrorCode, manifest};
+use crate::server::App;
+use crate::server::error::AppError;
+use crate::server::request::Query;
+
+/// The request to hand on, or the answer that replaces the handler's.
+pub(super) async fn before(
+    app: &App,
+    defect: Defect,
+    seen: &Seen<'_>,
+    mut req: Request,
+) -> Result<Request, Response> {
+    use Defect as D;
+    use Endpoint as E;
+    let get = seen.method == axum::http::Method::GET;
+    match (defect, seen.endpoint, seen.target) {
+        (D::TagsIgnoreN | D::CatalogIgnoreN, Some(E::TagsList | E::Catalog), _) => {
+            let tags = seen.endpoint == Some(E::TagsList);
+            if tags == (defect == D::TagsIgnoreN) {
+                set_query(&mut req, |k, _| k != "n");
+            }
+        }
+        (D::TagsNZeroAll, Some(E::TagsList), _) => set_query(&mut req, |k, v| (k, v) != ("n", "0")),
+        (D::TagsIgnoreLast, Some(E::TagsList), _) => set_query(&mut req, |k, _| k != "last"),
+        (D::ShortTags, Some(_), Some(Target::Manifest { reference, .. }))
+            if !reference.contains(':') && reference.len() > 64 =>
+        {
+            return Err(refuse(
+                req,
+                AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::ManifestInvalid,
+                    "tag too long",
+                ),
+            )
+            .await);
+        }
+        (D::Reference500, Some(_), Some(Target::Manifest { reference, .. }))
+            if reference.contains(':') && reference.parse::<Digest>().is_err() =>
+        {
+            return Err(refuse(req, AppError::internal("malformed digest reference")).await);
+        }
+        (
+            D::ManifestByDigest404,
+            Some(E::ManifestGet),
+            Some(Target::Manifest { reference, .. }),
+        ) if get && reference.parse::<Digest>().is_ok() => {
+            return Err(manifest_unknown(reference).into_response());
+        }
+        (D::IndexRefused | D::DockerTypesRefused, Some(E::ManifestPut), _) => {
+            let ct = content_type(req.headers());
+            let refused = match defect {
+                D::IndexRefused => media::manifest_kind(&ct) == Some(ManifestKind::Index),
+                _ => ct.contains("docker"),
+            };
+            if refused {
+                let e = AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::ManifestInvalid,
+                    format!("{ct} is not accepted"),
+                );
+                return Err(refuse(req, e).await);
+            }
+        }
+        (
+            D::ManifestUnvalidated | D::SubjectRequired,
+            Some(E::ManifestPut),
+            Some(Target::Manifest { name, reference }),
+        ) => {
+            let limit = app.config.max_manifest_bytes;
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok());
+            if declared.is_none_or(|n| n > limit) {
+                // the handler refuses what is too large, reading it first
+                return Ok(req);
+            }
+            let (parts, body) = req.into_parts();
+            let Ok(body) = http_body_util::Limited::new(body, limit).collect().await else {
+                return Err(AppError::bare(StatusCode::PAYLOAD_TOO_LARGE).into_response());
+            };
+            let body = body.to_bytes();
+            let ct = content_type(&parts.headers);
+            let parsed = manifest::parse(&body, Some(&ct));
+            if defect == D::ManifestUnvalidated && parsed.is_err() {
+                return Err(store_unvalidated(app, name, reference, &ct, body).await);
+            }
+            if defect == D::SubjectRequired
+                && let Ok(m) = &parsed
+                && let Some(subject) = &m.subject
+            {
+                let (r, d) = (name.to_string(), subject.digest.clone());
+                let present = app
+                    .blocking(move |s| {
+                        Ok(s.manifest_get(&r, &d)?.is_some() || s.blob_size(&r, &d)?.is_some())
+                    })
+                    .await;
+                if !matches!(present, Ok(true)) {
+                    return Err(AppError::code(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::ManifestBlobUnknown,
+                    )
+                    .detail(json!({ "digest": subject.digest.to_string() }))
+                    .into_response());
+                }
+            }
+            req = Request::from_parts(parts, Body::from(body));
+        }
+        (D::CloseNeedsBody, Some(E::UploadClose), Some(Target::Upload { id, .. }))
+            if !has_body(req.headers()) =>
+        {
+            // an unknown upload is still answered 404 by the handler
+            let i = id.to_string();
+            if matches!(app.blocking(move |s| s.upload_info(&i)).await, Ok(Some(_))) {
+                return Err(
+                    AppError::code(StatusCode::BAD_REQUEST, ErrorCode::DigestInvalid)
+                        .into_response(),
+                );
+            }
+        }
+        (D::EmptyBlobRefused, Some(E::UploadClose), Some(Target::Upload { id, .. }))
+            if !has_body(req.headers()) =>
+        {
+            let i = id.to_string();
+            let size = app.blocking(move |s| s.upload_info(&i)).await;
+            if matches!(size, Ok(Some(ref u)) if u.size == 0) {
+                return Err(
+                    AppError::code(StatusCode::BAD_REQUEST, ErrorCode::SizeInvalid).into_response(),
+                );
+            }
+        }
+        (D::ReusedLocation, Some(E::UploadStart), Some(Target::Uploads { name })) => {
+            let query = Query::parse(req.uri().query());
+            if query.get("digest").is_none() && query.get("mount").is_none() {
+                let r = name.to_string();
+                let idle = app
+                    .blocking(move |s| {
+                        for id in s.uploads()? {
+                            if s.upload_info(&id)?
+                                .is_some_and(|i| i.repo == r && i.size == 0)
+                            {
+                                return Ok(Some(id));
+                            }
+                        }
+                        Ok(None)
+                    })
+                    .await;
+                if let Ok(Some(id)) = idle {
+                    return Err((
+                        StatusCode::ACCEPTED,
+                        [
+                            (header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}")),
+                            (header::RANGE, "0-0".to_string()),
+                            (
+                                axum::http::HeaderName::from_static("docker-upload-uuid"),
+                                id.clone(),
+                            ),
+                            (header::CONTENT_LENGTH, "0".to_string()),
+                        ],
+                    )
+                        .into_response());
+                }
+            }
+        }
+        (D::ReferrersNoValidation, Some(E::Referrers), Some(Target::Referrers { digest, .. }))
+            if digest.parse::<Digest>().is_err() =>
+        {
+            let empty =
+                json!({ "schemaVersion": 2, "mediaType": media::OCI_INDEX, "manifests": [] });
+            return Err((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, media::OCI_INDEX)],
+                empty.to_string(),
+            )
+                .into_response());
+        }
+        (D::Referrers404, Some(E::Referrers), Some(Target::Referrers { name, digest })) => {
+            if let Ok(d) = digest.parse::<Digest>() {
+                let r = name.to_string();
+                let known = app.blocking(move |s| s.manifest_get(&r, &d)).await;
+                if matches!(known, Ok(None)) {
+                    return Err(manifest_unknown(digest).into_response());
+                }
+            }
+        }
+        (D::ReferrersCursorSkips, Some(E::Referrers), Some(Target::Referrers { name, digest })) => {
+            // the cursor handed out is one referrer too far on: the next page starts one late
+            let query = Query::parse(req.uri().query());
+            if let (Some(last), Ok(subject)) = (query.get("last"), digest.parse::<Digest>()) {
+                let (r, last) = (name.to_string(), last.to_string());
+                let all = app
+                    .blocking(move |s| s.referrers(&r, &subject))
+                    .await
+                    .unwrap_or_default();
+                let mut digests: Vec<String> = all
+                    .iter()
+                    .filter_map(|d| d["digest"].as_str().map(String::from))
+                    .collect();
+                digests.sort();
+                if let Some(next) = digests.into_iter().find(|d| *d > last) {
+                    set_query(&mut req, |k, _| k != "last");
+                    append_query(&mut req, "last", &next);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(req)
+}
+
+fn manifest_unknown(reference: &str) -> AppError {
+    AppError::code(StatusCode::NOT_FOUND, ErrorCode::ManifestUnknown)
+        .detail(json!({ "reference": reference }))
+}
+
+/// Answers `e` once the refused body is read, so the client gets to read the answer.
+async fn refuse(req: Request, e: AppError) -> Response {
+    crate::server::drain(req.into_body(), crate::server::DRAIN_LIMIT).await;
+    e.into_response()
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| media::essence(v).to_string())
+        .unwrap_or_default()
+}
+
+/// Whether a request announces a body (a length above 0, or chunked coding).
+fn has_body(headers: &HeaderMap) -> bool {
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match length {
+        Some(n) => n > 0,
+        None => headers.contains_key(header::TRANSFER_ENCODING),
+    }
+}
+
+/// Keeps the query parameters `keep` accepts.
+fn set_query(req: &mut Request, keep: impl Fn(&str, &str) -> bool) {
+    let query = Query::parse(req.uri().query());
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query.pairs().filter(|(k, v)| keep(k, v)))
+        .finish();
+    set_uri(req, q);
+}
+
+fn append_query(req: &mut Request, key: &str, value: &str) {
+    let mut q = form_urlencoded::Serializer::new(req.uri().query().unwrap_or("").to_string());
+    q.append_pair(key, value);
+    let q = q.finish();
+    set_uri(req, q);
+}
+
+fn set_uri(req: &mut Request, query: String) {
+    let path = req.uri().path();
+    let uri = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
+    if let Ok(u) = uri.parse() {
+        *req.uri_mut() = u;
+    }
+}
+
+/// Stores whatever came as a manifest, under the hash of its bytes, and answers 201.
+async fn store_unvalidated(
+    app: &App,
+    repo: &str,
+    reference: &str,
+    content_type: &str,
+    body: bytes::Bytes,
+) -> Response {
+    let digest = Digest::sha256(&body);
+    let tag = (!reference.contains(':')).then(|| reference.to_string());
+    let (r, d, mt) = (repo.to_string(), digest.clone(), content_type.to_string());
+    let stored = app
+        .blocking(move |s| {
+            s.manifest_put(&r, &d, &mt, &body)?;
+            if let Some(t) = tag {
+                s.tag_put(&r, &t, &d)?;
+            }
+            Ok(())
+        })
+        .await;
+    match stored {
+        Ok(()) => (
+            StatusCode::CREATED,
+            [
+                (header::LOCATION, format!("/v2/{repo}/manifests/{digest}")),
+                (
+                    axum::http::HeaderName::from_static("docker-content-digest"),
+                    digest.to_string(),
+                ),
+            ],
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
+}

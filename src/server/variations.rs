@@ -1,0 +1,304 @@
+//! Allowed variations (`serve --variation NAME`): behaviours the spec lets a registry choose,
+//! each different from the reference's default. A registry showing any of them is still
+//! conformant, so the scenarios must stay quiet on every one; running the suite against the
+//! reference with a variation proves that they do.
+//!
+//! Request-level variations live in [`layer`], a middleware around the dispatcher; those that
+//! change what storage answers live in the decorating storage (`decorated.rs`).
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::App;
+use super::error::AppError;
+use super::request::{Query, deletion_disabled};
+use crate::oci::ErrorCode;
+use crate::oci::api::{self, Endpoint, Target};
+
+macro_rules! variations {
+    ($( $variant:ident = $name:literal, $section:literal: $summary:literal; )*) => {
+        /// A behaviour the spec allows, different from the reference's default.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Variation { $($variant),* }
+
+        /// Every variation: its name, the spec section whose words allow it, and what it does
+        /// (in our words, with the sentence that allows it).
+        pub const VARIATIONS: &[VariationInfo] = &[
+            $(VariationInfo { variation: Variation::$variant, name: $name, section: $section, summary: $summary }),*
+        ];
+    };
+}
+
+/// One row of [`VARIATIONS`].
+#[derive(Debug)]
+pub struct VariationInfo {
+    pub variation: Variation,
+    /// The name `--variation` takes.
+    pub name: &'static str,
+    /// The anchor of the section that allows it: distribution-spec's, or for the catalog
+    /// (which the OCI spec leaves out) Docker's Registry HTTP API V2 document's.
+    pub section: &'static str,
+    pub summary: &'static str,
+}
+
+variations! {
+    TagsNoLink = "tags-no-link", "listing-tags":
+        "tag pages hold exactly n tags and never carry a Link; `last` fetches the next page (a Link MAY be included when more tags remain, so it may also be left out)";
+    CatalogTaggedOnly = "catalog-tagged-only", "listing-repositories":
+        "the catalog lists only repositories holding a tag, not those made by blob pushes alone (Docker's API doc: the contents of the catalog are specific to the registry implementation)";
+    AbsoluteLocation = "absolute-location", "pushing-a-blob-monolithically":
+        "every Location is an absolute URL with scheme and host (the location MAY be absolute or relative)";
+    NoMount = "no-mount", "mounting-a-blob-from-another-repository":
+        "mounts are never done: a mount request opens an upload session, answered 202 (a registry that does not support mounting SHOULD return 202)";
+    NoSinglePost = "no-single-post", "single-post":
+        "a POST carrying a whole blob is not taken: its body is dropped and a session opened, answered 202 (registries MAY support single-POST; those that do not SHOULD answer 202 with a Location)";
+    BlobDeleteDisabled = "blob-delete-disabled", "deleting-blobs":
+        "blob deletion answers 405 UNSUPPORTED (if blob deletion is disabled, the registry MUST answer 400 or 405)";
+    ManifestDeleteDisabled = "manifest-delete-disabled", "deleting-manifests":
+        "manifest deletion by digest answers 405 UNSUPPORTED (if manifest deletion is disabled, the registry MUST answer 400 or 405)";
+    TagDeleteDisabled = "tag-delete-disabled", "deleting-tags":
+        "tag deletion answers 400 DIGEST_INVALID, as distribution does (if tag deletion is disabled, the registry MUST answer 400 or 405; no code is named)";
+    NoReferrers = "no-referrers", "listing-referrers":
+        "no referrers API: its endpoint answers 404 and manifest PUTs carry no OCI-Subject (clients MUST fall back to the tag schema on a 404)";
+    ManifestAsBlob = "manifest-as-blob", "pulling-blobs":
+        "a manifest is also served at the blob endpoint of its repository (content is addressed by digest; nothing forbids it)";
+    ChunkMinimum = "chunk-minimum", "pushing-a-blob-in-chunks":
+        "uploads announce OCI-Chunk-Min-Length: 1024 and refuse, 400 BLOB_UPLOAD_INVALID, a chunk that follows a shorter one (each chunk but the final one SHOULD be at least that long)";
+    OtherNotFoundCode = "other-not-found-code", "error-codes":
+        "every 404 error names NAME_UNKNOWN (where the spec fixes only the 404, any code of the table is valid)";
+}
+
+/// The chunk minimum announced under [`Variation::ChunkMinimum`].
+pub const CHUNK_MIN_LENGTH: u64 = 1024;
+
+impl Variation {
+    pub fn parse(s: &str) -> Option<Variation> {
+        VARIATIONS.iter().find(|v| v.name == s).map(|v| v.variation)
+    }
+    pub fn info(self) -> &'static VariationInfo {
+        VARIATIONS
+            .iter()
+            .find(|v| v.variation == self)
+            .expect("every variation has a row")
+    }
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+}
+
+/// The variations a registry runs with.
+pub type Variations = BTreeSet<Variation>;
+
+/// What the variations remember between requests.
+#[derive(Default)]
+pub(crate) struct Memory {
+    /// Uploads whose last chunk was below the minimum: only the final chunk may be short, so
+    /// another chunk after it is refused.
+    short_chunk: Mutex<HashSet<String>>,
+}
+
+/// The middleware applying the request-level variations around the dispatcher.
+pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let vs = &app.config.variations;
+    if vs.is_empty() {
+        return next.run(req).await;
+    }
+    let path = req.uri().path().to_string();
+    let target = Target::parse(&path);
+    let endpoint = target
+        .as_ref()
+        .and_then(|t| api::route_for(t.resource(), req.method().as_str()))
+        .map(|r| r.endpoint);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(String::from);
+    let req = match before(&app, endpoint, target.as_ref(), req).await {
+        Ok(req) => req,
+        Err(refused) => return refused.into_response(),
+    };
+    // the chunk minimum compares the upload's size before and after a chunk
+    let upload = match target {
+        Some(Target::Upload { id, .. })
+            if endpoint == Some(Endpoint::UploadChunk) && vs.contains(&Variation::ChunkMinimum) =>
+        {
+            let i = id.to_string();
+            let size = app
+                .blocking(move |s| s.upload_info(&i))
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.size);
+            size.map(|s| (id.to_string(), s))
+        }
+        _ => None,
+    };
+    let mut res = next.run(req).await;
+    if let Some((id, before)) = upload
+        && res.status() == StatusCode::ACCEPTED
+    {
+        let after = res
+            .headers()
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| r.rsplit('-').next()?.parse::<u64>().ok())
+            .map(|end| end + 1)
+            .unwrap_or(before);
+        let mut short = app
+            .variation_memory
+            .short_chunk
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if after - before < CHUNK_MIN_LENGTH {
+            short.insert(id);
+        } else {
+            short.remove(&id);
+        }
+    }
+    after(&app, endpoint, host.as_deref(), &mut res).await;
+    res
+}
+
+/// Refuses or reshapes a request before the handler sees it.
+async fn before(
+    app: &App,
+    endpoint: Option<Endpoint>,
+    target: Option<&Target<'_>>,
+    mut req: Request,
+) -> Result<Request, AppError> {
+    let vs = &app.config.variations;
+    let on = |v: Variation| vs.contains(&v);
+    match (endpoint, target) {
+        (Some(Endpoint::Referrers), _) if on(Variation::NoReferrers) => {
+            return Err(AppError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::Unsupported,
+                "no such endpoint",
+            ));
+        }
+        (Some(Endpoint::BlobDelete), _) if on(Variation::BlobDeleteDisabled) => {
+            return Err(deletion_disabled());
+        }
+        (Some(Endpoint::ManifestDelete), Some(Target::Manifest { reference, .. })) => {
+            let by_digest = reference.contains(':');
+            if by_digest && on(Variation::ManifestDeleteDisabled) {
+                return Err(deletion_disabled());
+            }
+            if !by_digest && on(Variation::TagDeleteDisabled) {
+                return Err(AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::DigestInvalid,
+                    "manifests are deleted by digest only: tag deletion is disabled",
+                ));
+            }
+        }
+        (Some(Endpoint::UploadStart), _) => {
+            let query = Query::parse(req.uri().query());
+            let mount = on(Variation::NoMount) && query.get("mount").is_some();
+            let single = on(Variation::NoSinglePost) && query.get("digest").is_some();
+            if mount || single {
+                // what remains is a plain POST: the handler opens a session
+                if single {
+                    let body = std::mem::take(req.body_mut());
+                    super::drain(body, super::DRAIN_LIMIT).await;
+                }
+                let keep: Vec<(String, String)> = query
+                    .pairs()
+                    .filter(|(k, _)| !matches!(k.as_str(), "mount" | "from" | "digest"))
+                    .cloned()
+                    .collect();
+                let mut uri = req.uri().path().to_string();
+                if !keep.is_empty() {
+                    let q = form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(keep)
+                        .finish();
+                    uri = format!("{uri}?{q}");
+                }
+                *req.uri_mut() = uri.parse().map_err(AppError::internal)?;
+            }
+        }
+        (Some(Endpoint::UploadChunk), Some(Target::Upload { id, .. }))
+            if on(Variation::ChunkMinimum) =>
+        {
+            let after_short = app
+                .variation_memory
+                .short_chunk
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(*id);
+            if after_short {
+                let body = std::mem::take(req.body_mut());
+                super::drain(body, super::DRAIN_LIMIT).await;
+                return Err(AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BlobUploadInvalid,
+                    format!(
+                        "only the final chunk may be shorter than {CHUNK_MIN_LENGTH} bytes, and one already was"
+                    ),
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(req)
+}
+
+/// Reshapes an answer after the handler.
+async fn after(app: &App, endpoint: Option<Endpoint>, host: Option<&str>, res: &mut Response) {
+    let vs = &app.config.variations;
+    let on = |v: Variation| vs.contains(&v);
+    if on(Variation::TagsNoLink) && endpoint == Some(Endpoint::TagsList) {
+        res.headers_mut().remove(header::LINK);
+    }
+    if on(Variation::NoReferrers) && endpoint == Some(Endpoint::ManifestPut) {
+        res.headers_mut().remove("oci-subject");
+    }
+    if on(Variation::ChunkMinimum)
+        && endpoint == Some(Endpoint::UploadStart)
+        && res.status() == StatusCode::ACCEPTED
+    {
+        res.headers_mut()
+            .insert("oci-chunk-min-length", HeaderValue::from(CHUNK_MIN_LENGTH));
+    }
+    if on(Variation::AbsoluteLocation)
+        && let Some(host) = host
+        && let Some(loc) = res.headers().get(header::LOCATION)
+        && loc.as_bytes().starts_with(b"/")
+    {
+        let scheme = if app.tls { "https" } else { "http" };
+        let abs = format!("{scheme}://{host}{}", loc.to_str().unwrap_or_default());
+        if let Ok(v) = HeaderValue::from_str(&abs) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    if on(Variation::OtherNotFoundCode) && res.status() == StatusCode::NOT_FOUND {
+        super::defects::edit_json(res, |v| {
+            for e in v["errors"].as_array_mut().into_iter().flatten() {
+                e["code"] = ErrorCode::NameUnknown.as_str().into();
+            }
+        })
+        .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variation_has_one_row_and_a_unique_name() {
+        let names: BTreeSet<&str> = VARIATIONS.iter().map(|v| v.name).collect();
+        assert_eq!(names.len(), VARIATIONS.len());
+        for v in VARIATIONS {
+            assert_eq!(Variation::parse(v.name), Some(v.variation));
+            assert!(!v.section.is_empty() && !v.summary.is_empty());
+        }
+        assert_eq!(Variation::parse("list"), None);
+    }
+}
