@@ -298,6 +298,8 @@ pub async fn put(
         body.clone()
     };
     let immutable_tags = app.has(Defect::TagsImmutable);
+    // a delete of this digest must not interleave with the tag writes below
+    let _repo_lock = app.repo_lock(repo).await;
     let (r, d, mt, b, t, rf) = (
         repo.to_string(),
         digest.clone(),
@@ -350,6 +352,8 @@ pub async fn delete(app: &App, repo: &str, reference: &str) -> Result<Response> 
     );
     let unknown_repo_202 = app.has(Defect::DeleteUnknownRepo202);
     let (r, raw) = (repo.to_string(), reference.to_string());
+    // a tag put racing this delete must land wholly before or wholly after it
+    let _repo_lock = app.repo_lock(repo).await;
     let found = app
         .blocking(move |s| match parsed {
             Reference::Tag(t) => {
@@ -367,10 +371,8 @@ pub async fn delete(app: &App, repo: &str, reference: &str) -> Result<Response> 
                 }
                 s.manifest_delete(&r, &d)?;
                 // tags pointing at it go with it; so does its entry in its subject's referrers
-                for t in s.tags(&r)?.unwrap_or_default() {
-                    if s.tag_get(&r, &t)?.as_ref() == Some(&d) {
-                        s.tag_delete(&r, &t)?;
-                    }
+                for t in s.tags_pointing_at(&r, &d)? {
+                    s.tag_delete(&r, &t)?;
                 }
                 if let Ok(m) = manifest::parse(&body, Some(&mt))
                     && let Some(subject) = m.subject
