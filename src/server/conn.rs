@@ -5,9 +5,12 @@
 //! - between requests, nothing arrives for [`Limits::idle`] → closed;
 //! - a request's headers, begun, are not complete within [`Limits::header_read`] → closed
 //!   (slowloris);
-//! - during a request, its body sends nothing for [`Limits::body_progress`] → the read fails,
-//!   so the handler sees the body end with an error and rolls its chunk back;
 //! - a response the client does not read for [`Limits::idle`] → closed.
+//!
+//! While a request is handled the socket itself has no read limit; its body does instead
+//! ([`ProgressBody`]): once the handler reads it, a body that sends nothing for
+//! [`Limits::body_progress`] ends with an error, so the handler rolls its chunk back and
+//! releases the session. A handler busy after its body (a commit, a lock wait) is not cut off.
 //!
 //! A semaphore caps the connections served at once; past the cap new connections wait in the
 //! listen backlog (one log line says so). Shutdown stops accepting, lets running requests
@@ -110,7 +113,6 @@ pub(crate) struct Watched<T> {
 enum Stall {
     Idle,
     Headers,
-    Body,
 }
 
 impl Stall {
@@ -118,7 +120,6 @@ impl Stall {
         match self {
             Stall::Idle => "the client sent or read nothing for the idle timeout",
             Stall::Headers => "the request headers did not arrive within the header timeout",
-            Stall::Body => "the request body sent nothing for the body timeout",
         }
     }
 }
@@ -148,13 +149,14 @@ impl<T> Watched<T> {
         }
     }
 
-    fn reading_stall(&self) -> (Stall, Instant) {
+    /// What a pending read waits for, and until when; none while a request is handled.
+    fn reading_stall(&self) -> Option<(Stall, Instant)> {
         if self.activity.busy.load(Ordering::Acquire) {
-            (Stall::Body, self.last + self.limits.body_progress)
+            None
         } else if let Some(t) = self.head_started {
-            (Stall::Headers, t + self.limits.header_read)
+            Some((Stall::Headers, t + self.limits.header_read))
         } else {
-            (Stall::Idle, self.last + self.limits.idle)
+            Some((Stall::Idle, self.last + self.limits.idle))
         }
     }
 
@@ -192,7 +194,9 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
-                let (stall, at) = this.reading_stall();
+                let Some((stall, at)) = this.reading_stall() else {
+                    return Poll::Pending;
+                };
                 if Self::expired(&mut this.read_timer, at, cx) {
                     tracing::info!(reason = stall.describe(), "connection dropped");
                     return Poll::Ready(Err(timed_out(stall)));
@@ -270,6 +274,60 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 }
 
+/// A request body that fails with `TimedOut` when, being read, it sends nothing for `limit`.
+struct ProgressBody {
+    inner: Incoming,
+    limit: Duration,
+    /// Armed when a poll finds nothing: the clock runs only while the handler waits for the
+    /// body, from the last frame.
+    timer: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl hyper::body::Body for ProgressBody {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(r) => {
+                this.armed = false;
+                Poll::Ready(r.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let deadline = Instant::now() + this.limit;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if !this.armed {
+                    timer.as_mut().reset(deadline);
+                    this.armed = true;
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    tracing::info!("request body dropped: it sent nothing for the body timeout");
+                    return Poll::Ready(Some(Err(Box::new(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the request body sent nothing for the body timeout",
+                    )))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without a `Host` header
 /// and to any request with more than one.
 fn host_problem<B>(req: &Request<B>) -> Option<&'static str> {
@@ -306,9 +364,17 @@ async fn serve_connection<I>(
     let activity = Arc::new(Activity::default());
     let io = Watched::new(io, limits, activity.clone());
     let inner = TowerToHyperService::new(router);
-    let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let busy = Busy::new(activity.clone());
         let answer = host_problem(&req);
+        let mut req = req.map(|inner| {
+            Body::new(ProgressBody {
+                inner,
+                limit: limits.body_progress,
+                timer: None,
+                armed: false,
+            })
+        });
         req.extensions_mut().insert(Peer(peer));
         let call = answer.is_none().then(|| inner.call(req));
         async move {
