@@ -200,6 +200,48 @@ async fn a_stalled_body_is_dropped_and_its_chunk_rolled_back() {
     assert!(closed_within(&mut s, Duration::from_secs(2)).await);
 }
 
+/// The body timeout counts silence, not duration: a slow body that keeps sending passes, and a
+/// request waiting for the session lock (not reading its body yet) is not cut off.
+#[tokio::test]
+async fn slow_but_steady_bodies_and_waiting_requests_are_kept() {
+    let limits = Limits {
+        body_progress: Duration::from_millis(400),
+        ..Limits::default()
+    };
+    let (server, _app, h) = serve(quick(limits), Arc::new(MemStorage::new())).await;
+    let loc = open_upload(&h, "slow/steady").await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "PATCH {loc} HTTP/1.1\r\nHost: x\r\nContent-Range: 0-9\r\nContent-Length: 10\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // the second chunk queues behind the first on the session lock
+    let h2 = Http::new(&server.url());
+    let l2 = loc.clone();
+    let second = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        h2.req("PATCH", &l2, &[("content-range", "10-13")], &b"abcd"[..])
+            .await
+    });
+    // ten bytes over 1.5 s, one every 150 ms: slower in all than the limit, never silent
+    for b in b"0123456789" {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        s.write_all(&[*b]).await.unwrap();
+    }
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).await.unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let second = second.await.unwrap();
+    assert_eq!(
+        second.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&second.body)
+    );
+    assert_eq!(second.header("range"), Some("0-13"));
+}
+
 /// Row 3: past the connection cap, new connections wait until one closes.
 #[tokio::test]
 async fn connections_past_the_cap_wait() {
