@@ -473,20 +473,17 @@ impl Storage for FsStorage {
     }
 
     fn repositories_page(&self, after: Option<&str>, n: Option<usize>) -> io::Result<Page> {
-        if self.indexes().repos.is_none() {
-            let all = self.repositories()?;
+        let mut idx = self.indexes();
+        if idx.repos.is_none() {
+            // walked under the lock: a repository created meanwhile is either seen by the
+            // walk or added by mark_repo once the lock is free
             let mut names = SortedNames::default();
-            for r in &all {
-                names.insert(r);
+            for r in self.repositories()? {
+                names.insert(&r);
             }
-            let mut idx = self.indexes();
-            // a repository created meanwhile was added by mark_repo only if the index existed
-            if idx.repos.is_none() {
-                idx.repos = Some(names);
-            }
+            idx.repos = Some(names);
         }
-        Ok(self
-            .indexes()
+        Ok(idx
             .repos
             .as_ref()
             .map(|r| r.page(after, n))
