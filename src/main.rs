@@ -96,8 +96,8 @@ struct ServeArgs {
     /// Run with one deliberate defect, to see what the scenarios catch ("list" lists them).
     #[arg(long, value_name = "NAME")]
     defect: Option<String>,
-    /// With --memory: the most bytes of blobs and uploads kept; writes past it answer 507.
-    #[arg(long, default_value_t = 1 << 30, requires = "memory")]
+    /// The most bytes of blobs and uploads --memory keeps; writes past it answer 507.
+    #[arg(long, default_value_t = 1 << 30)]
     memory_limit: u64,
     /// Seconds a client may take to send a request's headers once it has begun.
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
