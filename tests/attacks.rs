@@ -106,7 +106,7 @@ async fn slow_readers_do_not_stop_other_requests() {
     drop(held);
 }
 
-/// headers sent a byte at a time, then not at all (slowloris), and connections left
+/// Headers sent a byte at a time, then not at all (slowloris), and connections left
 /// idle, are closed by the server, not held forever.
 #[tokio::test]
 async fn slowloris_and_idle_connections_are_closed() {
@@ -150,7 +150,7 @@ async fn slowloris_and_idle_connections_are_closed() {
     }
 }
 
-/// a PATCH whose body stalls is dropped after the body
+/// A PATCH whose body stalls is dropped after the body
 /// timeout and rolled back; while it stalls, status shows only accepted bytes; afterwards the
 /// session is free again.
 #[tokio::test]
@@ -242,7 +242,7 @@ async fn slow_but_steady_bodies_and_waiting_requests_are_kept() {
     assert_eq!(second.header("range"), Some("0-13"));
 }
 
-/// past the connection cap, new connections wait until one closes.
+/// Past the connection cap, new connections wait until one closes.
 #[tokio::test]
 async fn connections_past_the_cap_wait() {
     let limits = Limits {
@@ -274,7 +274,7 @@ async fn connections_past_the_cap_wait() {
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 }
 
-/// shutdown with a request body stalled finishes within the shutdown deadline.
+/// Shutdown with a request body stalled finishes within the shutdown deadline.
 #[tokio::test]
 async fn shutdown_is_bounded_by_its_deadline() {
     let limits = Limits {
@@ -294,7 +294,7 @@ async fn shutdown_is_bounded_by_its_deadline() {
     assert!(t.elapsed() < Duration::from_secs(2));
 }
 
-/// expired sessions are forgotten by a sweep; open sessions are capped per client and
+/// Expired sessions are forgotten by a sweep; open sessions are capped per client and
 /// in all, with 429 TOOMANYREQUESTS; `--memory` refuses content past its cap.
 #[tokio::test]
 async fn sessions_expire_and_are_capped() {
@@ -360,7 +360,7 @@ async fn memory_storage_refuses_past_its_cap() {
     assert_eq!(a.status, 201);
 }
 
-/// a cancel racing the closing PUT or a PATCH on the same session never answers 500.
+/// A cancel racing the closing PUT or a PATCH on the same session never answers 500.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_racing_put_or_patch_never_fails() {
     let dir = tempfile::tempdir().unwrap();
@@ -392,7 +392,7 @@ async fn cancel_racing_put_or_patch_never_fails() {
     }
 }
 
-/// a tag put racing a delete of its manifest never leaves a tag that lists but
+/// A tag put racing a delete of its manifest never leaves a tag that lists but
 /// answers 404.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tag_never_outlives_its_manifest() {
@@ -446,7 +446,7 @@ async fn a_tag_never_outlives_its_manifest() {
     assert_eq!(dangling, 0, "tags listed whose manifest is gone");
 }
 
-/// a Content-Range whose length overflows is not satisfiable; one ending past its
+/// A Content-Range whose length overflows is not satisfiable; one ending past its
 /// own total is malformed.
 #[tokio::test]
 async fn hostile_content_ranges_are_refused() {
@@ -470,7 +470,7 @@ async fn hostile_content_ranges_are_refused() {
     assert_eq!(h.get(&loc).await.header("range"), Some("0-0"));
 }
 
-/// opening and cancelling an upload creates no repository.
+/// Opening and cancelling an upload creates no repository.
 #[tokio::test]
 async fn an_upload_alone_makes_no_repository() {
     for on_disk in [false, true] {
@@ -499,7 +499,7 @@ async fn an_upload_alone_makes_no_repository() {
     }
 }
 
-/// no `Host` or two `Host` headers → 400 (RFC 9112 §3.2); an invalid `n`
+/// No `Host` or two `Host` headers → 400 (RFC 9112 §3.2); an invalid `n`
 /// answers PAGINATION_NUMBER_INVALID.
 #[tokio::test]
 async fn malformed_requests_are_refused() {
@@ -523,7 +523,7 @@ async fn malformed_requests_are_refused() {
     );
 }
 
-/// a referrers page is cut by bytes too, not only by count.
+/// A referrers page is cut by bytes too, not only by count.
 #[tokio::test]
 async fn referrers_pages_are_capped_by_bytes() {
     let config = Config {
