@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -26,12 +27,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the reference registry.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run the scenarios against a registry (the embedded reference when no URL is given).
     Run(Box<RunArgs>),
     /// Push the content the read-only profile pulls (the `seed` profile), to a registry that
     /// still takes writes.
     Seed(Box<RunArgs>),
+    /// Remove blobs and manifests nothing references any more (mark and sweep), from a registry
+    /// that is stopped or serving --read-only.
+    Gc(GcArgs),
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
@@ -101,18 +105,64 @@ struct ServeArgs {
     /// ("list" lists them, each with the spec section that allows it).
     #[arg(long, value_name = "NAME")]
     variation: Vec<String>,
+    /// The most bytes of blobs and uploads --memory keeps; writes past it answer 507.
+    #[arg(long, default_value_t = 1 << 30)]
+    memory_limit: u64,
+    /// Seconds a client may take to send a request's headers once it has begun.
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    header_timeout: Duration,
+    /// Seconds a connection may sit idle between requests, or not read a response.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds)]
+    idle_timeout: Duration,
+    /// Seconds a request body may send nothing before it is dropped (its chunk rolled back).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    body_timeout: Duration,
+    /// Seconds running requests get to finish on shutdown (SIGTERM, Ctrl-C).
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+    shutdown_timeout: Duration,
+    /// Connections served at once; more wait until one closes.
+    #[arg(long, default_value_t = 1024)]
+    max_connections: usize,
+    /// Upload sessions open at once, in all (more answer 429 TOOMANYREQUESTS).
+    #[arg(long, default_value_t = 10_000)]
+    max_uploads: usize,
+    /// Upload sessions open at once from one client address.
+    #[arg(long, default_value_t = 1_000)]
+    max_uploads_per_client: usize,
+    /// Bytes of descriptors per referrers page before a Link to the next.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    referrers_page_bytes: usize,
+}
+
+#[derive(Args)]
+struct GcArgs {
+    /// Storage directory of a registry that is stopped or serving --read-only.
+    #[arg(long)]
+    root: PathBuf,
+    /// List what would be removed, remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// A number of seconds (fractions allowed) as a duration.
+fn seconds(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(v).map_err(|e| format!("{s}: {e}"))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Serve(a)) => serve(a),
+        Some(Command::Serve(a)) => serve(*a),
         Some(Command::Run(a)) => harness::run(*a),
         Some(Command::Seed(mut a)) => {
             a.profile = Some("seed".into());
             harness::run(*a)
         }
         Some(Command::Coverage { specs, fixtures }) => coverage(&specs, &fixtures),
+        Some(Command::Gc(a)) => gc(a),
         None => harness::run(RunArgs {
             profile: Some("all".into()),
             timeout: 30,
@@ -200,7 +250,7 @@ fn serve(a: ServeArgs) -> ExitCode {
         }
     }
     let storage: Arc<dyn storage::Storage> = if a.memory {
-        Arc::new(storage::MemStorage::new())
+        Arc::new(storage::MemStorage::with_limit(a.memory_limit))
     } else {
         match storage::FsStorage::open(&a.root) {
             Ok(s) => Arc::new(s),
@@ -218,6 +268,16 @@ fn serve(a: ServeArgs) -> ExitCode {
         defect,
         variations,
         upload_ttl: std::time::Duration::from_secs(a.upload_ttl.max(1)),
+        limits: server::conn::Limits {
+            header_read: a.header_timeout,
+            idle: a.idle_timeout,
+            body_progress: a.body_timeout,
+            shutdown: a.shutdown_timeout,
+            max_connections: connection_cap(a.max_connections),
+        },
+        max_uploads: a.max_uploads,
+        max_uploads_per_client: a.max_uploads_per_client,
+        referrers_page_bytes: a.referrers_page_bytes,
     };
     let auth = match (&a.auth, &a.htpasswd) {
         (Some(mode), Some(file)) => {
@@ -275,6 +335,67 @@ fn serve(a: ServeArgs) -> ExitCode {
         server.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn connection_cap(wanted: usize) -> usize {
+    wanted
+}
+
+/// Raises the open-file limit as far as allowed and keeps the connection cap under it (each
+/// connection is a descriptor; storage needs some too), so reaching the cap makes new
+/// connections wait instead of failing every `open` in the registry.
+#[cfg(target_os = "linux")]
+fn connection_cap(wanted: usize) -> usize {
+    const RESERVED: u64 = 64;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain syscalls on a local struct.
+    let soft = unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return wanted;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+        lim.rlim_cur
+    };
+    let room = soft.saturating_sub(RESERVED).max(1) as usize;
+    if room < wanted {
+        eprintln!(
+            "warning: {soft} open files allowed: serving at most {room} connections, not {wanted}"
+        );
+        room
+    } else {
+        wanted
+    }
+}
+
+fn gc(a: GcArgs) -> ExitCode {
+    let mode = if a.dry_run {
+        server::gc::Mode::DryRun
+    } else {
+        server::gc::Mode::Sweep
+    };
+    let mut out = std::io::stdout().lock();
+    match server::gc::collect(&a.root, mode, &mut out) {
+        Ok(report) => {
+            eprintln!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: gc of {}: {e}", a.root.display());
+            ExitCode::from(2)
+        }
+    }
 }
 
 /// Ctrl-C everywhere; SIGTERM too where there are Unix signals.

@@ -117,37 +117,41 @@ pub async fn get(
     res.body(body).map_err(AppError::internal)
 }
 
-/// Streams `count` bytes of `file` from `start`. A blocking thread maps one 4 MiB window
-/// of the file at a time and hands it on through a small channel: the bytes go from the page
-/// cache to the socket in one copy, and at most a few windows are mapped at once, so memory
-/// stays constant whatever the blob's size.
+/// Streams `count` bytes of `file` from `start`, one 4 MiB window of the file mapped at a
+/// time: the bytes go from the page cache to the socket in one copy, and memory stays
+/// constant whatever the blob's size. A window is mapped (on a blocking thread, briefly) only
+/// when the client has taken the previous one, so a client that stops reading holds no
+/// thread, only its connection (which the idle timeout closes).
 fn stream_file(file: std::fs::File, start: u64, count: u64) -> Result<Body> {
     const WINDOW: u64 = 4 * 1024 * 1024;
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
-    tokio::task::spawn_blocking(move || {
-        let mut offset = start;
-        let end = start + count;
-        while offset < end {
-            let len = WINDOW.min(end - offset);
-            // SAFETY: blob files are content-addressed and never written after they are
-            // renamed into place (deletion only unlinks, and the open file keeps the inode),
-            // so the mapped bytes cannot change or shrink under the mapping.
-            let map = unsafe {
-                memmap2::MmapOptions::new()
-                    .offset(offset)
-                    .len(len as usize)
-                    .map(&file)
-            };
-            let item = map.map(bytes::Bytes::from_owner);
-            let failed = item.is_err();
-            if tx.blocking_send(item).is_err() || failed {
-                return; // the client went away, or the read failed
+    let file = std::sync::Arc::new(file);
+    let end = start + count;
+    let stream = futures_util::stream::unfold(start, move |offset| {
+        let file = file.clone();
+        async move {
+            if offset >= end {
+                return None;
             }
-            offset += len;
+            let len = WINDOW.min(end - offset);
+            let mapped = tokio::task::spawn_blocking(move || {
+                // SAFETY: blob files are content-addressed and never written after they are
+                // renamed into place (deletion only unlinks, and the open file keeps the
+                // inode), so the mapped bytes cannot change or shrink under the mapping.
+                unsafe {
+                    memmap2::MmapOptions::new()
+                        .offset(offset)
+                        .len(len as usize)
+                        .map(file.as_ref())
+                }
+            })
+            .await;
+            match mapped {
+                Ok(Ok(map)) => Some((Ok(bytes::Bytes::from_owner(map)), offset + len)),
+                // a failed read ends the body early: the client sees a short response
+                Ok(Err(e)) => Some((Err(e), end)),
+                Err(e) => Some((Err(std::io::Error::other(e)), end)),
+            }
         }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
     });
     Ok(Body::from_stream(stream))
 }

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use serde_json::Value;
 
 use super::defects::Defect;
-use super::storage::{BlobData, Storage, UploadInfo};
+use super::storage::index::SortedNames;
+use super::storage::{BlobData, Page, Storage, UploadInfo};
 use super::variations::{Variation, Variations};
 use crate::oci::manifest;
 use crate::oci::media::ManifestKind;
@@ -171,6 +172,17 @@ impl Storage for Decorated {
     fn tags(&self, repo: &str) -> io::Result<Option<Vec<String>>> {
         self.inner.tags(repo)
     }
+    fn tags_page(
+        &self,
+        repo: &str,
+        after: Option<&str>,
+        n: Option<usize>,
+    ) -> io::Result<Option<Page>> {
+        self.inner.tags_page(repo, after, n)
+    }
+    fn tags_pointing_at(&self, repo: &str, digest: &Digest) -> io::Result<Vec<String>> {
+        self.inner.tags_pointing_at(repo, digest)
+    }
 
     fn referrer_put(
         &self,
@@ -223,5 +235,17 @@ impl Storage for Decorated {
             }
         }
         Ok(tagged)
+    }
+    fn repositories_page(&self, after: Option<&str>, n: Option<usize>) -> io::Result<Page> {
+        if !self.varies(Variation::CatalogTaggedOnly) {
+            return self.inner.repositories_page(after, n);
+        }
+        // the variation filters the whole list: a page costs the list here, which only a
+        // variation run pays
+        let mut names = SortedNames::default();
+        for r in self.repositories()? {
+            names.insert(&r);
+        }
+        Ok(names.page(after, n))
     }
 }

@@ -91,6 +91,14 @@ impl AppError {
 
 impl From<std::io::Error> for AppError {
     fn from(e: std::io::Error) -> AppError {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            // not the client's fault, nor a bug: the registry is full (507, RFC 4918)
+            return AppError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                ErrorCode::Denied,
+                e.to_string(),
+            );
+        }
         AppError::internal(e)
     }
 }

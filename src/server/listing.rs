@@ -7,24 +7,19 @@ use serde_json::{Value, json};
 use super::App;
 use super::error::{AppError, Result};
 use super::request::{Query, parse_digest};
+use super::storage::Page;
 use crate::oci::{ErrorCode, media};
 
-/// Lexical order as the spec describes it (case-insensitive), bytes breaking ties so the
-/// order is total.
-fn lexical(a: &String, b: &String) -> std::cmp::Ordering {
-    a.to_lowercase()
-        .cmp(&b.to_lowercase())
-        .then_with(|| a.cmp(b))
-}
-
-/// `n`: absent → no limit; a non-negative integer otherwise, else 400.
+/// `n`: absent → no limit; a non-negative integer otherwise, else 400
+/// `PAGINATION_NUMBER_INVALID`, the code the endpoint table (from distribution's API
+/// description) gives these two endpoints; the OCI table has no code of its own for it.
 fn page_size(query: &Query) -> Result<Option<usize>> {
     match query.get("n") {
         None => Ok(None),
         Some(n) => n.parse::<usize>().map(Some).map_err(|_| {
             AppError::new(
                 StatusCode::BAD_REQUEST,
-                ErrorCode::Unsupported,
+                ErrorCode::PaginationNumberInvalid,
                 "n must be a non-negative integer",
             )
             .detail(json!({ "n": n }))
@@ -32,35 +27,27 @@ fn page_size(query: &Query) -> Result<Option<usize>> {
     }
 }
 
-/// One page of a sorted list after `last`, and the `Link` to the next page if any remains.
-fn paginate(
-    mut items: Vec<String>,
-    query: &Query,
-    path: &str,
-) -> Result<(Vec<String>, Option<String>)> {
-    items.sort_by(lexical);
+/// What a list request asks for: up to `n` names after `last`.
+struct PageRequest {
+    last: Option<String>,
+    n: Option<usize>,
+}
+
+fn page_request(query: &Query) -> Result<PageRequest> {
     let n = page_size(query)?;
-    if let Some(last) = query.get("last") {
-        let last = last.to_string();
-        items.retain(|t| lexical(t, &last).is_gt());
-    }
-    let Some(n) = n else {
-        return Ok((items, None));
-    };
-    if n == 0 {
-        return Ok((vec![], None));
-    }
-    let more = items.len() > n;
-    items.truncate(n);
-    let link = more.then(|| {
-        let last = items.last().expect("n > 0 and more items");
-        let q: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("n", &n.to_string())
-            .append_pair("last", last)
-            .finish();
-        format!("<{path}?{q}>; rel=\"next\"")
-    });
-    Ok((items, link))
+    let last = query.get("last").map(str::to_string);
+    Ok(PageRequest { last, n })
+}
+
+/// The `Link` to the page after `page`, when more names follow.
+fn next_link(page: &Page, n: Option<usize>, path: &str) -> Option<String> {
+    let n = n?;
+    let last = page.names.last().filter(|_| page.more)?;
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("n", &n.to_string())
+        .append_pair("last", last)
+        .finish();
+    Some(format!("<{path}?{q}>; rel=\"next\""))
 }
 
 fn json_response(body: Value, content_type: &'static str, link: Option<String>) -> Response {
@@ -77,27 +64,33 @@ fn json_response(body: Value, content_type: &'static str, link: Option<String>) 
 }
 
 pub async fn tags(app: &App, repo: &str, query: &Query) -> Result<Response> {
+    let PageRequest { last, n } = page_request(query)?;
     let r = repo.to_string();
-    let tags = app.blocking(move |s| s.tags(&r)).await?;
-    let Some(tags) = tags else {
+    let page = app
+        .blocking(move |s| s.tags_page(&r, last.as_deref(), n))
+        .await?;
+    let Some(page) = page else {
         return Err(
             AppError::code(StatusCode::NOT_FOUND, ErrorCode::NameUnknown)
                 .detail(json!({ "name": repo })),
         );
     };
-    let (page, link) = paginate(tags, query, &format!("/v2/{repo}/tags/list"))?;
+    let link = next_link(&page, n, &format!("/v2/{repo}/tags/list"));
     Ok(json_response(
-        json!({ "name": repo, "tags": page }),
+        json!({ "name": repo, "tags": page.names }),
         media::JSON,
         link,
     ))
 }
 
 pub async fn catalog(app: &App, query: &Query) -> Result<Response> {
-    let repos = app.blocking(|s| s.repositories()).await?;
-    let (page, link) = paginate(repos, query, "/v2/_catalog")?;
+    let PageRequest { last, n } = page_request(query)?;
+    let page = app
+        .blocking(move |s| s.repositories_page(last.as_deref(), n))
+        .await?;
+    let link = next_link(&page, n, "/v2/_catalog");
     Ok(json_response(
-        json!({ "repositories": page }),
+        json!({ "repositories": page.names }),
         media::JSON,
         link,
     ))
@@ -122,7 +115,16 @@ pub async fn referrers(app: &App, repo: &str, digest: &str, query: &Query) -> Re
     if let Some(last) = query.get("last") {
         all.retain(|d| d["digest"].as_str().unwrap_or("") > last);
     }
-    let size = app.config.referrers_page_size.max(1);
+    // a page holds at most the count, and at most the byte budget (always one descriptor)
+    let mut size = 0;
+    let mut bytes = 0;
+    for d in all.iter().take(app.config.referrers_page_size.max(1)) {
+        bytes += d.to_string().len();
+        if size > 0 && bytes > app.config.referrers_page_bytes {
+            break;
+        }
+        size += 1;
+    }
     let link = (all.len() > size).then(|| {
         // the cursor is the last digest of this page
         let last = all[size - 1]["digest"].as_str().unwrap_or("").to_string();

@@ -226,6 +226,8 @@ pub async fn put(
             m.referrer_descriptor(&digest, body.len() as u64),
         )
     });
+    // a delete of this digest must not interleave with the tag writes below
+    let _repo_lock = app.repo_lock(repo).await;
     let (r, d, mt, b, t, rf) = (
         repo.to_string(),
         digest.clone(),
@@ -270,6 +272,8 @@ pub async fn delete(app: &App, repo: &str, reference: &str) -> Result<Response> 
         return Err(name_unknown(repo));
     }
     let (r, raw) = (repo.to_string(), reference.to_string());
+    // a tag put racing this delete must land wholly before or wholly after it
+    let _repo_lock = app.repo_lock(repo).await;
     let found = app
         .blocking(move |s| match parsed {
             Reference::Tag(t) => s.tag_delete(&r, &t),
@@ -279,10 +283,8 @@ pub async fn delete(app: &App, repo: &str, reference: &str) -> Result<Response> 
                 };
                 s.manifest_delete(&r, &d)?;
                 // tags pointing at it go with it; so does its entry in its subject's referrers
-                for t in s.tags(&r)?.unwrap_or_default() {
-                    if s.tag_get(&r, &t)?.as_ref() == Some(&d) {
-                        s.tag_delete(&r, &t)?;
-                    }
+                for t in s.tags_pointing_at(&r, &d)? {
+                    s.tag_delete(&r, &t)?;
                 }
                 if let Ok(m) = manifest::parse(&body, Some(&mt))
                     && let Some(subject) = m.subject

@@ -8,9 +8,11 @@
 
 pub mod auth;
 pub(crate) mod blobs;
+pub mod conn;
 mod decorated;
 pub mod defects;
 pub mod error;
+pub mod gc;
 pub(crate) mod listing;
 pub(crate) mod manifests;
 pub(crate) mod request;
@@ -21,7 +23,7 @@ pub(crate) mod uploads;
 pub mod variations;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -48,6 +50,14 @@ pub struct Config {
     pub variations: variations::Variations,
     /// Uploads untouched this long are cancelled.
     pub upload_ttl: std::time::Duration,
+    /// Timeouts and the connection cap.
+    pub limits: conn::Limits,
+    /// Upload sessions open at once, in all; more answer 429 `TOOMANYREQUESTS`.
+    pub max_uploads: usize,
+    /// Upload sessions open at once from one client address.
+    pub max_uploads_per_client: usize,
+    /// Bytes of descriptors per referrers page (besides the count cap).
+    pub referrers_page_bytes: usize,
 }
 
 impl Default for Config {
@@ -60,6 +70,10 @@ impl Default for Config {
             defect: None,
             variations: variations::Variations::new(),
             upload_ttl: std::time::Duration::from_secs(24 * 3600),
+            limits: conn::Limits::default(),
+            max_uploads: 10_000,
+            max_uploads_per_client: 1_000,
+            referrers_page_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -72,6 +86,49 @@ pub(crate) struct Session {
     pub(crate) hasher: Option<Hasher>,
 }
 
+/// An open upload as the server tracks it: its lock (one request at a time changes it) and
+/// what status requests may read while a chunk is on its way.
+#[derive(Default)]
+pub(crate) struct SessionSlot {
+    pub session: tokio::sync::Mutex<Session>,
+    /// Bytes accepted before the chunk being received, if one is.
+    pub accepted: AtomicU64,
+    /// The client that opened it (per-client caps); none when not known.
+    owner: Option<IpAddr>,
+}
+
+#[derive(Default)]
+struct Sessions {
+    open: HashMap<String, Arc<SessionSlot>>,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+impl Sessions {
+    fn remove(&mut self, id: &str) {
+        if let Some(slot) = self.open.remove(id)
+            && let Some(owner) = slot.owner
+            && let Some(n) = self.per_client.get_mut(&owner)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&owner);
+            }
+        }
+    }
+}
+
+/// Why a new upload session is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SessionLimit {
+    #[error("{0} upload sessions are open, the most this registry keeps")]
+    Total(usize),
+    #[error("this client has {0} upload sessions open, the most one client may keep")]
+    PerClient(usize),
+}
+
+/// Stripes of the per-repository write lock: repositories sharing one only wait on each other.
+const REPO_LOCK_STRIPES: usize = 64;
+
 pub struct App {
     pub config: Config,
     pub storage: Arc<dyn Storage>,
@@ -79,7 +136,10 @@ pub struct App {
     pub auth: Option<Arc<auth::Auth>>,
     /// Whether the server speaks TLS (for the token realm's scheme).
     pub tls: bool,
-    sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Session>>>>,
+    sessions: Mutex<Sessions>,
+    /// Serialises writes of manifests and tags per repository (hashed into a few stripes), so
+    /// a tag put and a delete of its manifest cannot interleave.
+    repo_locks: Vec<tokio::sync::Mutex<()>>,
     next_request: AtomicU64,
     variation_memory: variations::Memory,
 }
@@ -115,7 +175,10 @@ impl App {
             storage,
             auth,
             tls,
-            sessions: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Sessions::default()),
+            repo_locks: (0..REPO_LOCK_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
             next_request: AtomicU64::new(1),
             variation_memory: variations::Memory::default(),
         })
@@ -126,13 +189,39 @@ impl App {
     }
 
     /// The in-memory half of an upload session (created empty if the server restarted).
-    pub(crate) fn session(&self, id: &str) -> Arc<tokio::sync::Mutex<Session>> {
+    pub(crate) fn session(&self, id: &str) -> Arc<SessionSlot> {
         self.sessions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .open
             .entry(id.to_string())
             .or_default()
             .clone()
+    }
+
+    /// Registers a new session for `owner`, within the caps on open sessions.
+    pub(crate) fn open_session(
+        &self,
+        id: &str,
+        owner: Option<IpAddr>,
+    ) -> Result<Arc<SessionSlot>, SessionLimit> {
+        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if s.open.len() >= self.config.max_uploads {
+            return Err(SessionLimit::Total(s.open.len()));
+        }
+        if let Some(owner) = owner {
+            let n = s.per_client.get(&owner).copied().unwrap_or(0);
+            if n >= self.config.max_uploads_per_client {
+                return Err(SessionLimit::PerClient(n));
+            }
+            *s.per_client.entry(owner).or_default() += 1;
+        }
+        let slot = Arc::new(SessionSlot {
+            owner,
+            ..SessionSlot::default()
+        });
+        s.open.insert(id.to_string(), slot.clone());
+        Ok(slot)
     }
 
     pub(crate) fn drop_session(&self, id: &str) {
@@ -140,6 +229,41 @@ impl App {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
+    }
+
+    /// Forgets sessions whose upload storage no longer has (expired) and that no request is
+    /// using; returns how many.
+    pub fn prune_sessions(&self, live: &std::collections::HashSet<String>) -> usize {
+        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let gone: Vec<String> = s
+            .open
+            .iter()
+            .filter(|(id, slot)| !live.contains(*id) && Arc::strong_count(slot) == 1)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &gone {
+            s.remove(id);
+        }
+        gone.len()
+    }
+
+    /// Sessions the server tracks now.
+    pub fn open_sessions(&self) -> usize {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .open
+            .len()
+    }
+
+    /// The write lock of `repo`'s manifests and tags.
+    pub async fn repo_lock(&self, repo: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher as _};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        repo.hash(&mut h);
+        self.repo_locks[(h.finish() % REPO_LOCK_STRIPES as u64) as usize]
+            .lock()
+            .await
     }
 
     /// Runs blocking storage work off the async workers.
@@ -173,7 +297,7 @@ pub struct Server {
     pub addr: SocketAddr,
     pub tls: bool,
     shutdown: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
     janitor: tokio::task::JoinHandle<()>,
 }
 
@@ -202,9 +326,10 @@ pub async fn spawn_with(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    // the janitor: abandoned uploads expire (spec main asks registries to time them out)
+    // the janitor: abandoned uploads expire (spec main asks registries to time them out), and
+    // the server forgets their sessions
     let ttl = app_state.config.upload_ttl;
-    let storage = app_state.storage.clone();
+    let sweeper = app_state.clone();
     let janitor = tokio::spawn(async move {
         let every = (ttl / 4).clamp(
             std::time::Duration::from_secs(1),
@@ -212,44 +337,33 @@ pub async fn spawn_with(
         );
         loop {
             tokio::time::sleep(every).await;
-            let s = storage.clone();
-            match tokio::task::spawn_blocking(move || s.expire_uploads(ttl)).await {
-                Ok(Ok(n)) if n > 0 => tracing::info!(expired = n, "abandoned uploads cancelled"),
+            let s = sweeper.storage.clone();
+            let swept = tokio::task::spawn_blocking(move || {
+                let n = s.expire_uploads(ttl)?;
+                let live: std::collections::HashSet<String> = s.uploads()?.into_iter().collect();
+                Ok::<_, std::io::Error>((n, live))
+            })
+            .await;
+            match swept {
+                Ok(Ok((n, live))) => {
+                    let forgotten = sweeper.prune_sessions(&live);
+                    if n > 0 || forgotten > 0 {
+                        tracing::info!(expired = n, forgotten, "abandoned uploads cancelled");
+                    }
+                }
                 Ok(Err(e)) => tracing::warn!(error = %e, "expiring uploads"),
-                _ => {}
+                Err(_) => {}
             }
         }
     });
     if let Some(auth) = &app_state.auth {
         auth.listening_on(addr, tls.is_some());
     }
-    // the peer address reaches handlers: failed logins are counted per client
-    let router = app(app_state).into_make_service_with_connect_info::<SocketAddr>();
+    let limits = app_state.config.limits;
+    let router = app(app_state);
     let secure = tls.is_some();
-    let stop = async move {
-        let _ = rx.await;
-    };
-    let task = match tls {
-        None => {
-            use axum::serve::ListenerExt;
-            // small answers (202 to a chunk) must not wait for the client's delayed ACK
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stop)
-                    .await
-            })
-        }
-        Some(config) => {
-            use axum::serve::ListenerExt;
-            // a tapped listener is what axum hands the peer address from (nodelay is set
-            // by the TLS accept loop already)
-            let tls = tls::TlsListener::new(listener, config).tap_io(|_| {});
-            tokio::spawn(async move { axum::serve(tls, router).with_graceful_shutdown(stop).await })
-        }
-    };
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let task = tokio::spawn(conn::accept_loop(listener, router, acceptor, limits, rx));
     Ok(Server {
         addr,
         tls: secure,

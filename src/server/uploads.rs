@@ -152,18 +152,42 @@ impl Stage {
     }
 }
 
+/// Why a chunk's `Content-Range` is refused.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeError {
+    /// Not `<start>-<end>` with `start <= end`, or a `/<total>` the range does not fit in
+    /// (RFC 9110 §14.4 calls such a value invalid).
+    Malformed,
+    /// Well-formed but covering more bytes than a length can hold.
+    TooLarge,
+}
+
 /// A `Content-Range` of a chunk: `<start>-<end>`, inclusive (`bytes=`/`bytes ` prefixes and
-/// a `/total` suffix are tolerated).
-fn parse_content_range(h: &str) -> Option<(u64, u64)> {
+/// a `/total` suffix are tolerated); returns the start and the length.
+fn parse_content_range(h: &str) -> std::result::Result<(u64, u64), RangeError> {
     let s = h.trim();
     let s = s
         .strip_prefix("bytes=")
         .or_else(|| s.strip_prefix("bytes "))
         .unwrap_or(s);
-    let s = s.split('/').next()?;
-    let (a, b) = s.split_once('-')?;
-    let (a, b) = (a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?);
-    (b >= a).then_some((a, b))
+    let (range, total) = match s.split_once('/') {
+        Some((r, t)) => (r, Some(t.trim())),
+        None => (s, None),
+    };
+    let (a, b) = range.split_once('-').ok_or(RangeError::Malformed)?;
+    let num = |x: &str| x.trim().parse::<u64>().map_err(|_| RangeError::Malformed);
+    let (start, end) = (num(a)?, num(b)?);
+    if end < start {
+        return Err(RangeError::Malformed);
+    }
+    if let Some(t) = total
+        && t != "*"
+        && num(t)? <= end
+    {
+        return Err(RangeError::Malformed);
+    }
+    let len = (end - start).checked_add(1).ok_or(RangeError::TooLarge)?;
+    Ok((start, len))
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -185,24 +209,41 @@ fn check_chunk(
     let Some(raw) = headers.get(header::CONTENT_RANGE) else {
         return Ok(None);
     };
-    let Some((start, end)) = raw.to_str().ok().and_then(parse_content_range) else {
-        return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::BlobUploadInvalid,
-            "malformed Content-Range",
-        ));
-    };
-    if start != size && in_order {
-        return Err(AppError::new(
+    let not_satisfiable = |why: String| {
+        AppError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
             ErrorCode::BlobUploadInvalid,
-            format!("chunk starts at {start}, the upload holds {size} bytes"),
+            why,
         )
         .header(header::LOCATION, location(repo, id))
         .header(header::RANGE, range_value(size))
-        .header(HeaderName::from_static("docker-upload-uuid"), id));
+        .header(HeaderName::from_static("docker-upload-uuid"), id)
+    };
+    let (start, len) = match raw.to_str().map(parse_content_range) {
+        Ok(Ok(v)) => v,
+        Ok(Err(RangeError::TooLarge)) => {
+            return Err(not_satisfiable(
+                "Content-Range covers more bytes than an upload can hold".into(),
+            ));
+        }
+        _ => {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::BlobUploadInvalid,
+                "malformed Content-Range",
+            ));
+        }
+    };
+    if start != size && in_order {
+        return Err(not_satisfiable(format!(
+            "chunk starts at {start}, the upload holds {size} bytes"
+        )));
     }
-    let len = end - start + 1;
+    if size.checked_add(len).is_none() {
+        return Err(not_satisfiable(
+            "the chunk would take the upload past the largest size".into(),
+        ));
+    }
     if let Some(cl) = content_length(headers)
         && cl != len
     {
@@ -268,10 +309,27 @@ pub async fn start(app: &App, repo: &str, query: &Query, req: Request) -> Result
     }
     let algorithm = algorithm_param(query)?;
     let id = new_upload_id();
+    let owner = req
+        .extensions()
+        .get::<super::conn::Peer>()
+        .map(|p| p.0.ip());
+    let slot = app.open_session(&id, owner).map_err(|e| {
+        AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManyRequests,
+            e.to_string(),
+        )
+        .header(header::RETRY_AFTER, "60")
+    })?;
     let (r, i) = (repo.to_string(), id.clone());
-    app.blocking(move |s| s.upload_create(&i, &r, algorithm))
-        .await?;
-    app.session(&id).lock().await.hasher = Some(algorithm.hasher());
+    if let Err(e) = app
+        .blocking(move |s| s.upload_create(&i, &r, algorithm))
+        .await
+    {
+        app.drop_session(&id);
+        return Err(e);
+    }
+    slot.session.lock().await.hasher = Some(algorithm.hasher());
     progress(StatusCode::ACCEPTED, repo, &id, 0)
 }
 
@@ -312,8 +370,8 @@ fn digest_mismatch(expected: &Digest, actual: &Digest) -> AppError {
 
 /// PATCH: one chunk (with `Content-Range`) or a stream (without).
 pub async fn chunk(app: &App, repo: &str, id: &str, req: Request) -> Result<Response> {
-    let session_ref = app.session(id);
-    let mut session = session_ref.lock().await;
+    let slot = app.session(id);
+    let mut session = slot.session.lock().await;
     let checked = lookup(app, repo, id).await.and_then(|info| {
         let in_order = app.config.checks(Check::ChunkOrder);
         let expected = check_chunk(req.headers(), repo, id, info.size, in_order)?;
@@ -328,11 +386,16 @@ pub async fn chunk(app: &App, repo: &str, id: &str, req: Request) -> Result<Resp
         }
     };
     let saved = session.hasher.clone();
+    // status requests answered while this chunk arrives report what was accepted before it
+    slot.accepted.store(info.size, Ordering::Release);
     let result = append_body(app, id, req.into_body(), &mut session.hasher)
         .await
         .and_then(|n| check_len(expected, n));
     match result {
-        Ok(n) => progress(StatusCode::ACCEPTED, repo, id, info.size + n),
+        Ok(n) => {
+            slot.accepted.store(info.size + n, Ordering::Release);
+            progress(StatusCode::ACCEPTED, repo, id, info.size + n)
+        }
         Err(e) => {
             rollback(app, id, info.size).await?;
             session.hasher = saved;
@@ -366,9 +429,11 @@ pub async fn close(
     query: &Query,
     req: Request,
 ) -> Result<Response> {
-    let session_ref = app.session(id);
-    let mut session = session_ref.lock().await;
+    let slot = app.session(id);
+    let mut session = slot.session.lock().await;
+    slot.accepted.store(0, Ordering::Release);
     let checked = lookup(app, repo, id).await.and_then(|info| {
+        slot.accepted.store(info.size, Ordering::Release);
         let digest = digest_param(query)?;
         let in_order = app.config.checks(Check::FinalChunkOrder);
         let expected = check_chunk(req.headers(), repo, id, info.size, in_order)?;
@@ -425,12 +490,25 @@ pub async fn close(
     created(repo, &digest)
 }
 
+/// GET status. While a chunk is being received (the session is locked), only the bytes
+/// accepted before it count: the chunk may still be refused and rolled back.
 pub async fn status(app: &App, repo: &str, id: &str) -> Result<Response> {
-    let info = lookup(app, repo, id).await?;
-    progress(StatusCode::NO_CONTENT, repo, id, info.size)
+    let slot = app.session(id);
+    let size = match slot.session.try_lock() {
+        Ok(_session) => lookup(app, repo, id).await?.size,
+        Err(_) => {
+            lookup(app, repo, id).await?;
+            slot.accepted.load(Ordering::Acquire)
+        }
+    };
+    progress(StatusCode::NO_CONTENT, repo, id, size)
 }
 
+/// DELETE: waits for a request using the session (a chunk, the closing PUT) to finish, so the
+/// two never act on a half-removed upload.
 pub async fn cancel(app: &App, repo: &str, id: &str) -> Result<Response> {
+    let slot = app.session(id);
+    let _session = slot.session.lock().await;
     lookup(app, repo, id).await?;
     let i = id.to_string();
     app.blocking(move |s| s.upload_delete(&i)).await?;
@@ -442,6 +520,7 @@ pub async fn cancel(app: &App, repo: &str, id: &str) -> Result<Response> {
 }
 
 use std::io::Read as _;
+use std::sync::atomic::Ordering;
 
 #[cfg(test)]
 mod tests {
@@ -449,11 +528,22 @@ mod tests {
 
     #[test]
     fn content_ranges() {
-        assert_eq!(parse_content_range("0-9"), Some((0, 9)));
-        assert_eq!(parse_content_range("bytes=10-19"), Some((10, 19)));
-        assert_eq!(parse_content_range("bytes 10-19/100"), Some((10, 19)));
-        assert_eq!(parse_content_range("9-0"), None);
-        assert_eq!(parse_content_range("x-1"), None);
-        assert_eq!(parse_content_range(""), None);
+        use RangeError::*;
+        assert_eq!(parse_content_range("0-9"), Ok((0, 10)));
+        assert_eq!(parse_content_range("bytes=10-19"), Ok((10, 10)));
+        assert_eq!(parse_content_range("bytes 10-19/100"), Ok((10, 10)));
+        assert_eq!(parse_content_range("bytes 10-19/*"), Ok((10, 10)));
+        assert_eq!(parse_content_range("9-0"), Err(Malformed));
+        assert_eq!(parse_content_range("x-1"), Err(Malformed));
+        assert_eq!(parse_content_range(""), Err(Malformed));
+        // the total must exceed the last position (RFC 9110 §14.4)
+        assert_eq!(parse_content_range("0-3/2"), Err(Malformed));
+        assert_eq!(parse_content_range("0-3/4"), Ok((0, 4)));
+        // the length of 0-(2^64-1) does not fit in 64 bits
+        assert_eq!(parse_content_range("0-18446744073709551615"), Err(TooLarge));
+        assert_eq!(
+            parse_content_range("1-18446744073709551615"),
+            Ok((1, u64::MAX))
+        );
     }
 }

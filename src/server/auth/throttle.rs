@@ -12,11 +12,10 @@
 //! full speed).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::ConnectInfo;
 use axum::http::Extensions;
 
 /// Failures a client may make before it has to wait.
@@ -51,7 +50,7 @@ impl ClientKey {
 
     /// The client of a request, from the connection info the server records.
     pub(crate) fn from_extensions(ext: &Extensions) -> ClientKey {
-        ext.get::<ConnectInfo<SocketAddr>>()
+        ext.get::<crate::server::conn::Peer>()
             .map_or(ClientKey::Unknown, |c| ClientKey::of(c.0.ip()))
     }
 }

@@ -15,20 +15,32 @@
 //! validated before they reach this module (name components cannot start with `_` or be
 //! `..`; digests are hex), so no path leaves the root.
 
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::index::{Page, SortedNames, TagIndex};
 use super::{BlobData, Storage, UploadInfo};
 use crate::oci::{Algorithm, Digest, name};
 
 pub struct FsStorage {
     root: PathBuf,
     counter: AtomicU64,
+    /// Sorted indexes of tags and repositories, read from disk on first use and kept up to
+    /// date by every write of this process (the only writer of its root).
+    index: Mutex<Indexes>,
+}
+
+#[derive(Default)]
+struct Indexes {
+    tags: HashMap<String, TagIndex>,
+    repos: Option<SortedNames>,
 }
 
 fn invalid(msg: &str) -> io::Error {
@@ -90,6 +102,7 @@ impl FsStorage {
         Ok(FsStorage {
             root,
             counter: AtomicU64::new(0),
+            index: Mutex::new(Indexes::default()),
         })
     }
 
@@ -160,7 +173,51 @@ impl FsStorage {
         for k in ["_layers", "_manifests", "_tags"] {
             fs::create_dir_all(d.join(k))?;
         }
+        if let Some(repos) = self.indexes().repos.as_mut() {
+            repos.insert(repo);
+        }
         Ok(())
+    }
+
+    fn indexes(&self) -> std::sync::MutexGuard<'_, Indexes> {
+        self.index.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on `repo`'s tag index, reading it from disk first if needed; `None` when
+    /// the repository is unknown.
+    fn with_tags<T>(
+        &self,
+        repo: &str,
+        f: impl FnOnce(&mut TagIndex) -> T,
+    ) -> io::Result<Option<T>> {
+        let dir = self.repo_dir(repo)?;
+        if !dir.join("_layers").exists() {
+            return Ok(None);
+        }
+        let mut idx = self.indexes();
+        if !idx.tags.contains_key(repo) {
+            let mut t = TagIndex::default();
+            if let Some(rd) = not_found_is_none(fs::read_dir(dir.join("_tags")))? {
+                for e in rd {
+                    let name = e?.file_name().to_string_lossy().into_owned();
+                    if let Some(d) = self.read_tag(repo, &name)? {
+                        t.put(&name, &d);
+                    }
+                }
+            }
+            idx.tags.insert(repo.to_string(), t);
+        }
+        Ok(idx.tags.get_mut(repo).map(f))
+    }
+
+    fn read_tag(&self, repo: &str, tag: &str) -> io::Result<Option<Digest>> {
+        let Some(s) = not_found_is_none(fs::read_to_string(self.tag_path(repo, tag)?))? else {
+            return Ok(None);
+        };
+        s.trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| invalid("corrupt tag file"))
     }
 
     fn remove(&self, path: &Path) -> io::Result<bool> {
@@ -174,7 +231,8 @@ impl FsStorage {
 
 impl Storage for FsStorage {
     fn upload_create(&self, id: &str, repo: &str, algorithm: Algorithm) -> io::Result<()> {
-        self.mark_repo(repo)?;
+        // the repository appears when something is committed to it, not before
+        self.repo_dir(repo)?;
         let dir = self.upload_dir(id)?;
         fs::create_dir_all(&dir)?;
         File::create(dir.join("data"))?.sync_all()?;
@@ -379,22 +437,60 @@ impl Storage for FsStorage {
     }
 
     fn tag_get(&self, repo: &str, tag: &str) -> io::Result<Option<Digest>> {
-        let Some(s) = not_found_is_none(fs::read_to_string(self.tag_path(repo, tag)?))? else {
-            return Ok(None);
-        };
-        s.trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| invalid("corrupt tag file"))
+        self.read_tag(repo, tag)
     }
 
     fn tag_put(&self, repo: &str, tag: &str, digest: &Digest) -> io::Result<()> {
         self.mark_repo(repo)?;
-        self.write_atomic(&self.tag_path(repo, tag)?, digest.to_string().as_bytes())
+        self.write_atomic(&self.tag_path(repo, tag)?, digest.to_string().as_bytes())?;
+        if let Some(t) = self.indexes().tags.get_mut(repo) {
+            t.put(tag, digest);
+        }
+        Ok(())
     }
 
     fn tag_delete(&self, repo: &str, tag: &str) -> io::Result<bool> {
-        self.remove(&self.tag_path(repo, tag)?)
+        let removed = self.remove(&self.tag_path(repo, tag)?)?;
+        if let Some(t) = self.indexes().tags.get_mut(repo) {
+            t.remove(tag);
+        }
+        Ok(removed)
+    }
+
+    fn tags_page(
+        &self,
+        repo: &str,
+        after: Option<&str>,
+        n: Option<usize>,
+    ) -> io::Result<Option<Page>> {
+        self.with_tags(repo, |t| t.names().page(after, n))
+    }
+
+    fn tags_pointing_at(&self, repo: &str, digest: &Digest) -> io::Result<Vec<String>> {
+        Ok(self
+            .with_tags(repo, |t| t.pointing_at(digest))?
+            .unwrap_or_default())
+    }
+
+    fn repositories_page(&self, after: Option<&str>, n: Option<usize>) -> io::Result<Page> {
+        let mut idx = self.indexes();
+        if idx.repos.is_none() {
+            // walked under the lock: a repository created meanwhile is either seen by the
+            // walk or added by mark_repo once the lock is free
+            let mut names = SortedNames::default();
+            for r in self.repositories()? {
+                names.insert(&r);
+            }
+            idx.repos = Some(names);
+        }
+        Ok(idx
+            .repos
+            .as_ref()
+            .map(|r| r.page(after, n))
+            .unwrap_or(Page {
+                names: vec![],
+                more: false,
+            }))
     }
 
     fn tags(&self, repo: &str) -> io::Result<Option<Vec<String>>> {

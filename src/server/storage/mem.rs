@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use serde_json::Value;
 
+use super::index::{Page, TagIndex};
 use super::{BlobData, Storage, UploadInfo};
 use crate::oci::{Algorithm, Digest};
 
@@ -14,7 +15,7 @@ use crate::oci::{Algorithm, Digest};
 struct Repo {
     layers: HashSet<Digest>,
     manifests: HashMap<Digest, String>,
-    tags: HashMap<String, Digest>,
+    tags: TagIndex,
     referrers: HashMap<Digest, BTreeMap<Digest, Value>>,
 }
 
@@ -30,16 +31,54 @@ struct State {
     blobs: HashMap<Digest, Bytes>,
     repos: BTreeMap<String, Repo>,
     uploads: HashMap<String, Upload>,
+    /// Bytes of blob content and upload data held.
+    used: u64,
 }
 
-#[derive(Default)]
+impl State {
+    /// Counts `n` more bytes against `limit`, or refuses them.
+    fn reserve(&mut self, n: u64, limit: u64) -> io::Result<()> {
+        match self.used.checked_add(n) {
+            Some(total) if total <= limit => {
+                self.used = total;
+                Ok(())
+            }
+            _ => Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                format!(
+                    "the in-memory registry holds {} of its {limit} bytes",
+                    self.used
+                ),
+            )),
+        }
+    }
+    fn release(&mut self, n: u64) {
+        self.used = self.used.saturating_sub(n);
+    }
+}
+
 pub struct MemStorage {
     state: Mutex<State>,
+    /// The most bytes of blobs and uploads kept (`serve --memory-limit`).
+    limit: u64,
+}
+
+impl Default for MemStorage {
+    fn default() -> MemStorage {
+        MemStorage::with_limit(u64::MAX)
+    }
 }
 
 impl MemStorage {
     pub fn new() -> MemStorage {
         MemStorage::default()
+    }
+    /// A store that refuses writes past `limit` bytes of content (`StorageFull`).
+    pub fn with_limit(limit: u64) -> MemStorage {
+        MemStorage {
+            state: Mutex::new(State::default()),
+            limit,
+        }
     }
     fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
         f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()))
@@ -52,8 +91,11 @@ fn not_found() -> io::Error {
 
 impl Storage for MemStorage {
     fn upload_create(&self, id: &str, repo: &str, algorithm: Algorithm) -> io::Result<()> {
+        // the repository appears when something is committed to it, not before
         self.with(|s| {
-            s.repos.entry(repo.to_string()).or_default();
+            if let Some(old) = s.uploads.remove(id) {
+                s.release(old.data.len() as u64);
+            }
             s.uploads.insert(
                 id.to_string(),
                 Upload {
@@ -76,7 +118,12 @@ impl Storage for MemStorage {
         }))
     }
     fn upload_append(&self, id: &str, data: &[u8]) -> io::Result<u64> {
+        let limit = self.limit;
         self.with(|s| {
+            if !s.uploads.contains_key(id) {
+                return Err(not_found());
+            }
+            s.reserve(data.len() as u64, limit)?;
             let u = s.uploads.get_mut(id).ok_or_else(not_found)?;
             u.data.extend_from_slice(data);
             u.touched = std::time::Instant::now();
@@ -86,7 +133,11 @@ impl Storage for MemStorage {
     fn upload_truncate(&self, id: &str, size: u64) -> io::Result<()> {
         self.with(|s| {
             let u = s.uploads.get_mut(id).ok_or_else(not_found)?;
+            let before = u.data.len() as u64;
             u.data.truncate(size as usize);
+            u.data.shrink_to_fit();
+            let after = u.data.len() as u64;
+            s.release(before - after);
             Ok(())
         })
     }
@@ -99,9 +150,11 @@ impl Storage for MemStorage {
     fn upload_commit(&self, id: &str, digest: &Digest) -> io::Result<()> {
         self.with(|s| {
             let u = s.uploads.remove(id).ok_or_else(not_found)?;
-            s.blobs
-                .entry(digest.clone())
-                .or_insert_with(|| Bytes::from(u.data));
+            if s.blobs.contains_key(digest) {
+                s.release(u.data.len() as u64);
+            } else {
+                s.blobs.insert(digest.clone(), Bytes::from(u.data));
+            }
             s.repos
                 .entry(u.repo)
                 .or_default()
@@ -111,16 +164,31 @@ impl Storage for MemStorage {
         })
     }
     fn upload_delete(&self, id: &str) -> io::Result<bool> {
-        Ok(self.with(|s| s.uploads.remove(id).is_some()))
+        Ok(self.with(|s| match s.uploads.remove(id) {
+            Some(u) => {
+                s.release(u.data.len() as u64);
+                true
+            }
+            None => false,
+        }))
     }
     fn uploads(&self) -> io::Result<Vec<String>> {
         Ok(self.with(|s| s.uploads.keys().cloned().collect()))
     }
     fn expire_uploads(&self, idle: std::time::Duration) -> io::Result<usize> {
         Ok(self.with(|s| {
-            let before = s.uploads.len();
-            s.uploads.retain(|_, u| u.touched.elapsed() <= idle);
-            before - s.uploads.len()
+            let expired: Vec<String> = s
+                .uploads
+                .iter()
+                .filter(|(_, u)| u.touched.elapsed() > idle)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in &expired {
+                if let Some(u) = s.uploads.remove(id) {
+                    s.release(u.data.len() as u64);
+                }
+            }
+            expired.len()
         }))
     }
 
@@ -182,17 +250,19 @@ impl Storage for MemStorage {
         media_type: &str,
         body: &[u8],
     ) -> io::Result<()> {
+        let limit = self.limit;
         self.with(|s| {
-            s.blobs
-                .entry(digest.clone())
-                .or_insert_with(|| Bytes::copy_from_slice(body));
+            if !s.blobs.contains_key(digest) {
+                s.reserve(body.len() as u64, limit)?;
+                s.blobs.insert(digest.clone(), Bytes::copy_from_slice(body));
+            }
             s.repos
                 .entry(repo.to_string())
                 .or_default()
                 .manifests
                 .insert(digest.clone(), media_type.to_string());
-        });
-        Ok(())
+            Ok(())
+        })
     }
     fn manifest_get(&self, repo: &str, digest: &Digest) -> io::Result<Option<(String, Bytes)>> {
         Ok(self.with(|s| {
@@ -216,7 +286,7 @@ impl Storage for MemStorage {
                 .entry(repo.to_string())
                 .or_default()
                 .tags
-                .insert(tag.to_string(), digest.clone())
+                .put(tag, digest)
         });
         Ok(())
     }
@@ -228,7 +298,23 @@ impl Storage for MemStorage {
         }))
     }
     fn tags(&self, repo: &str) -> io::Result<Option<Vec<String>>> {
-        Ok(self.with(|s| s.repos.get(repo).map(|r| r.tags.keys().cloned().collect())))
+        Ok(self.with(|s| s.repos.get(repo).map(|r| r.tags.names().all())))
+    }
+    fn tags_page(
+        &self,
+        repo: &str,
+        after: Option<&str>,
+        n: Option<usize>,
+    ) -> io::Result<Option<Page>> {
+        Ok(self.with(|s| s.repos.get(repo).map(|r| r.tags.names().page(after, n))))
+    }
+    fn tags_pointing_at(&self, repo: &str, digest: &Digest) -> io::Result<Vec<String>> {
+        Ok(self.with(|s| {
+            s.repos
+                .get(repo)
+                .map(|r| r.tags.pointing_at(digest))
+                .unwrap_or_default()
+        }))
     }
 
     fn referrer_put(
@@ -276,5 +362,23 @@ impl Storage for MemStorage {
     }
     fn repositories(&self) -> io::Result<Vec<String>> {
         Ok(self.with(|s| s.repos.keys().cloned().collect()))
+    }
+    fn repositories_page(&self, after: Option<&str>, n: Option<usize>) -> io::Result<Page> {
+        use std::ops::Bound;
+        // repository names are lower case by their grammar: byte order is lexical order
+        Ok(self.with(|s| {
+            let start = match after {
+                Some(a) => Bound::Excluded(a.to_string()),
+                None => Bound::Unbounded,
+            };
+            let mut it = s.repos.range::<String, _>((start, Bound::Unbounded));
+            let names: Vec<String> = it
+                .by_ref()
+                .take(n.unwrap_or(usize::MAX))
+                .map(|(k, _)| k.clone())
+                .collect();
+            let more = it.next().is_some();
+            Page { names, more }
+        }))
     }
 }

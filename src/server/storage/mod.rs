@@ -14,11 +14,13 @@ use serde_json::Value;
 use crate::oci::{Algorithm, Digest};
 
 pub mod fs;
+pub mod index;
 pub mod mem;
 #[cfg(test)]
 mod suite;
 
 pub use fs::FsStorage;
+pub use index::Page;
 pub use mem::MemStorage;
 
 /// An upload session as storage remembers it (it survives a restart on the filesystem).
@@ -88,6 +90,16 @@ pub trait Storage: Send + Sync + 'static {
     fn tag_delete(&self, repo: &str, tag: &str) -> io::Result<bool>;
     /// Tags of `repo` in no particular order; `None` when the repository is unknown.
     fn tags(&self, repo: &str) -> io::Result<Option<Vec<String>>>;
+    /// Up to `n` tags of `repo` after `after`, in lexical order, at the cost of the page;
+    /// `None` when the repository is unknown.
+    fn tags_page(
+        &self,
+        repo: &str,
+        after: Option<&str>,
+        n: Option<usize>,
+    ) -> io::Result<Option<Page>>;
+    /// Tags of `repo` pointing at `digest`, without reading the others.
+    fn tags_pointing_at(&self, repo: &str, digest: &Digest) -> io::Result<Vec<String>>;
 
     // --- referrers -----------------------------------------------------------------------
     fn referrer_put(
@@ -103,4 +115,6 @@ pub trait Storage: Send + Sync + 'static {
     // --- repositories --------------------------------------------------------------------
     fn repo_exists(&self, repo: &str) -> io::Result<bool>;
     fn repositories(&self) -> io::Result<Vec<String>>;
+    /// Up to `n` repositories after `after`, in lexical order, at the cost of the page.
+    fn repositories_page(&self, after: Option<&str>, n: Option<usize>) -> io::Result<Page>;
 }

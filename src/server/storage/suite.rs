@@ -21,7 +21,9 @@ fn run(s: &dyn Storage) {
     // uploads: append, truncate, read back, commit
     let id = "0123abcd-0000-4000-8000-000000000001";
     s.upload_create(id, repo, Algorithm::Sha256).unwrap();
-    assert!(s.repo_exists(repo).unwrap());
+    // an open upload does not make a repository
+    assert!(!s.repo_exists(repo).unwrap());
+    assert_eq!(s.repositories().unwrap(), Vec::<String>::new());
     assert_eq!(s.upload_info(id).unwrap().unwrap().size, 0);
     assert_eq!(s.upload_append(id, b"hello ").unwrap(), 6);
     assert_eq!(s.upload_append(id, b"world!!").unwrap(), 13);
@@ -105,7 +107,21 @@ fn run(s: &dyn Storage) {
     tags.sort();
     assert_eq!(tags, vec!["a", "b"]);
     assert_eq!(s.tag_get(repo, "a").unwrap(), Some(md.clone()));
+    s.tag_put(repo, "B2", &md).unwrap();
+    // pages in lexical order, cut after `last`; the index follows every write
+    let page = s.tags_page(repo, None, Some(2)).unwrap().unwrap();
+    assert_eq!(
+        (page.names, page.more),
+        (vec!["a".into(), "b".into()], true)
+    );
+    let page = s.tags_page(repo, Some("b"), Some(2)).unwrap().unwrap();
+    assert_eq!((page.names, page.more), (vec!["B2".to_string()], false));
+    assert_eq!(s.tags_page("nope/nope", None, None).unwrap(), None);
+    assert_eq!(s.tags_pointing_at(repo, &md).unwrap(), vec!["B2", "a", "b"]);
+    assert!(s.tag_delete(repo, "B2").unwrap());
     s.tag_put(repo, "a", &d).unwrap();
+    assert_eq!(s.tags_pointing_at(repo, &md).unwrap(), vec!["b"]);
+    assert_eq!(s.tags_pointing_at(repo, &d).unwrap(), vec!["a"]);
     assert_eq!(s.tag_get(repo, "a").unwrap(), Some(d.clone()));
     assert!(s.tag_delete(repo, "a").unwrap());
     assert!(!s.tag_delete(repo, "a").unwrap());
@@ -133,6 +149,12 @@ fn run(s: &dyn Storage) {
     for r in [repo, "other", "mounted"] {
         assert!(repos.contains(&r.to_string()), "{r} missing from {repos:?}");
     }
+    let all = s.repositories_page(None, None).unwrap();
+    assert_eq!(all.names, repos);
+    let first = s.repositories_page(None, Some(1)).unwrap();
+    assert_eq!((first.names.len(), first.more), (1, true));
+    let rest = s.repositories_page(Some(&first.names[0]), None).unwrap();
+    assert_eq!(rest.names, repos[1..]);
 }
 
 #[test]
