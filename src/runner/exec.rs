@@ -116,7 +116,7 @@ pub async fn run(ctx: &RunContext, ls: &LoadedScenario) -> ScenarioResult {
         ),
         ("seed", ctx.seed.to_string()),
         ("other", format!("absent-{}", ctx.run_tag)),
-        ("uuid", crate::server::new_upload_id()),
+        ("uuid", random_uuid()),
     ] {
         vars.insert(k.to_string(), Value::String(v));
     }
@@ -200,6 +200,24 @@ pub async fn run(ctx: &RunContext, ls: &LoadedScenario) -> ScenarioResult {
         millis: start.elapsed().as_millis() as u64,
         exchanges: r.log,
     }
+}
+
+/// A random version-4 UUID: what registries commonly use as upload ids, for requests at a
+/// session that was never opened.
+fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the OS provides randomness");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::oci::digest::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 fn error(m: impl Into<String>) -> Stop {

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod content;
 pub mod coverage;
+pub mod error;
 pub mod exec;
 pub mod expect;
 pub mod harness;
@@ -10,3 +11,4 @@ pub mod loader;
 pub mod model;
 pub mod report;
 pub mod template;
+pub mod verdict;

@@ -3,9 +3,9 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html as h};
 
+use super::transcript;
 use super::{Counts, Report};
 use crate::runner::exec::Verdict;
-use crate::runner::harness::transcript;
 
 const STYLE: &str = r#"
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222;padding:0 1em}

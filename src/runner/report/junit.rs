@@ -4,8 +4,8 @@
 use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
+use super::transcript;
 use crate::runner::exec::Verdict;
-use crate::runner::harness::transcript;
 
 pub fn junit(r: &Report) -> String {
     let mut suite = TestSuite::new(format!("regverify {}", r.profile));

@@ -4,6 +4,7 @@
 mod html;
 mod junit;
 mod markdown;
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,12 +13,13 @@ use serde::Serialize;
 
 use super::client::Exchange;
 use super::exec::{ScenarioResult, Verdict};
-use super::harness::requirement_verdicts;
 use super::loader::Specs;
+use super::verdict::requirement_verdicts;
 
 pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;
+pub use text::transcript;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Counts {
