@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::loader::Specs;
+use super::plan::{Expectation, Step, StepKind};
 
 pub struct Row<'a> {
     pub id: &'a str,
@@ -13,24 +14,27 @@ pub struct Row<'a> {
     pub untestable: Option<&'a str>,
 }
 
-/// The scenarios naming each requirement: in their list, a step's `verifies`, or an
-/// expectation's `req`.
+/// The scenarios naming each requirement: in their list, or an expectation's `req`.
 pub fn matrix(specs: &Specs) -> Vec<Row<'_>> {
-    let mut by: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for ls in &specs.scenarios {
-        let s = &ls.scenario;
-        let mut ids: BTreeSet<&str> = s.requirements.iter().map(String::as_str).collect();
-        for st in s.steps.iter().map(|st| &st.value) {
-            ids.extend(st.verifies.iter().map(String::as_str));
-            for e in st.expect.iter().flat_map(|e| e.as_slice()) {
-                ids.extend(e.req.as_deref());
-            }
-            for c in &st.check {
-                ids.extend(c.req.as_deref());
+    fn walk<'s>(steps: &'s [Step], ids: &mut BTreeSet<&'s str>) {
+        for st in steps {
+            match &st.kind {
+                StepKind::Request(r) => expectations(&r.expect, ids),
+                StepKind::Check(e) => expectations(e, ids),
+                StepKind::Concurrently(subs) => walk(subs, ids),
+                StepKind::Push(_) | StepKind::Skip(_) => {}
             }
         }
+    }
+    fn expectations<'s>(exps: &'s [Expectation], ids: &mut BTreeSet<&'s str>) {
+        ids.extend(exps.iter().filter_map(|e| e.requirement.as_deref()));
+    }
+    let mut by: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for s in &specs.scenarios {
+        let mut ids: BTreeSet<&str> = s.requirements.iter().map(String::as_str).collect();
+        walk(&s.steps, &mut ids);
         for id in ids {
-            by.entry(id).or_default().insert(ls.name());
+            by.entry(id).or_default().insert(s.name());
         }
     }
     specs

@@ -151,6 +151,7 @@ mod tests {
                 step: "s".into(),
                 source: "f:1:1".into(),
                 message: "m".into(),
+                failures: vec![],
                 transcript: vec![],
             }),
             skip_reason: None,

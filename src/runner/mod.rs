@@ -1,4 +1,5 @@
-//! The runner: scenarios kept as data under `specs/`, replayed against a registry.
+//! The runner: scenarios kept as data under `specs/`, checked into a plan, replayed against
+//! a registry.
 
 pub mod client;
 pub mod content;
@@ -7,8 +8,13 @@ pub mod error;
 pub mod exec;
 pub mod expect;
 pub mod harness;
+pub mod jsonpath;
+pub mod link;
 pub mod loader;
 pub mod model;
+pub mod plan;
+pub mod predicate;
+pub(crate) mod raw;
 pub mod report;
 pub mod template;
 pub mod verdict;

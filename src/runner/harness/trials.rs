@@ -20,13 +20,13 @@ pub(super) fn trials(
 ) -> Vec<Trial> {
     let mut out = vec![];
     for (i, ls) in specs.scenarios.iter().enumerate() {
-        if !specs.in_profile(&ls.scenario, &settings.profile) {
+        if !specs.in_profile(ls, &settings.profile) {
             continue;
         }
         let selected = settings
             .workflows
             .as_ref()
-            .is_none_or(|ws| ls.scenario.workflows.iter().any(|w| ws.contains(w)));
+            .is_none_or(|ws| ls.workflows.iter().any(|w| ws.contains(w)));
         let name = ls.name();
         if !selected {
             out.push(

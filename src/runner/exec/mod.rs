@@ -1,0 +1,135 @@
+//! Runs one scenario of the plan: renders each step's request, sends it, judges the
+//! expectations, captures values for later steps. A mismatch is a *fail* naming the
+//! requirement, with what was expected and what came; a transport problem or a broken
+//! scenario is an *error*; an optional feature the registry lacks is a *skip*.
+//!
+//! [`scenario`] walks the steps, [`request`] sends, [`assert`] judges, [`capture`] keeps
+//! values, [`push`] gets content in the plain way.
+
+mod assert;
+mod capture;
+mod push;
+mod request;
+mod scenario;
+
+use std::path::PathBuf;
+
+use reqwest::Url;
+
+use super::client::{Client, Exchange};
+use super::model::Workflow;
+use super::plan::Source;
+
+pub use assert::{envelope_problems, warning_problems};
+pub use scenario::run;
+
+/// Everything a scenario run shares with the others.
+pub struct RunContext {
+    pub client: Client,
+    pub base: Url,
+    pub namespace: String,
+    pub crossmount: Option<String>,
+    pub seed: u64,
+    /// Random per run, so reruns never collide with leftovers.
+    pub run_tag: String,
+    pub fixtures: PathBuf,
+    /// Check `Warning` headers (a requirement of spec main).
+    pub check_warnings: bool,
+    /// Delete what each scenario created when it ends.
+    pub cleanup: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+}
+
+/// One check that did not hold: the requirement it breaks, what was looked at, what was
+/// expected and what came, and where the check is written.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckFailure {
+    pub requirement: Option<String>,
+    /// What was looked at: `status`, `header Location`, `json tags`, `body`, …
+    pub query: String,
+    pub expected: String,
+    pub got: String,
+    /// `file:line:col` of the check.
+    pub source: String,
+    /// Why the mismatch matters, when the scenario says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
+}
+
+impl CheckFailure {
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{}: expected {}, got {}",
+            self.query, self.expected, self.got
+        );
+        if let Some(b) = &self.because {
+            s.push_str(&format!(" ({b})"));
+        }
+        s
+    }
+}
+
+/// Why a scenario did not pass.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Finding {
+    pub requirement: Option<String>,
+    pub step: String,
+    pub source: String,
+    /// The failures, one line each (or the error).
+    pub message: String,
+    /// The checks that failed, expected and got apart (empty for an error).
+    pub failures: Vec<CheckFailure>,
+    /// The exchanges of the step that went wrong.
+    pub transcript: Vec<Exchange>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub id: String,
+    pub title: String,
+    pub workflows: Vec<Workflow>,
+    pub requirements: Vec<String>,
+    pub verdict: Verdict,
+    pub finding: Option<Finding>,
+    pub skip_reason: Option<String>,
+    pub millis: u64,
+    pub exchanges: Vec<Exchange>,
+}
+
+/// How a scenario stopped early.
+enum Stop {
+    Fail(Vec<CheckFailure>),
+    Error(String),
+    Skip(String),
+}
+
+fn error(m: impl Into<String>) -> Stop {
+    Stop::Error(m.into())
+}
+
+/// A failure of one check, outside the expectations (a push, a capture, a page).
+fn fail(
+    requirement: Option<&str>,
+    query: &str,
+    expected: String,
+    got: String,
+    at: &Source,
+) -> Stop {
+    Stop::Fail(vec![CheckFailure {
+        requirement: requirement.map(String::from),
+        query: query.to_string(),
+        expected,
+        got,
+        source: at.to_string(),
+        because: None,
+    }])
+}
