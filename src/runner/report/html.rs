@@ -111,7 +111,22 @@ pub fn html(r: &Report) -> String {
                                             (msg.lines().next().unwrap_or(""))
                                         }
                                         p { small { "step " (s.step.as_deref().unwrap_or("")) " at " (s.source.as_deref().unwrap_or("")) } }
-                                        pre { (msg) }
+                                        @if s.failures.is_empty() {
+                                            pre { (msg) }
+                                        } @else {
+                                            table class="checks" {
+                                                tr { th { "requirement" } th { "check" } th { "expected" } th { "got" } th { "at" } }
+                                                @for c in &s.failures {
+                                                    tr {
+                                                        td { code { (c.requirement.as_deref().unwrap_or("")) } " " small { (c.level) } }
+                                                        td { (c.query) }
+                                                        td class="expected" { code { (c.expected) } }
+                                                        td class="got" { code { (c.got) } }
+                                                        td { small { (c.source) } }
+                                                    }
+                                                }
+                                            }
+                                        }
                                         pre class="transcript" { (transcript(&s.failing_exchanges)) }
                                     }
                                 }

@@ -62,12 +62,29 @@ pub struct ScenarioEntry {
     pub step: Option<String>,
     pub source: Option<String>,
     pub message: Option<String>,
+    /// Every check that failed, expected and got apart.
+    pub failures: Vec<FailureEntry>,
     pub skip_reason: Option<String>,
     pub millis: u64,
     /// Exchanges of the step that failed (or errored).
     pub failing_exchanges: Vec<Exchange>,
     /// Every exchange of the scenario.
     pub exchanges: Vec<Exchange>,
+}
+
+/// One check that did not hold, as reports show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureEntry {
+    pub requirement: Option<String>,
+    pub level: &'static str,
+    /// What was looked at: `status`, `header Location`, `json tags`, `body`, …
+    pub query: String,
+    pub expected: String,
+    pub got: String,
+    /// `file:line:col` of the check.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -146,6 +163,26 @@ impl Report {
                     step: f.map(|f| f.step.clone()),
                     source: f.map(|f| f.source.clone()),
                     message: f.map(|f| f.message.clone()),
+                    failures: f
+                        .map(|f| {
+                            f.failures
+                                .iter()
+                                .map(|c| FailureEntry {
+                                    level: c
+                                        .requirement
+                                        .as_ref()
+                                        .and_then(|q| specs.requirements.get(q))
+                                        .map_or("", |q| q.level.as_str()),
+                                    requirement: c.requirement.clone(),
+                                    query: c.query.clone(),
+                                    expected: c.expected.clone(),
+                                    got: c.got.clone(),
+                                    source: c.source.clone(),
+                                    because: c.because.clone(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                     skip_reason: r.skip_reason.clone(),
                     millis: r.millis,
                     failing_exchanges: f.map(|f| f.transcript.clone()).unwrap_or_default(),
