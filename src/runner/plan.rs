@@ -213,8 +213,8 @@ fn default_max_pages() -> u32 {
 /// One expectation: the requirement it checks and the checks that make it up.
 #[derive(Clone, Debug)]
 pub struct Expectation {
-    /// The requirement a failure breaks (default: the scenario's first).
-    pub requirement: Option<String>,
+    /// The requirement a failure breaks.
+    pub requirement: String,
     /// Said in the failure, to explain what the mismatch means.
     pub because: Option<String>,
     pub checks: Vec<Check>,

@@ -253,7 +253,7 @@ fn push_mismatches(
     m: Vec<Mismatch>,
 ) {
     out.extend(m.into_iter().map(|m| CheckFailure {
-        requirement: e.requirement.clone(),
+        requirement: Some(e.requirement.clone()),
         query: what.to_string(),
         expected: m.expected,
         got: m.got,

@@ -17,7 +17,7 @@ impl Runner<'_> {
         res: &Response,
     ) -> Result<(), Stop> {
         // a capture that finds nothing breaks the requirement the step checks
-        let step_req = rs.expect.iter().find_map(|e| e.requirement.clone());
+        let step_req = rs.expect.first().map(|e| e.requirement.clone());
         let step_req = step_req.as_deref();
         for c in &rs.capture {
             let v = match &c.from {

@@ -106,7 +106,7 @@ impl Runner<'_> {
         self.after(rs, &url, &res)?;
         if let Some(p) = &req.paginate {
             // a broken page breaks what the step's expectations check
-            let req_of_step = rs.expect.iter().find_map(|e| e.requirement.clone());
+            let req_of_step = rs.expect.first().map(|e| e.requirement.clone());
             let req_of_step = req_of_step.as_deref();
             let mut all = vec![];
             let mut page = res;

@@ -193,10 +193,15 @@ impl Checker<'_, '_> {
             let at = self.file.source(name);
             let Some(lib) = self.library.get(&name.value) else {
                 let known: Vec<&str> = self.library.keys().map(String::as_str).collect();
+                let hint = if known.is_empty() {
+                    "this file has no steps: to use".to_string()
+                } else {
+                    format!("the file's steps: are {}", known.join(", "))
+                };
                 self.err(
                     &at,
                     format!("use of unknown step {}", name.value),
-                    Some(format!("the file's steps: are {}", known.join(", "))),
+                    Some(hint),
                 );
                 return None;
             };
@@ -546,17 +551,33 @@ impl Checker<'_, '_> {
         scope: &mut Scope<'_>,
         vars_only: bool,
     ) -> plan::Expectation {
-        let requirement = e.req.as_ref().map(|r| {
-            if !self.specs.requirements.contains_key(&r.value) {
-                let at = self.file.source(r);
+        // every expectation names what it checks: a failure is never blamed by default
+        let requirement = match &e.req {
+            Some(r) => {
+                if !self.specs.requirements.contains_key(&r.value) {
+                    let at = self.file.source(r);
+                    self.err(
+                        &at,
+                        format!("{label}: unknown requirement id {}", r.value),
+                        None,
+                    );
+                }
+                r.value.clone()
+            }
+            None => {
+                let at = e
+                    .status
+                    .as_ref()
+                    .map(|s| self.file.source(s))
+                    .unwrap_or_else(|| src.clone());
                 self.err(
                     &at,
-                    format!("{label}: unknown requirement id {}", r.value),
-                    None,
+                    format!("{label}: an expectation without req:"),
+                    Some("name the requirement it checks, from specs/requirements.yaml".into()),
                 );
+                String::new()
             }
-            r.value.clone()
-        });
+        };
         let mut checks = vec![];
         let mut is =
             |q: plan::Query, p: &Spanned<crate::runner::predicate::Written>, this: &mut Self| {
