@@ -523,3 +523,60 @@ async fn bearer_tokens_are_fetched_from_the_challenge_and_cached() {
     );
     reg.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_that_passed_stay_passed_and_later_ones_are_not_verified() {
+    use regverify::runner::exec::Outcome;
+    // the upload-status GET answers 200 instead of 204
+    let r = against_broken(
+        Arc::new(|m, p, status, _, _| {
+            if m == "GET" && p.contains("/blobs/uploads/") && *status == 204 {
+                *status = 200;
+            }
+        }),
+        "chunked",
+    )
+    .await;
+    assert_fail(&r, "push.status.204", "status of the upload");
+    let outcome = |req: &str| -> Vec<Outcome> {
+        r.checks
+            .iter()
+            .filter(|c| c.requirement == req)
+            .map(|c| c.outcome)
+            .collect()
+    };
+    // the session and the chunks were judged before the failure and keep their pass
+    assert!(outcome("push.post.202").iter().all(|o| *o == Outcome::Pass));
+    assert_eq!(outcome("push.chunk.202"), vec![Outcome::Pass; 3]);
+    // the failing step: its status failed, its other checks were not judged
+    assert_eq!(
+        outcome("push.status.204"),
+        vec![Outcome::Fail, Outcome::NotVerified, Outcome::NotVerified]
+    );
+    let failed = r
+        .checks
+        .iter()
+        .find(|c| c.outcome == Outcome::Fail)
+        .unwrap();
+    assert_eq!(
+        (failed.expected.as_deref(), failed.got.as_deref()),
+        (Some("204"), Some("200"))
+    );
+    assert!(failed.source.contains("push.yaml:"), "{}", failed.source);
+    // what came after names the failure that blocked it
+    let close = outcome("push.chunk.close");
+    assert!(!close.is_empty() && close.iter().all(|o| *o == Outcome::NotVerified));
+    let blocked = r
+        .checks
+        .iter()
+        .find(|c| c.requirement == "push.chunk.close")
+        .and_then(|c| c.blocked_by.as_deref())
+        .unwrap();
+    assert!(blocked.starts_with("push.status.204 at "), "{blocked}");
+    // requirement verdicts: a pass is not undone by a later failure
+    let v = regverify::runner::verdict::requirement_verdicts(&specs(), std::slice::from_ref(&r));
+    assert_eq!(v["push.chunk.202"], Outcome::Pass);
+    assert_eq!(v["push.status.204"], Outcome::Fail);
+    assert_eq!(v["push.chunk.close"], Outcome::NotVerified);
+    assert_eq!(v["pull.blob.get"], Outcome::NotVerified);
+}

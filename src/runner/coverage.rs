@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::loader::Specs;
-use super::plan::{Expectation, Step, StepKind};
 
 pub struct Row<'a> {
     pub id: &'a str,
@@ -16,24 +15,9 @@ pub struct Row<'a> {
 
 /// The scenarios naming each requirement: in their list, or an expectation's `req`.
 pub fn matrix(specs: &Specs) -> Vec<Row<'_>> {
-    fn walk<'s>(steps: &'s [Step], ids: &mut BTreeSet<&'s str>) {
-        for st in steps {
-            match &st.kind {
-                StepKind::Request(r) => expectations(&r.expect, ids),
-                StepKind::Check(e) => expectations(e, ids),
-                StepKind::Concurrently(subs) => walk(subs, ids),
-                StepKind::Push(_) | StepKind::Skip(_) => {}
-            }
-        }
-    }
-    fn expectations<'s>(exps: &'s [Expectation], ids: &mut BTreeSet<&'s str>) {
-        ids.extend(exps.iter().map(|e| e.requirement.as_str()));
-    }
     let mut by: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     for s in &specs.scenarios {
-        let mut ids: BTreeSet<&str> = s.requirements.iter().map(String::as_str).collect();
-        walk(&s.steps, &mut ids);
-        for id in ids {
+        for id in super::verdict::named_requirements(s) {
             by.entry(id).or_default().insert(s.name());
         }
     }

@@ -50,6 +50,7 @@ impl Runner<'_> {
                 if let Test::Is(q @ Query::Var(v), p) = &c.test {
                     let got = self.vars.get(v).cloned();
                     let m = self.eval(p, got.as_ref())?;
+                    self.record(c, m.is_empty());
                     push_mismatches(&mut failures, e, c, &q.to_string(), m);
                 }
             }
@@ -129,8 +130,16 @@ impl Runner<'_> {
                 }
             }
         }
+        self.record(c, m.is_empty());
         push_mismatches(out, e, c, &what, m);
         Ok(())
+    }
+
+    /// Remembers that a check was judged (a check judged several times, in a repeat or on
+    /// every page, passes only if it held every time).
+    fn record(&mut self, c: &Check, held: bool) {
+        let e = self.judged.entry(c.source.to_string()).or_insert(true);
+        *e &= held;
     }
 
     fn body(&mut self, b: &BodyCheck, body: &[u8]) -> Result<Vec<Mismatch>, Stop> {

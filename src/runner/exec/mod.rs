@@ -48,6 +48,49 @@ pub enum Verdict {
     Skip,
 }
 
+/// The outcome of one check (and, aggregated, of a requirement).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// Never reached: an earlier failure or error stopped the scenario first.
+    NotVerified,
+    /// The scenario found an optional feature absent, in a way the spec allows.
+    Skip,
+    /// The run could not judge it (a transport fault, a broken answer).
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::NotVerified => "not verified",
+            Outcome::Skip => "skip",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One check of a scenario as judged: its requirement, outcome and evidence.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckResult {
+    pub requirement: String,
+    pub outcome: Outcome,
+    pub step: String,
+    /// `file:line:col` of the check.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub got: Option<String>,
+    /// For a check not judged: what stopped the scenario before it (or the skip reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<String>,
+}
+
 /// One check that did not hold: the requirement it breaks, what was looked at, what was
 /// expected and what came, and where the check is written.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -102,6 +145,8 @@ pub struct ScenarioResult {
     pub finding: Option<Finding>,
     pub skip_reason: Option<String>,
     pub millis: u64,
+    /// Every check of the scenario, in the order written, with its outcome.
+    pub checks: Vec<CheckResult>,
     pub exchanges: Vec<Exchange>,
 }
 

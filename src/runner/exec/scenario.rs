@@ -7,10 +7,12 @@ use bytes::Bytes;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::{Finding, RunContext, ScenarioResult, Stop, Verdict, error};
+use super::{
+    CheckFailure, CheckResult, Finding, Outcome, RunContext, ScenarioResult, Stop, Verdict, error,
+};
 use crate::runner::client::{Exchange, Response, display_url};
 use crate::runner::content::{ContentStore, Resolved};
-use crate::runner::plan::{Builtin, Scenario, Slice, Step, StepKind};
+use crate::runner::plan::{Builtin, Check, Expectation, Scenario, Slice, Step, StepKind};
 use crate::runner::template;
 
 pub(super) struct Runner<'a> {
@@ -21,6 +23,8 @@ pub(super) struct Runner<'a> {
     pub log: Vec<Exchange>,
     /// Content the registry said it created (201 with a Location), for the final cleanup.
     pub created: Vec<Url>,
+    /// Checks judged so far, by position: whether each held.
+    pub judged: HashMap<String, bool>,
 }
 
 pub(super) fn value_str(v: &Value) -> String {
@@ -80,6 +84,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         store: ContentStore::new(&s.content, ctx.fixtures.clone(), ctx.seed, &s.id),
         log: vec![],
         created: vec![],
+        judged: HashMap::new(),
     };
     let mut outcome = None;
     if s.needs_credentials && !ctx.client.has_credentials() {
@@ -92,10 +97,12 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
             0,
         ));
     }
-    for step in &s.steps {
+    let mut stopped_at = 0;
+    for (i, step) in s.steps.iter().enumerate() {
         if outcome.is_some() {
             break;
         }
+        stopped_at = i;
         let mark = r.log.len();
         if let Err(stop) = r.step(step).await {
             outcome = Some((stop, step, mark));
@@ -108,6 +115,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
     if ctx.cleanup && s.repository.is_none() {
         r.remove_created().await;
     }
+    let judged = std::mem::take(&mut r.judged);
     let (verdict, finding, skip_reason) = match outcome {
         None => (Verdict::Pass, None, None),
         Some((Stop::Skip(reason), ..)) => (Verdict::Skip, None, Some(reason)),
@@ -147,6 +155,14 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
             )
         }
     };
+    let checks = check_results(
+        s,
+        &judged,
+        verdict,
+        stopped_at,
+        finding.as_ref(),
+        &skip_reason,
+    );
     ScenarioResult {
         name: s.name(),
         id: s.id.clone(),
@@ -157,6 +173,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         finding,
         skip_reason,
         millis: start.elapsed().as_millis() as u64,
+        checks,
         exchanges: r.log,
     }
 }
@@ -265,6 +282,7 @@ impl<'a> Runner<'a> {
                 store: self.store.clone(),
                 log: vec![],
                 created: vec![],
+                judged: HashMap::new(),
             })
             .collect();
         let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st));
@@ -272,6 +290,9 @@ impl<'a> Runner<'a> {
         for f in forks {
             self.log.extend(f.log);
             self.created.extend(f.created);
+            for (k, held) in f.judged {
+                *self.judged.entry(k).or_insert(true) &= held;
+            }
         }
         outcomes.into_iter().collect()
     }
@@ -336,6 +357,101 @@ impl<'a> Runner<'a> {
         self.note_created(url, &res);
         Ok(res)
     }
+}
+
+/// Every check of the scenario with its outcome, in the order written. Checks judged keep
+/// their outcome whatever came later; checks of the step that stopped the scenario and of
+/// the steps after it were never reached (not verified, naming what stopped it; skipped with
+/// the scenario; an error where the run could not judge). Checks before that point that
+/// were not judged sit in branches not taken and are left out. Failures outside the written
+/// checks (a push, a capture, the error envelope) are listed too.
+fn check_results(
+    s: &Scenario,
+    judged: &HashMap<String, bool>,
+    verdict: Verdict,
+    stopped_at: usize,
+    finding: Option<&Finding>,
+    skip_reason: &Option<String>,
+) -> Vec<CheckResult> {
+    fn walk<'s>(
+        steps: &'s [Step],
+        top: Option<usize>,
+        out: &mut Vec<(usize, &'s Step, &'s Expectation, &'s Check)>,
+    ) {
+        for (i, st) in steps.iter().enumerate() {
+            let idx = top.unwrap_or(i);
+            let exps: &[Expectation] = match &st.kind {
+                StepKind::Request(r) => &r.expect,
+                StepKind::Check(e) => e,
+                StepKind::Concurrently(subs) => {
+                    walk(subs, Some(idx), out);
+                    &[]
+                }
+                StepKind::Push(_) | StepKind::Skip(_) => &[],
+            };
+            for e in exps {
+                for c in &e.checks {
+                    out.push((idx, st, e, c));
+                }
+            }
+        }
+    }
+    let mut all = vec![];
+    walk(&s.steps, None, &mut all);
+    let blocked = finding.map(|f| {
+        let what = f.message.lines().next().unwrap_or("");
+        match &f.requirement {
+            Some(q) => format!("{q} at {}: {what}", f.source),
+            None => format!("{} at {}: {what}", f.step, f.source),
+        }
+    });
+    let failed_here: Vec<&CheckFailure> = finding
+        .map(|f| f.failures.iter().collect())
+        .unwrap_or_default();
+    let mut out = vec![];
+    for (idx, st, e, c) in all {
+        let at = c.source.to_string();
+        let (outcome, blocked_by) = match judged.get(&at) {
+            Some(true) => (Outcome::Pass, None),
+            Some(false) => (Outcome::Fail, None),
+            None if verdict == Verdict::Pass || idx < stopped_at => continue,
+            None => match verdict {
+                Verdict::Skip => (Outcome::Skip, skip_reason.clone()),
+                Verdict::Error if idx == stopped_at => (Outcome::Error, blocked.clone()),
+                _ => (Outcome::NotVerified, blocked.clone()),
+            },
+        };
+        let mismatch = failed_here.iter().find(|f| f.source == at);
+        out.push(CheckResult {
+            requirement: e.requirement.clone(),
+            outcome,
+            step: st.name.clone(),
+            source: at.clone(),
+            expected: mismatch.map(|m| m.expected.clone()),
+            got: mismatch.map(|m| m.got.clone()),
+            blocked_by,
+        });
+    }
+    // failures that are no written check: a push, a capture, the envelope of an answer
+    for f in failed_here {
+        let written = out.iter().any(|c| {
+            c.source == f.source
+                && c.outcome == Outcome::Fail
+                && c.requirement == f.requirement.clone().unwrap_or_default()
+        });
+        if !written {
+            out.push(CheckResult {
+                requirement: f.requirement.clone().unwrap_or_default(),
+                outcome: Outcome::Fail,
+                step: finding.map(|x| x.step.clone()).unwrap_or_default(),
+                source: f.source.clone(),
+                expected: Some(f.expected.clone()),
+                got: Some(f.got.clone()),
+                blocked_by: None,
+            });
+        }
+    }
+    out
 }
 
 /// The text of a stop met while rendering an expected value (always an error: a broken

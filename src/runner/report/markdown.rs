@@ -34,14 +34,14 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "| level | passed | failed | errors | not run |\n|---|---|---|---|---|"
+        "| level | passed | failed | errors | not verified | skipped |\n|---|---|---|---|---|---|"
     );
     for level in ["MUST", "SHOULD", "MAY"] {
         if let Some(c) = r.levels.get(level) {
             let _ = writeln!(
                 s,
-                "| {level} | {} | {} | {} | {} |",
-                c.pass, c.fail, c.error, c.skip
+                "| {level} | {} | {} | {} | {} | {} |",
+                c.pass, c.fail, c.error, c.not_verified, c.skip
             );
         }
     }
