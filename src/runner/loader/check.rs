@@ -8,57 +8,11 @@ use serde_saphyr::Spanned;
 
 use super::Specs;
 use super::diagnostics::{Diagnostic, FileText};
-use crate::oci::ErrorCode;
 use crate::runner::content::{self, FIELDS};
-use crate::runner::model::{ContentSpec, Requirement};
+use crate::runner::model::ContentSpec;
 use crate::runner::plan::{self, Builtin, Source};
 use crate::runner::raw;
 use crate::runner::template;
-
-/// Checks a requirement's `endpoints:` against the endpoint table and `codes:` against the
-/// error-code table.
-pub(super) fn requirement_tables(
-    file: &FileText<'_>,
-    src: &Source,
-    r: &Requirement,
-    diags: &mut Vec<Diagnostic>,
-) {
-    for e in &r.endpoints {
-        if !known_endpoint(e) {
-            diags.push(file.at(
-                src,
-                format!("requirement {}: unknown endpoint {e}", r.id),
-                Some("endpoints are the spec's ids (end-1 … end-14, catalog), as in src/oci/api.rs".into()),
-            ));
-        }
-    }
-    for c in &r.codes {
-        if !ErrorCode::ALL
-            .iter()
-            .any(|k| k.spec_id() == Some(c.as_str()))
-        {
-            diags.push(file.at(
-                src,
-                format!("requirement {}: unknown error code {c}", r.id),
-                Some("codes are the spec's ids (code-1 … code-14), as in src/oci/errors.rs".into()),
-            ));
-        }
-    }
-}
-
-/// An endpoint id of the spec's table: a row of `oci::api::ROUTES`, or a variant of one
-/// (`end-4b` of `end-4a`; the table has one row per route, the spec one per use of it).
-/// `end-11` (mount) is a use of the upload-start route, `end-4a`.
-fn known_endpoint(id: &str) -> bool {
-    let family = |s: &str| {
-        s.trim_end_matches(|c: char| c.is_ascii_lowercase())
-            .to_string()
-    };
-    let id = if id == "end-11" { "end-4a" } else { id };
-    crate::oci::api::ROUTES
-        .iter()
-        .any(|r| r.spec_id == id || (id.starts_with("end-") && family(r.spec_id) == family(id)))
-}
 
 pub(super) struct Checker<'a, 'd> {
     pub specs: &'a Specs,
@@ -69,13 +23,13 @@ pub(super) struct Checker<'a, 'd> {
 }
 
 /// What a step may refer to: the scenario's content and the variables defined so far.
-struct Scope<'s> {
-    scenario: &'s raw::Scenario,
-    defined: HashSet<String>,
+pub(super) struct Scope<'s> {
+    pub scenario: &'s raw::Scenario,
+    pub defined: HashSet<String>,
 }
 
 impl Checker<'_, '_> {
-    fn err(&mut self, src: &Source, message: String, hint: Option<String>) {
+    pub(super) fn err(&mut self, src: &Source, message: String, hint: Option<String>) {
         self.diags.push(self.file.at(src, message, hint));
     }
 
@@ -539,189 +493,6 @@ impl Checker<'_, '_> {
             expect,
             capture,
             skip_if,
-        }
-    }
-
-    /// One expectation; `vars_only`: in a `check:` step, where there is no answer.
-    fn expectation(
-        &mut self,
-        src: &Source,
-        label: &str,
-        e: &raw::Expect,
-        scope: &mut Scope<'_>,
-        vars_only: bool,
-    ) -> plan::Expectation {
-        // every expectation names what it checks: a failure is never blamed by default
-        let requirement = match &e.req {
-            Some(r) => {
-                if !self.specs.requirements.contains_key(&r.value) {
-                    let at = self.file.source(r);
-                    self.err(
-                        &at,
-                        format!("{label}: unknown requirement id {}", r.value),
-                        None,
-                    );
-                }
-                r.value.clone()
-            }
-            None => {
-                let at = e
-                    .status
-                    .as_ref()
-                    .map(|s| self.file.source(s))
-                    .unwrap_or_else(|| src.clone());
-                self.err(
-                    &at,
-                    format!("{label}: an expectation without req:"),
-                    Some("name the requirement it checks, from specs/requirements.yaml".into()),
-                );
-                String::new()
-            }
-        };
-        let mut checks = vec![];
-        let mut is =
-            |q: plan::Query, p: &Spanned<crate::runner::predicate::Written>, this: &mut Self| {
-                let at = this.file.source(p);
-                this.predicate_strings(&at, label, &p.value.0, scope);
-                checks.push(plan::Check {
-                    test: plan::Test::Is(q, Box::new(p.value.0.clone())),
-                    source: at,
-                });
-            };
-        if let Some(s) = &e.status {
-            is(plan::Query::Status, s, self);
-        }
-        for (h, p) in &e.headers {
-            is(plan::Query::Header(h.clone()), p, self);
-        }
-        for (path, p) in &e.json {
-            let at = self.file.source(p);
-            self.placeholders(&at, label, &[path.as_str()], scope);
-            is(plan::Query::Json(path.clone()), p, self);
-        }
-        for (var, p) in &e.vars {
-            let at = self.file.source(p);
-            self.vars_known(&at, label, [var.as_str()], scope);
-            is(plan::Query::Var(var.clone()), p, self);
-        }
-        if let Some(b) = &e.body {
-            let at = self.file.source(b);
-            match &b.value {
-                plan::BodyCheck::Content(c) => self.content_known(&at, label, c, scope),
-                plan::BodyCheck::OneOf(cs) => {
-                    for c in cs {
-                        self.content_known(&at, label, c, scope);
-                    }
-                }
-                plan::BodyCheck::Slice(sl) => self.content_known(&at, label, &sl.content, scope),
-                plan::BodyCheck::Digest(d) => self.placeholders(&at, label, &[d.as_str()], scope),
-                plan::BodyCheck::Empty(_) => {}
-            }
-            checks.push(plan::Check {
-                test: plan::Test::Body(b.value.clone()),
-                source: at,
-            });
-        }
-        if let Some(c) = &e.error_code {
-            let at = self.file.source(c);
-            let codes = self.codes(&at, label, &c.value.clone().into_vec());
-            checks.push(plan::Check {
-                test: plan::Test::ErrorCode(codes),
-                source: at,
-            });
-        }
-        if let Some(d) = &e.digest_header_matches_body
-            && d.value
-        {
-            checks.push(plan::Check {
-                test: plan::Test::DigestMatchesBody,
-                source: self.file.source(d),
-            });
-        }
-        if checks.is_empty() {
-            self.err(src, format!("{label}: an expectation checks nothing"), None);
-        }
-        if vars_only
-            && checks
-                .iter()
-                .any(|c| !matches!(c.test, plan::Test::Is(plan::Query::Var(_), _)))
-        {
-            self.err(
-                src,
-                format!("{label}: a check: step tests only vars:"),
-                None,
-            );
-        }
-        plan::Expectation {
-            requirement,
-            because: e.because.clone(),
-            checks,
-        }
-    }
-
-    fn codes(&mut self, src: &Source, label: &str, codes: &[String]) -> Vec<ErrorCode> {
-        let mut out = vec![];
-        for c in codes {
-            match ErrorCode::parse(c) {
-                Some(k) => out.push(k),
-                None => self.err(src, format!("{label}: unknown error code {c}"), None),
-            }
-        }
-        out
-    }
-
-    fn content_known(&mut self, src: &Source, label: &str, c: &str, scope: &Scope<'_>) {
-        if !scope.scenario.content.contains_key(c) {
-            self.err(
-                src,
-                format!("{label}: unknown content {c}"),
-                Some("declare it under the scenario's content:".into()),
-            );
-        }
-    }
-
-    fn vars_known<'v>(
-        &mut self,
-        src: &Source,
-        label: &str,
-        vars: impl IntoIterator<Item = &'v str>,
-        scope: &Scope<'_>,
-    ) {
-        for v in vars {
-            if !scope.defined.contains(v) {
-                self.err(src, format!("{label}: undefined variable {v}"), None);
-            }
-        }
-    }
-
-    fn predicate_strings(
-        &mut self,
-        src: &Source,
-        label: &str,
-        p: &crate::runner::predicate::Predicate,
-        scope: &Scope<'_>,
-    ) {
-        let mut strings = vec![];
-        p.strings(&mut strings);
-        self.placeholders(src, label, &strings, scope);
-    }
-
-    fn placeholders(&mut self, src: &Source, label: &str, strings: &[&str], scope: &Scope<'_>) {
-        for t in strings {
-            for p in template::placeholders(t) {
-                if !scope.defined.contains(p) {
-                    let builtins: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
-                    self.err(
-                        src,
-                        format!("{label}: unknown variable {{{p}}}"),
-                        Some(format!(
-                            "variables are builtins ({}), content fields (<name>.{}), and captures of earlier steps",
-                            builtins.join(", "),
-                            FIELDS.join("|")
-                        )),
-                    );
-                }
-            }
         }
     }
 }

@@ -7,9 +7,11 @@
 //! The inputs are `(display path, text)` pairs and a fixture lookup, so the files may come
 //! from a directory or from a corpus embedded in the binary.
 
+mod catalogue;
 mod check;
 mod diagnostics;
 mod parse;
+mod references;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -139,7 +141,7 @@ pub fn load_files(
                     None,
                 ));
             }
-            check::requirement_tables(&req_file, &src, &r.value, &mut diags);
+            catalogue::requirement_tables(&req_file, &src, &r.value, &mut diags);
             specs.requirements.insert(r.value.id.clone(), r.value);
         }
     }
