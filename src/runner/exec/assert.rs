@@ -15,6 +15,9 @@ use crate::runner::plan::{BodyCheck, Check, Expectation, Method, Query, RequestS
 use crate::runner::predicate::{Mismatch, Predicate};
 
 impl Runner<'_> {
+    /// Every check of every expectation is judged, and every failure reported, in this
+    /// order: statuses (a wrong status explains much of what follows), the envelope of an
+    /// error body, then the rest as written.
     pub(super) fn judge_answer(&mut self, rs: &RequestStep, res: &Response) -> Result<(), Stop> {
         let method = rs.request.method;
         let mut failures = vec![];
@@ -23,13 +26,7 @@ impl Runner<'_> {
                 self.check(e, c, method, res, &mut failures)?;
             }
         }
-        if !failures.is_empty() {
-            return Err(Stop::Fail(failures));
-        }
-        // the envelope of an error body, before checks that read its codes
-        if let Some(stop) = self.global_checks(rs, res) {
-            return Err(stop);
-        }
+        failures.extend(self.global_checks(rs, res));
         for e in &rs.expect {
             for c in e.checks.iter().filter(|c| !is_status(c)) {
                 self.check(e, c, method, res, &mut failures)?;
@@ -195,7 +192,7 @@ impl Runner<'_> {
 
     /// Checks every answer gets: the error envelope of a 4xx JSON body; `Warning` headers
     /// when the profile includes spec main.
-    fn global_checks(&self, rs: &RequestStep, res: &Response) -> Option<Stop> {
+    fn global_checks(&self, rs: &RequestStep, res: &Response) -> Vec<CheckFailure> {
         let at = rs
             .expect
             .iter()
@@ -204,49 +201,47 @@ impl Runner<'_> {
             .map(|c| c.source.to_string())
             .unwrap_or_default();
         let failure = |req: &str, query: &str, expected: &str, problems: Vec<String>| {
-            Stop::Fail(
-                problems
-                    .into_iter()
-                    .map(|got| CheckFailure {
-                        requirement: Some(req.into()),
-                        query: query.into(),
-                        expected: expected.into(),
-                        got,
-                        source: at.clone(),
-                        because: None,
-                    })
-                    .collect(),
-            )
+            problems
+                .into_iter()
+                .map(|got| CheckFailure {
+                    requirement: Some(req.into()),
+                    query: query.into(),
+                    expected: expected.into(),
+                    got,
+                    source: at.clone(),
+                    because: None,
+                })
+                .collect::<Vec<_>>()
         };
         let (shape, form) = envelope_problems(res.status, &res.body);
         if !shape.is_empty() {
-            return Some(failure(
+            return failure(
                 "errors.envelope",
                 "error body",
                 "the error envelope {\"errors\": [{\"code\", \"message\", …}]}",
                 shape,
-            ));
+            );
         }
         if !form.is_empty() {
-            return Some(failure(
+            return failure(
                 "errors.code-form",
                 "error code",
                 "uppercase letters and underscores",
                 form,
-            ));
+            );
         }
         if self.ctx.check_warnings {
             let w = warning_problems(&res.header_all("warning"));
             if !w.is_empty() {
-                return Some(failure(
+                return failure(
                     "next.warning.format",
                     "header Warning",
                     "299 - \"text\", without a date, 4096 bytes at most",
                     w,
-                ));
+                );
             }
         }
-        None
+        vec![]
     }
 }
 
