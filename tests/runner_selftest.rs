@@ -580,3 +580,63 @@ async fn checks_that_passed_stay_passed_and_later_ones_are_not_verified() {
     assert_eq!(v["push.chunk.close"], Outcome::NotVerified);
     assert_eq!(v["pull.blob.get"], Outcome::NotVerified);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_tag_sent_one_tag_per_line_is_read_whole() {
+    // the spec's own example sends each tag on a header line of its own
+    let r = against_broken(
+        Arc::new(|m, p, _, headers, _| {
+            if m == "PUT" && p.contains("/manifests/sha256:") {
+                let tags: Vec<String> = headers
+                    .get_all("oci-tag")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(',').map(|t| t.trim().to_string()))
+                    .collect();
+                headers.remove("oci-tag");
+                for t in tags {
+                    headers.append("oci-tag", HeaderValue::from_str(&t).unwrap());
+                }
+            }
+        }),
+        "tag-parameters",
+    )
+    .await;
+    assert_eq!(
+        r.verdict,
+        Verdict::Pass,
+        "{}",
+        regverify::runner::harness::failure_text(&specs(), &r)
+    );
+    let put = r
+        .exchanges
+        .iter()
+        .find(|e| e.method == "PUT" && e.url.contains("tag="))
+        .unwrap();
+    let lines = put
+        .response_headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("oci-tag"))
+        .count();
+    assert_eq!(lines, 2, "the proxy split OCI-Tag: {:?}", put.response_headers);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_concurrent_step_shows_its_own_exchange_first() {
+    let r = against_broken(
+        Arc::new(|m, p, status, _, _| {
+            if m == "GET" && p.ends_with("/manifests/moving") {
+                *status = 500;
+            }
+        }),
+        "tag-moved-while-read",
+    )
+    .await;
+    assert_fail(&r, "pull.manifest.get", "move the tag while reading it");
+    let first = &r.finding.as_ref().unwrap().transcript[0];
+    assert_eq!(
+        (first.method.as_str(), first.status),
+        ("GET", Some(500)),
+        "the failing answer leads the transcript"
+    );
+}

@@ -22,7 +22,10 @@ impl Runner<'_> {
         for c in &rs.capture {
             let v = match &c.from {
                 CaptureFrom::Header { name, resolve } => {
-                    let Some(raw) = res.header(name) else {
+                    // a field sent on several lines is one list (RFC 9110 §5.3)
+                    let lines = res.header_all(name);
+                    let joined = (!lines.is_empty()).then(|| lines.join(", "));
+                    let Some(raw) = joined.as_deref() else {
                         if c.optional {
                             self.vars
                                 .insert(c.name.clone(), Value::String(String::new()));

@@ -287,6 +287,11 @@ impl<'a> Runner<'a> {
             .collect();
         let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st));
         let outcomes = futures_util::future::join_all(runs).await;
+        // the transcript starts with the exchanges of the sub-step that failed first, so a
+        // failure shows its own answer before those of the others
+        if let Some(first) = outcomes.iter().position(Result::is_err) {
+            forks.swap(0, first);
+        }
         for f in forks {
             self.log.extend(f.log);
             self.created.extend(f.created);

@@ -36,7 +36,8 @@ pub struct RunArgs {
     /// PEM file of extra CA certificates to trust.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
-    /// Profile to certify against (see specs/profiles.yaml).
+    /// Profile to certify against: oci-1.0, oci-1.1 (the default), oci-next, distribution,
+    /// all, read-only (specs/profiles.yaml describes each).
     #[arg(long)]
     pub profile: Option<String>,
     /// Only these workflows (repeatable). [env: OCI_TEST_PULL, OCI_TEST_PUSH,
