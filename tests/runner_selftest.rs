@@ -618,7 +618,11 @@ async fn oci_tag_sent_one_tag_per_line_is_read_whole() {
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("oci-tag"))
         .count();
-    assert_eq!(lines, 2, "the proxy split OCI-Tag: {:?}", put.response_headers);
+    assert_eq!(
+        lines, 2,
+        "the proxy split OCI-Tag: {:?}",
+        put.response_headers
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -169,8 +169,8 @@ impl Predicate {
     pub(crate) fn eval(
         &self,
         got: Option<&Value>,
-        render: &mut dyn FnMut(&Value) -> Result<Value, String>,
-    ) -> Result<Vec<Mismatch>, String> {
+        render: &mut dyn FnMut(&Value) -> Result<Value, RenderError>,
+    ) -> Result<Vec<Mismatch>, RenderError> {
         let mut out = vec![];
         let Some(got) = got else {
             if !self.absent && !self.optional {
@@ -289,6 +289,11 @@ impl Predicate {
     }
 }
 
+/// An expected value whose template could not be filled (the message says why).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct RenderError(pub String);
+
 /// One unmet predicate: what was expected and what came, kept apart for reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Mismatch {
@@ -368,10 +373,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn p(yaml: &str) -> Result<Predicate, String> {
-        serde_saphyr::from_str::<Written>(yaml)
-            .map(|w| w.0)
-            .map_err(|e| e.to_string())
+    fn p(yaml: &str) -> Result<Predicate, serde_saphyr::Error> {
+        serde_saphyr::from_str::<Written>(yaml).map(|w| w.0)
     }
 
     fn judge(pred: &Predicate, got: Option<Value>) -> Vec<Mismatch> {
@@ -417,7 +420,17 @@ mod tests {
         assert!(p("{present: true, absent: true}").is_err());
         assert!(p("{absent: true, equals: a}").is_err());
         assert!(p("{optional: true}").is_err());
-        assert!(p("{matches: '('}").unwrap_err().contains("bad regex"));
-        assert!(p("{equal: a}").unwrap_err().contains("unknown field"));
+        assert!(
+            p("{matches: '('}")
+                .unwrap_err()
+                .to_string()
+                .contains("bad regex")
+        );
+        assert!(
+            p("{equal: a}")
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field")
+        );
     }
 }

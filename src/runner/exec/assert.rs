@@ -12,7 +12,7 @@ use crate::oci::{Digest, ErrorCode};
 use crate::runner::client::Response;
 use crate::runner::jsonpath::json_path;
 use crate::runner::plan::{BodyCheck, Check, Expectation, Method, Query, RequestStep, Test};
-use crate::runner::predicate::{Mismatch, Predicate};
+use crate::runner::predicate::{Mismatch, Predicate, RenderError};
 
 impl Runner<'_> {
     /// Every check of every expectation is judged, and every failure reported, in this
@@ -56,8 +56,10 @@ impl Runner<'_> {
     }
 
     fn eval(&mut self, p: &Predicate, got: Option<&Value>) -> Result<Vec<Mismatch>, Stop> {
-        p.eval(got, &mut |v| self.render_json(v).map_err(stop_text))
-            .map_err(error)
+        p.eval(got, &mut |v| {
+            self.render_json(v).map_err(|s| RenderError(stop_text(s)))
+        })
+        .map_err(error)
     }
 
     fn check(

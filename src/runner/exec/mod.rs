@@ -157,8 +157,8 @@ enum Stop {
     Skip(String),
 }
 
-fn error(m: impl Into<String>) -> Stop {
-    Stop::Error(m.into())
+fn error(m: impl ToString) -> Stop {
+    Stop::Error(m.to_string())
 }
 
 /// A failure of one check, outside the expectations (a push, a capture, a page).

@@ -13,7 +13,8 @@ use super::{
 use crate::runner::client::{Exchange, Response, display_url};
 use crate::runner::content::{ContentStore, Resolved};
 use crate::runner::plan::{Builtin, Check, Expectation, Scenario, Slice, Step, StepKind};
-use crate::runner::template;
+use crate::runner::predicate::RenderError;
+use crate::runner::template::{self, UnknownVariable};
 
 pub(super) struct Runner<'a> {
     pub ctx: &'a RunContext,
@@ -195,7 +196,7 @@ impl<'a> Runner<'a> {
     fn render_strings<T>(
         &mut self,
         strings: &[&str],
-        render: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, String>,
+        render: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, UnknownVariable>,
     ) -> Result<T, Stop> {
         let vars = &self.vars;
         let vl = |n: &str| vars.get(n).map(value_str);
@@ -227,7 +228,7 @@ impl<'a> Runner<'a> {
             let mismatches = t
                 .predicate
                 .eval(got.as_ref(), &mut |v| {
-                    self.render_json(v).map_err(stop_text)
+                    self.render_json(v).map_err(|s| RenderError(stop_text(s)))
                 })
                 .map_err(error)?;
             if !mismatches.is_empty() {
