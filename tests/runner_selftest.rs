@@ -644,3 +644,43 @@ async fn a_failing_concurrent_step_shows_its_own_exchange_first() {
         "the failing answer leads the transcript"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_disabled_with_a_400_of_any_code_is_a_skip() {
+    // "either a 400 Bad Request or a 405 Method Not Allowed", no code named
+    for scenario in ["delete-tag", "delete-manifest", "delete-blob"] {
+        let r = against_broken(
+            Arc::new(|m, _, status, headers, body| {
+                if m == "DELETE" && *status == 202 {
+                    *status = 400;
+                    headers.insert("content-type", HeaderValue::from_static("application/json"));
+                    *body = Bytes::from_static(
+                        br#"{"errors":[{"code":"DENIED","message":"deletes are off"}]}"#,
+                    );
+                }
+            }),
+            scenario,
+        )
+        .await;
+        assert_eq!(r.verdict, Verdict::Skip, "{scenario}: {:?}", r.finding);
+        assert!(r.skip_reason.as_deref().unwrap().contains("disabled"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_digest_needs_a_400_whatever_its_code() {
+    // "the registry SHOULD respond with a response code 400 Bad Request": no code named
+    let r = against_broken(
+        Arc::new(|m, p, status, headers, body| {
+            if m == "PUT" && p.contains("/blobs/uploads/") && *status == 400 {
+                headers.insert("content-type", HeaderValue::from_static("application/json"));
+                *body = Bytes::from_static(
+                    br#"{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"no"}]}"#,
+                );
+            }
+        }),
+        "invalid-digest",
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.finding);
+}
