@@ -3,11 +3,11 @@
 //! value) and cached per scenario run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+use super::fixtures::Fixtures;
 use super::model::{ContentSpec, ImageSpec, IndexSpec, ManifestFormat};
 use super::template;
 use crate::oci::{Algorithm, Digest, media};
@@ -102,7 +102,7 @@ pub const FIELDS: &[&str] = &["digest", "hex", "size", "last", "sha512", "media_
 #[derive(Clone)]
 pub struct ContentStore<'a> {
     specs: &'a BTreeMap<String, ContentSpec>,
-    fixtures: PathBuf,
+    fixtures: Fixtures,
     seed: u64,
     scenario: String,
     cache: HashMap<String, Resolved>,
@@ -113,7 +113,7 @@ type Lookup<'l> = &'l dyn Fn(&str) -> Option<String>;
 impl<'a> ContentStore<'a> {
     pub fn new(
         specs: &'a BTreeMap<String, ContentSpec>,
-        fixtures: PathBuf,
+        fixtures: Fixtures,
         seed: u64,
         scenario: &str,
     ) -> ContentStore<'a> {
@@ -224,15 +224,17 @@ impl<'a> ContentStore<'a> {
                 Resolved::new(Bytes::from(serde_json::to_vec(&v)?), None)
             }
             ContentSpec::Fixture(path) => {
-                let p = self.fixtures.join(&path);
-                let b = std::fs::read(&p).map_err(|source| ContentError::Fixture {
-                    path: p.display().to_string(),
-                    source,
-                })?;
+                let b = self
+                    .fixtures
+                    .read(&path)
+                    .map_err(|source| ContentError::Fixture {
+                        path: path.clone(),
+                        source,
+                    })?;
                 let mt = serde_json::from_slice::<Value>(&b)
                     .ok()
                     .and_then(|v| v.get("mediaType").and_then(Value::as_str).map(String::from));
-                Resolved::new(Bytes::from(b), mt)
+                Resolved::new(b, mt)
             }
             ContentSpec::Image(spec) => self.image(&spec, vars, depth)?,
             ContentSpec::Index(spec) => self.index(&spec, vars, depth)?,

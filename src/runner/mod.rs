@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod error;
 pub mod exec;
 pub mod expect;
+pub mod fixtures;
 pub mod harness;
 pub mod jsonpath;
 pub mod link;

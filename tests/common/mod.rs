@@ -183,7 +183,7 @@ pub fn context(url: &str, config: ClientConfig, check_warnings: bool) -> RunCont
         crossmount: None,
         seed: 7,
         run_tag: format!("{:06x}", rand_u32() & 0xffffff),
-        fixtures: root().join("fixtures"),
+        fixtures: root().join("fixtures").into(),
         check_warnings,
         cleanup: true,
     }

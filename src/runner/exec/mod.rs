@@ -12,11 +12,10 @@ mod push;
 mod request;
 mod scenario;
 
-use std::path::PathBuf;
-
 use reqwest::Url;
 
 use super::client::{Client, Exchange};
+use super::fixtures::Fixtures;
 use super::model::Workflow;
 use super::plan::Source;
 
@@ -32,7 +31,7 @@ pub struct RunContext {
     pub seed: u64,
     /// Random per run, so reruns never collide with leftovers.
     pub run_tag: String,
-    pub fixtures: PathBuf,
+    pub fixtures: Fixtures,
     /// Check `Warning` headers (a requirement of spec main).
     pub check_warnings: bool,
     /// Delete what each scenario created when it ends.

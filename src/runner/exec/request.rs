@@ -89,10 +89,11 @@ impl Runner<'_> {
             Some(Body::Slice(sl)) => self.slice(sl)?,
             Some(Body::Text(t)) => Bytes::from(self.render(t)?),
             Some(Body::Json(v)) => Bytes::from(self.render_json(v)?.to_string()),
-            Some(Body::Fixture(f)) => Bytes::from(
-                std::fs::read(self.ctx.fixtures.join(f))
-                    .map_err(|e| error(format!("fixture {f}: {e}")))?,
-            ),
+            Some(Body::Fixture(f)) => self
+                .ctx
+                .fixtures
+                .read(f)
+                .map_err(|e| error(format!("fixture {f}: {e}")))?,
         };
         let url = self.build_url(req, &req.url).await?;
         add_default_accept(req.method, &url, &mut headers);

@@ -63,7 +63,7 @@ pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    match run_checked(&args, &specs, &fixtures_dir, embedded) {
+    match run_checked(&args, &specs, embedded) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -75,7 +75,6 @@ pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> ExitCode {
 fn run_checked(
     args: &RunArgs,
     specs: &Arc<Specs>,
-    fixtures_dir: &std::path::Path,
     embedded: Option<Embedded>,
 ) -> Result<ExitCode, RunError> {
     let expectations = match &args.expect {
@@ -113,7 +112,7 @@ fn run_checked(
         crossmount: settings.crossmount.clone(),
         seed: settings.seed,
         run_tag: crate::oci::digest::hex(&tag),
-        fixtures: fixtures_dir.to_path_buf(),
+        fixtures: specs.fixtures.clone(),
         check_warnings: specs
             .profile_closure(&settings.profile)
             .contains("oci-next"),

@@ -19,16 +19,17 @@ use std::path::{Path, PathBuf};
 pub use diagnostics::Diagnostic;
 use diagnostics::FileText;
 
+use super::fixtures::Fixtures;
 use super::model::{Profile, ProfilesFile, Requirement, RequirementsFile};
 use super::plan::Scenario;
 use super::raw::ScenarioFile;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Specs {
     pub requirements: BTreeMap<String, Requirement>,
     pub profiles: BTreeMap<String, Profile>,
     pub scenarios: Vec<Scenario>,
-    pub fixtures: PathBuf,
+    pub fixtures: Fixtures,
 }
 
 impl Specs {
@@ -106,27 +107,30 @@ pub fn load(specs_dir: &Path, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnost
     }
     let (req, rest) = files.split_at(1);
     let (prof, scen) = rest.split_at(1);
-    let fixtures = fixtures_dir.to_path_buf();
-    let mut specs = load_files(
+    load_files(
         (&req[0].0, &req[0].1),
         (&prof[0].0, &prof[0].1),
         scen,
-        &|f: &str| fixtures.join(f).is_file(),
-    )?;
-    specs.fixtures = fixtures_dir.to_path_buf();
-    Ok(specs)
+        Fixtures::Dir(fixtures_dir.to_path_buf()),
+    )
 }
 
 /// Loads from texts: the requirements file, the profiles file and the scenario files as
-/// `(display path, text)`; `fixture_exists` answers for a path relative to the fixtures.
+/// `(display path, text)`, with the fixtures they send.
 pub fn load_files(
     requirements: (&str, &str),
     profiles: (&str, &str),
     scenarios: &[(String, String)],
-    fixture_exists: &dyn Fn(&str) -> bool,
+    fixtures: Fixtures,
 ) -> Result<Specs, Vec<Diagnostic>> {
     let mut diags = vec![];
-    let mut specs = Specs::default();
+    let mut specs = Specs {
+        requirements: BTreeMap::new(),
+        profiles: BTreeMap::new(),
+        scenarios: vec![],
+        fixtures,
+    };
+    let fixture_exists = |f: &str| specs.fixtures.exists(f);
     let req_file = FileText {
         name: requirements.0,
         text: requirements.1,
@@ -185,7 +189,7 @@ pub fn load_files(
             specs: &specs,
             file: &file,
             library: &f.steps,
-            fixture_exists,
+            fixture_exists: &fixture_exists,
             diags: &mut diags,
         };
         let mut planned = vec![];
