@@ -136,3 +136,43 @@ async fn a_read_only_registry_passes_on_seeded_content_and_fails_without_it() {
     }
     ro.shutdown().await;
 }
+
+/// No two scenarios push the same content (configs included), so one scenario's cleanup
+/// can never delete what another relies on. The only shared bytes are those the spec fixes:
+/// the empty JSON object `{}` (the empty descriptor) and the empty blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_pushes_content_of_its_own() {
+    use std::collections::BTreeMap;
+    let reg = start(Config::default(), false).await;
+    let results = run_profile(&reg.url, "all", ClientConfig::default()).await;
+    let shared = [
+        regverify::oci::Digest::sha256(b"{}").to_string(),
+        regverify::oci::Digest::sha256(b"").to_string(),
+    ];
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    let mut clashes = vec![];
+    for r in &results {
+        for e in r.exchanges.iter().filter(|e| e.method == "PUT" && e.status == Some(201)) {
+            let url = reqwest::Url::parse(&e.url).unwrap();
+            let digest = if url.path().contains("/blobs/uploads/") {
+                url.query_pairs()
+                    .find(|(k, _)| k == "digest")
+                    .map(|(_, v)| v.to_string())
+            } else if url.path().contains("/manifests/") {
+                e.request_body.digest.clone()
+            } else {
+                None
+            };
+            let Some(d) = digest.filter(|d| !shared.contains(d)) else {
+                continue;
+            };
+            let first = owner.entry(d.clone()).or_insert_with(|| r.name.clone());
+            if *first != r.name {
+                clashes.push(format!("{d}: {first} and {}", r.name));
+            }
+        }
+    }
+    assert!(owner.len() > 50, "only {} pushes seen", owner.len());
+    assert!(clashes.is_empty(), "content shared: {clashes:#?}");
+    reg.server.shutdown().await;
+}
