@@ -152,7 +152,11 @@ async fn every_scenario_pushes_content_of_its_own() {
     let mut owner: BTreeMap<String, String> = BTreeMap::new();
     let mut clashes = vec![];
     for r in &results {
-        for e in r.exchanges.iter().filter(|e| e.method == "PUT" && e.status == Some(201)) {
+        for e in r
+            .exchanges
+            .iter()
+            .filter(|e| e.method == "PUT" && e.status == Some(201))
+        {
             let url = reqwest::Url::parse(&e.url).unwrap();
             let digest = if url.path().contains("/blobs/uploads/") {
                 url.query_pairs()

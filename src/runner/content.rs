@@ -126,10 +126,6 @@ impl<'a> ContentStore<'a> {
         }
     }
 
-    pub fn cached(&self, name: &str) -> Option<&Resolved> {
-        self.cache.get(name)
-    }
-
     /// Resolves every content named by a `{content.field}` placeholder of `strings`, so that
     /// [`ContentStore::lookup`] can answer them.
     pub fn prepare(

@@ -295,7 +295,7 @@ fn error_code(codes: &[ErrorCode], body: &[u8]) -> Vec<Mismatch> {
 }
 
 /// Problems with the error envelope of a 4xx answer whose body is JSON: (shape, code form).
-pub fn envelope_problems(status: u16, body: &[u8]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> (Vec<String>, Vec<String>) {
     let (mut shape, mut form) = (vec![], vec![]);
     if !(400..500).contains(&status) {
         return (shape, form);
@@ -333,7 +333,7 @@ static WARNING: LazyLock<regex_lite::Regex> =
     LazyLock::new(|| regex_lite::Regex::new(r#"^299 - "([^"\\]|\\.)*"$"#).expect("static regex"));
 
 /// Problems with `Warning` headers (spec main): `299 - "text"`, no date, 4096 bytes at most.
-pub fn warning_problems(values: &[String]) -> Vec<String> {
+pub(crate) fn warning_problems(values: &[String]) -> Vec<String> {
     let mut p = vec![];
     let total: usize = values.iter().map(String::len).sum();
     if total > 4096 {

@@ -19,7 +19,6 @@ use super::fixtures::Fixtures;
 use super::model::Workflow;
 use super::plan::Source;
 
-pub use assert::{envelope_problems, warning_problems};
 pub use scenario::run;
 
 /// Everything a scenario run shares with the others.

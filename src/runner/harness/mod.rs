@@ -21,7 +21,7 @@ use super::loader::{self, Specs};
 
 pub use super::report::transcript;
 pub use outcome::failure_text;
-pub use settings::{RunArgs, Settings, locate, settings};
+pub use settings::{RunArgs, locate};
 
 /// A registry started for this run by the caller (the embedded reference), as opposed to
 /// one the user named.
@@ -81,7 +81,7 @@ fn run_checked(
         None => None,
         Some(p) => Some(super::expect::load(p, specs)?),
     };
-    let settings = settings(args, specs)?;
+    let settings = settings::settings(args, specs)?;
     let is_embedded = settings.url.is_none() && embedded.is_some();
     let base = match (&settings.url, embedded) {
         (Some(u), _) => u.clone(),

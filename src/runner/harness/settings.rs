@@ -120,7 +120,7 @@ pub fn locate(dir: &Path) -> PathBuf {
 }
 
 /// Resolved settings of a run.
-pub struct Settings {
+pub(crate) struct Settings {
     pub url: Option<Url>,
     pub credentials: Option<Credentials>,
     pub namespace: String,
@@ -131,7 +131,7 @@ pub struct Settings {
     pub debug: bool,
 }
 
-pub fn settings(args: &RunArgs, specs: &Specs) -> Result<Settings, RunError> {
+pub(crate) fn settings(args: &RunArgs, specs: &Specs) -> Result<Settings, RunError> {
     let raw_url = raw_url(args);
     let mut credentials = env("OCI_USERNAME").map(|u| Credentials {
         username: u,

@@ -219,3 +219,76 @@ pub fn load_files(
         Err(diags)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILES: &str = "profiles:\n  - {id: oci-1.0, title: t}\n";
+    const SCENARIO: &str = "scenarios:\n  - id: s\n    title: t\n    requirements: [a.b]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n";
+
+    fn load(requirements: &str, profiles: &str) -> Result<Specs, Vec<Diagnostic>> {
+        load_files(
+            ("specs/requirements.yaml", requirements),
+            ("specs/profiles.yaml", profiles),
+            &[("specs/scenarios/s.yaml".into(), SCENARIO.into())],
+            Fixtures::Files(Default::default()),
+        )
+    }
+
+    fn requirement(extra: &str) -> String {
+        format!("requirements:\n  - {{id: a.b, level: MUST, section: s, summary: x{extra}}}\n")
+    }
+
+    #[test]
+    fn texts_load_into_a_plan() {
+        let specs = load(&requirement(""), PROFILES).unwrap();
+        assert_eq!(specs.scenarios.len(), 1);
+        assert_eq!(
+            specs.scenarios[0].source.to_string(),
+            "specs/scenarios/s.yaml:2:5"
+        );
+    }
+
+    #[test]
+    fn endpoints_and_codes_come_from_the_oci_tables() {
+        assert!(
+            load(
+                &requirement(
+                    ", endpoints: [end-2, end-4b, end-11, end-12b], codes: [code-1, code-14]"
+                ),
+                PROFILES
+            )
+            .is_ok()
+        );
+        let d = load(
+            &requirement(", endpoints: [end-99], codes: [code-15]"),
+            PROFILES,
+        )
+        .unwrap_err();
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert!(
+            text[0].starts_with(
+                "specs/requirements.yaml:2:5: error: requirement a.b: unknown endpoint end-99"
+            ),
+            "{text:?}"
+        );
+        assert!(text[1].contains("unknown error code code-15"), "{text:?}");
+    }
+
+    #[test]
+    fn a_profile_defined_twice_is_refused() {
+        let d = load(
+            &requirement(""),
+            "profiles:\n  - {id: oci-1.0, title: t}\n  - {id: oci-1.0, title: u}\n",
+        )
+        .unwrap_err();
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].to_string()
+                .starts_with("specs/profiles.yaml:3:5: error: profile oci-1.0 is defined twice"),
+            "{}",
+            d[0]
+        );
+    }
+}
