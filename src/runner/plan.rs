@@ -64,7 +64,20 @@ pub struct Step {
     pub when: Vec<VarTest>,
     /// Run this many times, with `{i}` = 0, 1, …
     pub repeat: Option<u32>,
+    /// What must have gone well before this step runs (top-level steps only).
+    pub needs: Needs,
     pub kind: StepKind,
+}
+
+/// The steps a step relies on: when one of them failed (or was itself not run), the step
+/// is not run and its checks are not verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Needs {
+    /// Every step before it (the default: state left by earlier steps matters).
+    AllBefore,
+    /// These steps (indices of the scenario's steps): those named in `needs:` and those
+    /// whose captures it uses.
+    Steps(Vec<usize>),
 }
 
 #[derive(Debug, Clone)]

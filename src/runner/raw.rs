@@ -58,6 +58,10 @@ pub(crate) struct Step {
     pub when: BTreeMap<String, Spanned<Predicate>>,
     #[serde(default)]
     pub repeat: Option<u32>,
+    /// The earlier steps (by name) whose effects this one relies on; without it, a step
+    /// relies on every step before it. Steps whose captures it uses are added.
+    #[serde(default)]
+    pub needs: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub request: Option<Request>,
     /// Expectations on variables, for steps without a request.

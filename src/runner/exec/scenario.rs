@@ -12,7 +12,7 @@ use super::{
 };
 use crate::runner::client::{Exchange, Response, display_url};
 use crate::runner::content::{ContentStore, Resolved};
-use crate::runner::plan::{Builtin, Check, Expectation, Scenario, Slice, Step, StepKind};
+use crate::runner::plan::{Builtin, Check, Expectation, Needs, Scenario, Slice, Step, StepKind};
 use crate::runner::predicate::RenderError;
 use crate::runner::template::{self, UnknownVariable};
 
@@ -87,7 +87,12 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         created: vec![],
         judged: HashMap::new(),
     };
+    // the first failure, error or skip (with the step and its exchanges) decides the
+    // verdict; failures of later steps that did not rely on it are reported too
     let mut outcome = None;
+    let mut later_failures: Vec<CheckFailure> = vec![];
+    let mut states = vec![StepState::NotReached; s.steps.len()];
+    let mut ended = false;
     if s.needs_credentials && !ctx.client.has_credentials() {
         outcome = Some((
             Stop::Skip(
@@ -95,18 +100,40 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
                     .into(),
             ),
             &s.steps[0],
-            0,
+            0..0,
         ));
+        ended = true;
     }
-    let mut stopped_at = 0;
     for (i, step) in s.steps.iter().enumerate() {
-        if outcome.is_some() {
+        if ended {
             break;
         }
-        stopped_at = i;
+        let relied_on_failed =
+            |j: &usize| matches!(states[*j], StepState::Failed | StepState::Blocked);
+        let blocked = match &step.needs {
+            Needs::AllBefore => (0..i).any(|j| relied_on_failed(&j)),
+            Needs::Steps(js) => js.iter().any(relied_on_failed),
+        };
+        if blocked {
+            states[i] = StepState::Blocked;
+            continue;
+        }
         let mark = r.log.len();
-        if let Err(stop) = r.step(step).await {
-            outcome = Some((stop, step, mark));
+        match r.step(step).await {
+            Ok(()) => states[i] = StepState::Ran,
+            Err(stop) => {
+                states[i] = StepState::Failed;
+                let span = mark..r.log.len();
+                match (outcome.is_some(), stop) {
+                    (true, Stop::Fail(f)) => later_failures.extend(f),
+                    // an error or a skip ends the scenario
+                    (true, _) => ended = true,
+                    (false, stop) => {
+                        ended = !matches!(stop, Stop::Fail(_));
+                        outcome = Some((stop, step, span));
+                    }
+                }
+            }
         }
     }
     // cleanup runs whatever happened; its results are not verdicts
@@ -120,7 +147,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
     let (verdict, finding, skip_reason) = match outcome {
         None => (Verdict::Pass, None, None),
         Some((Stop::Skip(reason), ..)) => (Verdict::Skip, None, Some(reason)),
-        Some((stop, step, mark)) => {
+        Some((stop, step, span)) => {
             let (verdict, failures, message) = match stop {
                 Stop::Fail(mut failures) => {
                     for f in &mut failures {
@@ -138,7 +165,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
                 Stop::Error(m) => (Verdict::Error, vec![], m),
                 Stop::Skip(_) => unreachable!("handled above"),
             };
-            let transcript = r.log[mark..].to_vec();
+            let transcript = r.log[span].to_vec();
             (
                 verdict,
                 Some(Finding {
@@ -160,8 +187,9 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         s,
         &judged,
         verdict,
-        stopped_at,
+        &states,
         finding.as_ref(),
+        &later_failures,
         &skip_reason,
     );
     ScenarioResult {
@@ -365,6 +393,16 @@ impl<'a> Runner<'a> {
     }
 }
 
+/// What happened to a step of the scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepState {
+    NotReached,
+    Ran,
+    Failed,
+    /// Not run: a step it relies on failed or was not run.
+    Blocked,
+}
+
 /// Every check of the scenario with its outcome, in the order written. Checks judged keep
 /// their outcome whatever came later; checks of the step that stopped the scenario and of
 /// the steps after it were never reached (not verified, naming what stopped it; skipped with
@@ -375,8 +413,9 @@ fn check_results(
     s: &Scenario,
     judged: &HashMap<String, bool>,
     verdict: Verdict,
-    stopped_at: usize,
+    states: &[StepState],
     finding: Option<&Finding>,
+    later_failures: &[CheckFailure],
     skip_reason: &Option<String>,
 ) -> Vec<CheckResult> {
     fn walk<'s>(
@@ -412,18 +451,27 @@ fn check_results(
         }
     });
     let failed_here: Vec<&CheckFailure> = finding
-        .map(|f| f.failures.iter().collect())
-        .unwrap_or_default();
+        .map(|f| f.failures.iter())
+        .into_iter()
+        .flatten()
+        .chain(later_failures)
+        .collect();
     let mut out = vec![];
     for (idx, st, e, c) in all {
         let at = c.source.to_string();
         let (outcome, blocked_by) = match judged.get(&at) {
             Some(true) => (Outcome::Pass, None),
             Some(false) => (Outcome::Fail, None),
-            None if verdict == Verdict::Pass || idx < stopped_at => continue,
+            // a step that ran without judging it: a branch not taken
+            None if matches!(states[idx], StepState::Ran) => continue,
+            None if matches!(states[idx], StepState::Failed) && verdict == Verdict::Fail => {
+                continue;
+            }
             None => match verdict {
                 Verdict::Skip => (Outcome::Skip, skip_reason.clone()),
-                Verdict::Error if idx == stopped_at => (Outcome::Error, blocked.clone()),
+                Verdict::Error if states[idx] == StepState::Failed => {
+                    (Outcome::Error, blocked.clone())
+                }
                 _ => (Outcome::NotVerified, blocked.clone()),
             },
         };

@@ -2,7 +2,8 @@
 //! resolved, every reference checked (requirements, content, fixtures, variables in step
 //! order, error codes), every expectation with its position.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde_saphyr::Spanned;
 
@@ -26,6 +27,12 @@ pub(super) struct Checker<'a, 'd> {
 pub(super) struct Scope<'s> {
     pub scenario: &'s raw::Scenario,
     pub defined: HashSet<String>,
+    /// Variables the step being checked uses.
+    pub used: RefCell<BTreeSet<String>>,
+    /// The top-level step that captures each variable.
+    pub made_by: HashMap<String, usize>,
+    /// Index of the top-level step being checked.
+    pub current: usize,
 }
 
 impl Checker<'_, '_> {
@@ -98,17 +105,28 @@ impl Checker<'_, '_> {
         let mut scope = Scope {
             scenario: s,
             defined: Builtin::ALL.iter().map(|b| b.name().to_string()).collect(),
+            used: RefCell::default(),
+            made_by: HashMap::new(),
+            current: 0,
         };
         for name in s.content.keys() {
             for f in FIELDS {
                 scope.defined.insert(format!("{name}.{f}"));
             }
         }
-        let steps: Vec<plan::Step> = s
-            .steps
-            .iter()
-            .filter_map(|st| self.step(st, &mut scope, 0))
-            .collect();
+        let mut steps: Vec<plan::Step> = vec![];
+        let mut names: Vec<&str> = vec![];
+        for (i, st) in s.steps.iter().enumerate() {
+            scope.current = i;
+            scope.used.borrow_mut().clear();
+            let planned = self.step(st, &mut scope, 0);
+            let needs = self.needs(&st.value, &names, &scope);
+            names.push(st.value.name.as_deref().unwrap_or(""));
+            if let Some(mut p) = planned {
+                p.needs = needs;
+                steps.push(p);
+            }
+        }
         let cleanup: Vec<plan::Step> = s
             .cleanup
             .iter()
@@ -130,6 +148,53 @@ impl Checker<'_, '_> {
             cleanup,
             source: here,
         })
+    }
+
+    /// What a top-level step relies on: the steps named in its `needs:` (each an earlier
+    /// step of the scenario) and those whose captures it uses; without `needs:`, everything
+    /// before it.
+    fn needs(&mut self, st: &raw::Step, earlier: &[&str], scope: &Scope<'_>) -> plan::Needs {
+        let Some(named) = &st.needs else {
+            return plan::Needs::AllBefore;
+        };
+        let mut out = BTreeSet::new();
+        for n in named {
+            let hits: Vec<usize> = earlier
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| **e == n.value)
+                .map(|(i, _)| i)
+                .collect();
+            match hits.as_slice() {
+                [i] => {
+                    out.insert(*i);
+                }
+                [] => {
+                    let at = self.file.source(n);
+                    self.err(
+                        &at,
+                        format!("needs {:?}: no earlier step of that name", n.value),
+                        None,
+                    );
+                }
+                _ => {
+                    let at = self.file.source(n);
+                    self.err(
+                        &at,
+                        format!("needs {:?}: several earlier steps have that name", n.value),
+                        None,
+                    );
+                }
+            }
+        }
+        for v in scope.used.borrow().iter() {
+            if let Some(&i) = scope.made_by.get(v)
+                && i < scope.current
+            {
+                out.insert(i);
+            }
+        }
+        plan::Needs::Steps(out.into_iter().collect())
     }
 
     /// One step; `None` when it has problems (reported).
@@ -171,6 +236,14 @@ impl Checker<'_, '_> {
                 || st.expect.is_some()
                 || !st.capture.is_empty()
                 || st.skip_if.is_some();
+            if lib.value.needs.is_some() {
+                self.err(
+                    &at,
+                    "a named step cannot have needs: (its users say theirs)".into(),
+                    None,
+                );
+                return None;
+            }
             if extra {
                 self.err(
                     &src,
@@ -198,6 +271,7 @@ impl Checker<'_, '_> {
             merged.name = st.name.clone().or(merged.name).or(Some(name.value.clone()));
             merged.when.extend(st.when.clone());
             merged.repeat = st.repeat.or(merged.repeat);
+            merged.needs = st.needs.clone();
             let mut planned = self.step_body(&merged, &src, scope, depth)?;
             planned.source = src;
             return Some(planned);
@@ -286,11 +360,19 @@ impl Checker<'_, '_> {
             let r = st.request.as_ref()?;
             plan::StepKind::Request(Box::new(self.request_step(src, &label, st, r, scope)))
         };
+        if depth > 0 && st.needs.is_some() {
+            self.err(
+                src,
+                format!("{label}: needs: is for the scenario's own steps"),
+                None,
+            );
+        }
         (self.diags.len() == before).then(|| plan::Step {
             name,
             source: src.clone(),
             when,
             repeat: st.repeat,
+            needs: plan::Needs::AllBefore,
             kind,
         })
     }
@@ -474,9 +556,14 @@ impl Checker<'_, '_> {
         }
         for c in &capture {
             scope.defined.insert(c.name.clone());
+            scope.made_by.insert(c.name.clone(), scope.current);
         }
         if let Some(p) = &r.paginate {
             scope.defined.insert(p.into.clone());
+            scope.made_by.insert(p.into.clone(), scope.current);
+        }
+        if let Some(c) = &r.chunks {
+            scope.made_by.insert(c.location.clone(), scope.current);
         }
         plan::RequestStep {
             request: plan::Request {

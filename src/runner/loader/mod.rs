@@ -277,6 +277,41 @@ mod tests {
     }
 
     #[test]
+    fn needs_names_earlier_steps_and_adds_those_whose_captures_are_used() {
+        let scenario = "scenarios:\n  - id: s\n    title: t\n    requirements: [a.b]\n    workflows: [pull]\n    steps:\n      - name: one\n        request: {method: POST, url: /v2/}\n        expect: {req: a.b, status: 202}\n        capture: {loc: {header: Location}}\n      - name: two\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n      - name: three\n        needs: []\n        request: {method: GET, url: \"{loc}\"}\n        expect: {req: a.b, status: 200}\n      - name: four\n        needs: [two, five]\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n";
+        let files = |text: &str| {
+            load_files(
+                ("specs/requirements.yaml", &requirement("")),
+                ("specs/profiles.yaml", PROFILES),
+                &[("specs/scenarios/s.yaml".into(), text.into())],
+                Fixtures::Files(Default::default()),
+            )
+        };
+        let d = files(scenario).unwrap_err();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].to_string().starts_with(
+                "specs/scenarios/s.yaml:19:22: error: needs \"five\": no earlier step"
+            ),
+            "{}",
+            d[0]
+        );
+        let specs = files(&scenario.replace("[two, five]", "[two]")).unwrap();
+        let needs: Vec<&crate::runner::plan::Needs> =
+            specs.scenarios[0].steps.iter().map(|s| &s.needs).collect();
+        use crate::runner::plan::Needs;
+        assert_eq!(
+            needs,
+            [
+                &Needs::AllBefore,
+                &Needs::AllBefore,
+                &Needs::Steps(vec![0]),
+                &Needs::Steps(vec![1])
+            ]
+        );
+    }
+
+    #[test]
     fn a_profile_defined_twice_is_refused() {
         let d = load(
             &requirement(""),

@@ -157,6 +157,7 @@ impl Checker<'_, '_> {
         scope: &Scope<'_>,
     ) {
         for v in vars {
+            scope.used.borrow_mut().insert(v.to_string());
             if !scope.defined.contains(v) {
                 self.err(src, format!("{label}: undefined variable {v}"), None);
             }
@@ -184,6 +185,7 @@ impl Checker<'_, '_> {
     ) {
         for t in strings {
             for p in template::placeholders(t) {
+                scope.used.borrow_mut().insert(p.to_string());
                 if !scope.defined.contains(p) {
                     let builtins: Vec<&str> = Builtin::ALL.iter().map(|b| b.name()).collect();
                     self.err(
