@@ -180,3 +180,78 @@ async fn every_scenario_pushes_content_of_its_own() {
     assert!(clashes.is_empty(), "content shared: {clashes:#?}");
     reg.server.shutdown().await;
 }
+
+/// Per-check verdicts do not depend on how many scenarios run at once: the corpus run one
+/// scenario at a time and all at once, for several seeds, against a registry with a defect
+/// (so there are failures and checks not verified), gives the same outcome for every check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_check_verdicts_are_the_same_at_any_parallelism() {
+    use regverify::runner::exec::{self, Outcome};
+    use regverify::server::defects::Defect;
+    use std::collections::BTreeMap;
+    let reg = start(
+        Config {
+            defect: Some(Defect::BlobCorrupted),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let specs = specs();
+    let in_profile: Vec<usize> = (0..specs.scenarios.len())
+        .filter(|&i| specs.in_profile(&specs.scenarios[i], "all"))
+        .collect();
+    let verdicts = |results: Vec<ScenarioResult>| -> BTreeMap<(String, String), Outcome> {
+        results
+            .into_iter()
+            .flat_map(|r| {
+                let name = r.name.clone();
+                r.checks.into_iter().map(move |c| {
+                    (
+                        (name.clone(), format!("{} {}", c.source, c.requirement)),
+                        c.outcome,
+                    )
+                })
+            })
+            .collect()
+    };
+    for seed in [1, 2, 3] {
+        let mut ctx = common::context(&reg.url, ClientConfig::default(), true);
+        ctx.seed = seed;
+        let ctx = std::sync::Arc::new(ctx);
+        let mut one_at_a_time = vec![];
+        for &i in &in_profile {
+            one_at_a_time.push(exec::run(&ctx, &specs.scenarios[i]).await);
+        }
+        let tasks: Vec<_> = in_profile
+            .iter()
+            .map(|&i| {
+                let (specs, ctx) = (specs.clone(), ctx.clone());
+                tokio::spawn(async move { exec::run(&ctx, &specs.scenarios[i]).await })
+            })
+            .collect();
+        let mut all_at_once = vec![];
+        for t in tasks {
+            all_at_once.push(t.await.unwrap());
+        }
+        let (a, b) = (verdicts(one_at_a_time), verdicts(all_at_once));
+        assert!(
+            a.values().any(|o| *o == Outcome::Fail),
+            "seed {seed}: the defect shows"
+        );
+        assert!(
+            a.values().any(|o| *o == Outcome::NotVerified),
+            "seed {seed}"
+        );
+        let differ: Vec<_> = a
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k:?}: {v:?} alone, {:?} at once", b.get(k)))
+            .collect();
+        assert!(
+            differ.is_empty() && a.len() == b.len(),
+            "seed {seed}: {differ:#?}"
+        );
+    }
+    reg.server.shutdown().await;
+}
