@@ -708,3 +708,21 @@ async fn an_unsupported_digest_needs_a_400_whatever_its_code() {
     .await;
     assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.finding);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_may_carry_another_valid_code_where_the_spec_fixes_only_the_status() {
+    // "If the blob is not found in the repository, the response code MUST be 404"
+    let r = against_broken(
+        Arc::new(|_, _, status, headers, body| {
+            if *status == 404 {
+                headers.insert("content-type", HeaderValue::from_static("application/json"));
+                *body = Bytes::from_static(
+                    br#"{"errors":[{"code":"NAME_UNKNOWN","message":"not here"}]}"#,
+                );
+            }
+        }),
+        "blob-404",
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.finding);
+}
