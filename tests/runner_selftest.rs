@@ -149,11 +149,19 @@ async fn a_wrong_error_code_fails_and_a_malformed_one_breaks_the_form() {
                 );
             }
         }),
-        "blob-404",
+        "upload-unknown",
     )
     .await;
-    assert_fail(&r, "pull.blob.404", "GET an unknown blob");
-    assert!(r.finding.unwrap().message.contains("expected BLOB_UNKNOWN"));
+    // the requirement names the code (BLOB_UPLOAD_UNKNOWN): another one fails it
+    assert_fail(&r, "push.status.unknown", "status of an unknown session");
+    let f = r.finding.unwrap();
+    assert!(
+        f.message.contains("expected BLOB_UPLOAD_UNKNOWN"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.failures[0].query, "error code");
+    assert_eq!(f.failures[0].got, "[\"MANIFEST_UNKNOWN\"]");
 
     let r = against_broken(
         Arc::new(|_, _, status, _, body| {
