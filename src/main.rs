@@ -156,14 +156,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Serve(a)) => serve(*a),
-        Some(Command::Run(a)) => harness::run(*a),
+        Some(Command::Run(a)) => run(*a),
         Some(Command::Seed(mut a)) => {
             a.profile = Some("seed".into());
-            harness::run(*a)
+            run(*a)
         }
         Some(Command::Coverage { specs, fixtures }) => coverage(&specs, &fixtures),
         Some(Command::Gc(a)) => gc(a),
-        None => harness::run(RunArgs {
+        None => run(RunArgs {
             profile: Some("all".into()),
             timeout: 30,
             test_threads: 8,
@@ -172,6 +172,47 @@ fn main() -> ExitCode {
             ..RunArgs::default()
         }),
     }
+}
+
+/// `regverify run`: against the registry the user named, else against the embedded
+/// reference, started here on real storage in a temporary directory.
+fn run(args: RunArgs) -> ExitCode {
+    if !args.wants_embedded_registry() {
+        return harness::run(args, None);
+    }
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: temporary directory: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let storage = match storage::FsStorage::open(dir.path()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: storage: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let app = App::new(Config::default(), Arc::new(storage));
+    let server = match rt.block_on(server::spawn(
+        app,
+        "127.0.0.1:0".parse().expect("static addr"),
+    )) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: embedded registry: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let url = reqwest::Url::parse(&format!("{}/", server.url())).expect("server URL");
+    let code = harness::run(args, Some(harness::Embedded { url }));
+    rt.block_on(server.shutdown());
+    code
 }
 
 fn coverage(specs: &std::path::Path, fixtures: &std::path::Path) -> ExitCode {

@@ -76,6 +76,43 @@ fn a_malformed_scenario_is_reported_with_its_position_and_nothing_runs() {
         "{stderr}"
     );
     assert!(stderr.contains("unknown variable {nope}"), "{stderr}");
+
+    // every check at its own position: a bad regex, an impossible predicate, an
+    // expectation that names no requirement, a use of a step that does not exist
+    std::fs::write(
+        specs.join("scenarios/broken.yaml"),
+        "scenarios:\n  - id: broken\n    title: t\n    requirements: [base.v2]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect:\n          - {req: base.v2, status: 200, headers: {X-A: {matches: \"(\"}}}\n",
+    )
+    .unwrap();
+    let (_, stderr) = check_specs(&specs);
+    assert!(
+        stderr.contains("broken.yaml:10:66: error: bad regex"),
+        "{stderr}"
+    );
+    std::fs::write(
+        specs.join("scenarios/broken.yaml"),
+        "scenarios:\n  - id: broken\n    title: t\n    requirements: [base.v2]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect:\n          - {req: base.v2, status: 200}\n          - {status: 200, headers: {X-A: {absent: true, equals: x}}}\n      - use: nothing\n",
+    )
+    .unwrap();
+    let (_, stderr) = check_specs(&specs);
+    assert!(
+        stderr.contains("broken.yaml:11:42: error: absent excludes"),
+        "{stderr}"
+    );
+    std::fs::write(
+        specs.join("scenarios/broken.yaml"),
+        "scenarios:\n  - id: broken\n    title: t\n    requirements: [base.v2]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect:\n          - {req: base.v2, status: 200}\n          - {status: 200}\n      - use: nothing\n",
+    )
+    .unwrap();
+    let (_, stderr) = check_specs(&specs);
+    assert!(
+        stderr.contains("broken.yaml:11:22: error: step \"s\": an expectation without req:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("broken.yaml:12:14: error: use of unknown step nothing"),
+        "{stderr}"
+    );
 }
 
 #[test]

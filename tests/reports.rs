@@ -132,6 +132,25 @@ async fn reports_match_the_run_and_hold_no_secrets() {
     assert_eq!(blob_get["verdict"], "fail");
     assert_eq!(blob_get["failed_requirement"], "pull.blob.get");
     assert!(!blob_get["failing_exchanges"].as_array().unwrap().is_empty());
+    // each failed check is a value: requirement, level, expected and got apart, its place
+    let check = &blob_get["failures"][0];
+    assert_eq!(check["requirement"], "pull.blob.get");
+    assert_eq!(check["level"], "MUST");
+    assert_eq!(check["query"], "body");
+    let (expected, got) = (
+        check["expected"].as_str().unwrap(),
+        check["got"].as_str().unwrap(),
+    );
+    assert!(
+        expected.contains("bytes") && got.contains("bytes"),
+        "{check}"
+    );
+    assert_ne!(expected, got);
+    let at = check["source"].as_str().unwrap();
+    assert!(
+        at.starts_with("specs/scenarios/pull.yaml:") && at.split(':').count() == 3,
+        "{at}"
+    );
     let req = v["requirements"]
         .as_array()
         .unwrap()
@@ -191,11 +210,19 @@ async fn reports_match_the_run_and_hold_no_secrets() {
         .text()
         .unwrap();
     assert!(out.contains("> GET "), "{out}");
+    let description = failure.text().unwrap_or("");
+    assert!(
+        description.contains(&format!("expected: {expected}"))
+            && description.contains(&format!("got: {got}")),
+        "{description}"
+    );
 
     // Markdown and HTML carry the statement and the failure
     assert!(md.contains(stmt), "{md}");
     assert!(md.contains("pull::blob-get"));
     assert!(html.contains("pull.blob.get"));
+    assert!(html.contains("class=\"expected\"") && html.contains("class=\"got\""));
+    assert!(md.contains("| expected | got |"), "{md}");
     assert!(
         !html.contains("http://") || !html.contains("<script src"),
         "no remote assets"

@@ -149,11 +149,19 @@ async fn a_wrong_error_code_fails_and_a_malformed_one_breaks_the_form() {
                 );
             }
         }),
-        "blob-404",
+        "upload-unknown",
     )
     .await;
-    assert_fail(&r, "pull.blob.404", "GET an unknown blob");
-    assert!(r.finding.unwrap().message.contains("expected BLOB_UNKNOWN"));
+    // the requirement names the code (BLOB_UPLOAD_UNKNOWN): another one fails it
+    assert_fail(&r, "push.status.unknown", "status of an unknown session");
+    let f = r.finding.unwrap();
+    assert!(
+        f.message.contains("expected BLOB_UPLOAD_UNKNOWN"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.failures[0].query, "error code");
+    assert_eq!(f.failures[0].got, "[\"MANIFEST_UNKNOWN\"]");
 
     let r = against_broken(
         Arc::new(|_, _, status, _, body| {
@@ -522,4 +530,207 @@ async fn bearer_tokens_are_fetched_from_the_challenge_and_cached() {
         "credentials leaked into the transcript"
     );
     reg.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_that_passed_stay_passed_and_later_ones_are_not_verified() {
+    use regverify::runner::exec::Outcome;
+    // the upload-status GET answers 200 instead of 204
+    let r = against_broken(
+        Arc::new(|m, p, status, _, _| {
+            if m == "GET" && p.contains("/blobs/uploads/") && *status == 204 {
+                *status = 200;
+            }
+        }),
+        "chunked",
+    )
+    .await;
+    assert_fail(&r, "push.status.204", "status of the upload");
+    let outcome = |req: &str| -> Vec<Outcome> {
+        r.checks
+            .iter()
+            .filter(|c| c.requirement == req)
+            .map(|c| c.outcome)
+            .collect()
+    };
+    // the session and the chunks were judged before the failure and keep their pass
+    assert!(outcome("push.post.202").iter().all(|o| *o == Outcome::Pass));
+    assert_eq!(outcome("push.chunk.202"), vec![Outcome::Pass; 3]);
+    // the failing step: its status failed, and its other checks were judged all the same
+    assert_eq!(
+        outcome("push.status.204"),
+        vec![Outcome::Fail, Outcome::Pass, Outcome::Pass]
+    );
+    let failed = r
+        .checks
+        .iter()
+        .find(|c| c.outcome == Outcome::Fail)
+        .unwrap();
+    assert_eq!(
+        (failed.expected.as_deref(), failed.got.as_deref()),
+        (Some("204"), Some("200"))
+    );
+    assert!(failed.source.contains("push.yaml:"), "{}", failed.source);
+    // the close needs only the chunks: it ran, and its checks were judged
+    let close = outcome("push.chunk.close");
+    assert!(
+        !close.is_empty() && close.iter().all(|o| *o == Outcome::Pass),
+        "{close:?}"
+    );
+    // requirement verdicts: a pass is not undone by a later failure
+    let v = regverify::runner::verdict::requirement_verdicts(&specs(), std::slice::from_ref(&r));
+    assert_eq!(v["push.chunk.202"], Outcome::Pass);
+    assert_eq!(v["push.status.204"], Outcome::Fail);
+    assert_eq!(v["push.chunk.close"], Outcome::Pass);
+
+    // the chunks answered 204: what relies on them is not run, and names the failure
+    let r = against_broken(
+        Arc::new(|m, p, status, _, _| {
+            if m == "PATCH" && p.contains("/blobs/uploads/") && *status == 202 {
+                *status = 204;
+            }
+        }),
+        "chunked",
+    )
+    .await;
+    assert_fail(&r, "push.chunk.202", "send four chunks");
+    let blocked: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::NotVerified)
+        .collect();
+    assert!(
+        blocked.iter().any(|c| c.requirement == "push.status.204")
+            && blocked.iter().any(|c| c.requirement == "push.chunk.close"),
+        "{blocked:?}"
+    );
+    for c in blocked {
+        let by = c.blocked_by.as_deref().unwrap();
+        assert!(by.starts_with("push.chunk.202 at "), "{by}");
+    }
+    let v = regverify::runner::verdict::requirement_verdicts(&specs(), std::slice::from_ref(&r));
+    assert_eq!(v["push.chunk.close"], Outcome::NotVerified);
+    assert_eq!(v["pull.blob.get"], Outcome::NotVerified);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oci_tag_sent_one_tag_per_line_is_read_whole() {
+    // the spec's own example sends each tag on a header line of its own
+    let r = against_broken(
+        Arc::new(|m, p, _, headers, _| {
+            if m == "PUT" && p.contains("/manifests/sha256:") {
+                let tags: Vec<String> = headers
+                    .get_all("oci-tag")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .flat_map(|v| v.split(',').map(|t| t.trim().to_string()))
+                    .collect();
+                headers.remove("oci-tag");
+                for t in tags {
+                    headers.append("oci-tag", HeaderValue::from_str(&t).unwrap());
+                }
+            }
+        }),
+        "tag-parameters",
+    )
+    .await;
+    assert_eq!(
+        r.verdict,
+        Verdict::Pass,
+        "{}",
+        regverify::runner::harness::failure_text(&specs(), &r)
+    );
+    let put = r
+        .exchanges
+        .iter()
+        .find(|e| e.method == "PUT" && e.url.contains("tag="))
+        .unwrap();
+    let lines = put
+        .response_headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("oci-tag"))
+        .count();
+    assert_eq!(
+        lines, 2,
+        "the proxy split OCI-Tag: {:?}",
+        put.response_headers
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_concurrent_step_shows_its_own_exchange_first() {
+    let r = against_broken(
+        Arc::new(|m, p, status, _, _| {
+            if m == "GET" && p.ends_with("/manifests/moving") {
+                *status = 500;
+            }
+        }),
+        "tag-moved-while-read",
+    )
+    .await;
+    assert_fail(&r, "pull.manifest.get", "move the tag while reading it");
+    let first = &r.finding.as_ref().unwrap().transcript[0];
+    assert_eq!(
+        (first.method.as_str(), first.status),
+        ("GET", Some(500)),
+        "the failing answer leads the transcript"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_disabled_with_a_400_of_any_code_is_a_skip() {
+    // "either a 400 Bad Request or a 405 Method Not Allowed", no code named
+    for scenario in ["delete-tag", "delete-manifest", "delete-blob"] {
+        let r = against_broken(
+            Arc::new(|m, _, status, headers, body| {
+                if m == "DELETE" && *status == 202 {
+                    *status = 400;
+                    headers.insert("content-type", HeaderValue::from_static("application/json"));
+                    *body = Bytes::from_static(
+                        br#"{"errors":[{"code":"DENIED","message":"deletes are off"}]}"#,
+                    );
+                }
+            }),
+            scenario,
+        )
+        .await;
+        assert_eq!(r.verdict, Verdict::Skip, "{scenario}: {:?}", r.finding);
+        assert!(r.skip_reason.as_deref().unwrap().contains("disabled"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsupported_digest_needs_a_400_whatever_its_code() {
+    // "the registry SHOULD respond with a response code 400 Bad Request": no code named
+    let r = against_broken(
+        Arc::new(|m, p, status, headers, body| {
+            if m == "PUT" && p.contains("/blobs/uploads/") && *status == 400 {
+                headers.insert("content-type", HeaderValue::from_static("application/json"));
+                *body = Bytes::from_static(
+                    br#"{"errors":[{"code":"BLOB_UPLOAD_INVALID","message":"no"}]}"#,
+                );
+            }
+        }),
+        "invalid-digest",
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.finding);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_may_carry_another_valid_code_where_the_spec_fixes_only_the_status() {
+    // "If the blob is not found in the repository, the response code MUST be 404"
+    let r = against_broken(
+        Arc::new(|_, _, status, headers, body| {
+            if *status == 404 {
+                headers.insert("content-type", HeaderValue::from_static("application/json"));
+                *body = Bytes::from_static(
+                    br#"{"errors":[{"code":"NAME_UNKNOWN","message":"not here"}]}"#,
+                );
+            }
+        }),
+        "blob-404",
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.finding);
 }

@@ -136,3 +136,122 @@ async fn a_read_only_registry_passes_on_seeded_content_and_fails_without_it() {
     }
     ro.shutdown().await;
 }
+
+/// No two scenarios push the same content (configs included), so one scenario's cleanup
+/// can never delete what another relies on. The only shared bytes are those the spec fixes:
+/// the empty JSON object `{}` (the empty descriptor) and the empty blob.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_pushes_content_of_its_own() {
+    use std::collections::BTreeMap;
+    let reg = start(Config::default(), false).await;
+    let results = run_profile(&reg.url, "all", ClientConfig::default()).await;
+    let shared = [
+        regverify::oci::Digest::sha256(b"{}").to_string(),
+        regverify::oci::Digest::sha256(b"").to_string(),
+    ];
+    let mut owner: BTreeMap<String, String> = BTreeMap::new();
+    let mut clashes = vec![];
+    for r in &results {
+        for e in r
+            .exchanges
+            .iter()
+            .filter(|e| e.method == "PUT" && e.status == Some(201))
+        {
+            let url = reqwest::Url::parse(&e.url).unwrap();
+            let digest = if url.path().contains("/blobs/uploads/") {
+                url.query_pairs()
+                    .find(|(k, _)| k == "digest")
+                    .map(|(_, v)| v.to_string())
+            } else if url.path().contains("/manifests/") {
+                e.request_body.digest.clone()
+            } else {
+                None
+            };
+            let Some(d) = digest.filter(|d| !shared.contains(d)) else {
+                continue;
+            };
+            let first = owner.entry(d.clone()).or_insert_with(|| r.name.clone());
+            if *first != r.name {
+                clashes.push(format!("{d}: {first} and {}", r.name));
+            }
+        }
+    }
+    assert!(owner.len() > 50, "only {} pushes seen", owner.len());
+    assert!(clashes.is_empty(), "content shared: {clashes:#?}");
+    reg.server.shutdown().await;
+}
+
+/// Per-check verdicts do not depend on how many scenarios run at once: the corpus run one
+/// scenario at a time and all at once, for several seeds, against a registry with a defect
+/// (so there are failures and checks not verified), gives the same outcome for every check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_check_verdicts_are_the_same_at_any_parallelism() {
+    use regverify::runner::exec::{self, Outcome};
+    use regverify::server::defects::Defect;
+    use std::collections::BTreeMap;
+    let reg = start(
+        Config {
+            defect: Some(Defect::BlobCorrupted),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let specs = specs();
+    let in_profile: Vec<usize> = (0..specs.scenarios.len())
+        .filter(|&i| specs.in_profile(&specs.scenarios[i], "all"))
+        .collect();
+    let verdicts = |results: Vec<ScenarioResult>| -> BTreeMap<(String, String), Outcome> {
+        results
+            .into_iter()
+            .flat_map(|r| {
+                let name = r.name.clone();
+                r.checks.into_iter().map(move |c| {
+                    (
+                        (name.clone(), format!("{} {}", c.source, c.requirement)),
+                        c.outcome,
+                    )
+                })
+            })
+            .collect()
+    };
+    for seed in [1, 2, 3] {
+        let mut ctx = common::context(&reg.url, ClientConfig::default(), true);
+        ctx.seed = seed;
+        let ctx = std::sync::Arc::new(ctx);
+        let mut one_at_a_time = vec![];
+        for &i in &in_profile {
+            one_at_a_time.push(exec::run(&ctx, &specs.scenarios[i]).await);
+        }
+        let tasks: Vec<_> = in_profile
+            .iter()
+            .map(|&i| {
+                let (specs, ctx) = (specs.clone(), ctx.clone());
+                tokio::spawn(async move { exec::run(&ctx, &specs.scenarios[i]).await })
+            })
+            .collect();
+        let mut all_at_once = vec![];
+        for t in tasks {
+            all_at_once.push(t.await.unwrap());
+        }
+        let (a, b) = (verdicts(one_at_a_time), verdicts(all_at_once));
+        assert!(
+            a.values().any(|o| *o == Outcome::Fail),
+            "seed {seed}: the defect shows"
+        );
+        assert!(
+            a.values().any(|o| *o == Outcome::NotVerified),
+            "seed {seed}"
+        );
+        let differ: Vec<_> = a
+            .iter()
+            .filter(|(k, v)| b.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k:?}: {v:?} alone, {:?} at once", b.get(k)))
+            .collect();
+        assert!(
+            differ.is_empty() && a.len() == b.len(),
+            "seed {seed}: {differ:#?}"
+        );
+    }
+    reg.server.shutdown().await;
+}

@@ -3,11 +3,11 @@
 //! value) and cached per scenario run.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
+use super::fixtures::Fixtures;
 use super::model::{ContentSpec, ImageSpec, IndexSpec, ManifestFormat};
 use super::template;
 use crate::oci::{Algorithm, Digest, media};
@@ -44,6 +44,25 @@ pub fn fnv(parts: &[&str]) -> u64 {
         }
     }
     h
+}
+
+/// Content that cannot be made: a broken reference the loader could not see (a template
+/// whose variable is missing at run time), a cycle, an unreadable fixture.
+#[derive(Debug, thiserror::Error)]
+pub enum ContentError {
+    #[error("content {0:?} is part of a cycle")]
+    Cycle(String),
+    #[error("no content named {0:?}")]
+    Unknown(String),
+    #[error(transparent)]
+    Template(#[from] template::UnknownVariable),
+    #[error("fixture {path}: {source}")]
+    Fixture {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 #[derive(Clone, Debug)]
@@ -83,7 +102,7 @@ pub const FIELDS: &[&str] = &["digest", "hex", "size", "last", "sha512", "media_
 #[derive(Clone)]
 pub struct ContentStore<'a> {
     specs: &'a BTreeMap<String, ContentSpec>,
-    fixtures: PathBuf,
+    fixtures: Fixtures,
     seed: u64,
     scenario: String,
     cache: HashMap<String, Resolved>,
@@ -94,7 +113,7 @@ type Lookup<'l> = &'l dyn Fn(&str) -> Option<String>;
 impl<'a> ContentStore<'a> {
     pub fn new(
         specs: &'a BTreeMap<String, ContentSpec>,
-        fixtures: PathBuf,
+        fixtures: Fixtures,
         seed: u64,
         scenario: &str,
     ) -> ContentStore<'a> {
@@ -107,10 +126,6 @@ impl<'a> ContentStore<'a> {
         }
     }
 
-    pub fn cached(&self, name: &str) -> Option<&Resolved> {
-        self.cache.get(name)
-    }
-
     /// Resolves every content named by a `{content.field}` placeholder of `strings`, so that
     /// [`ContentStore::lookup`] can answer them.
     pub fn prepare(
@@ -118,7 +133,7 @@ impl<'a> ContentStore<'a> {
         strings: &[&str],
         vars: Lookup<'_>,
         depth: u32,
-    ) -> Result<(), String> {
+    ) -> Result<(), ContentError> {
         for s in strings {
             for p in template::placeholders(s) {
                 if let Some((c, _)) = p.split_once('.')
@@ -145,7 +160,7 @@ impl<'a> ContentStore<'a> {
     }
 
     /// Resolves `name` (and, first, everything it is built from).
-    pub fn resolve(&mut self, name: &str, vars: Lookup<'_>) -> Result<Resolved, String> {
+    pub fn resolve(&mut self, name: &str, vars: Lookup<'_>) -> Result<Resolved, ContentError> {
         self.resolve_depth(name, vars, 0)
     }
 
@@ -154,7 +169,7 @@ impl<'a> ContentStore<'a> {
         name: &str,
         vars: Lookup<'_>,
         depth: u32,
-    ) -> Result<Resolved, String> {
+    ) -> Result<Resolved, ContentError> {
         // Content that depends on the repeat counter is made anew for each `{i}`.
         let key = match self.specs.get(name) {
             Some(spec) if uses_counter(spec) => {
@@ -170,14 +185,19 @@ impl<'a> ContentStore<'a> {
         Ok(r)
     }
 
-    fn build(&mut self, name: &str, vars: Lookup<'_>, depth: u32) -> Result<Resolved, String> {
+    fn build(
+        &mut self,
+        name: &str,
+        vars: Lookup<'_>,
+        depth: u32,
+    ) -> Result<Resolved, ContentError> {
         if depth > 16 {
-            return Err(format!("content {name:?} is part of a cycle"));
+            return Err(ContentError::Cycle(name.to_string()));
         }
         let spec = self
             .specs
             .get(name)
-            .ok_or_else(|| format!("no content named {name:?}"))?
+            .ok_or_else(|| ContentError::Unknown(name.to_string()))?
             .clone();
         let r = match spec {
             ContentSpec::Random(size) => {
@@ -197,18 +217,20 @@ impl<'a> ContentStore<'a> {
                 self.prepare(&strings, vars, depth)?;
                 let lookup = self.lookup(vars);
                 let v = template::render_json(&v, &lookup)?;
-                Resolved::new(
-                    Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?),
-                    None,
-                )
+                Resolved::new(Bytes::from(serde_json::to_vec(&v)?), None)
             }
             ContentSpec::Fixture(path) => {
-                let p = self.fixtures.join(&path);
-                let b = std::fs::read(&p).map_err(|e| format!("fixture {}: {e}", p.display()))?;
+                let b = self
+                    .fixtures
+                    .read(&path)
+                    .map_err(|source| ContentError::Fixture {
+                        path: path.clone(),
+                        source,
+                    })?;
                 let mt = serde_json::from_slice::<Value>(&b)
                     .ok()
                     .and_then(|v| v.get("mediaType").and_then(Value::as_str).map(String::from));
-                Resolved::new(Bytes::from(b), mt)
+                Resolved::new(b, mt)
             }
             ContentSpec::Image(spec) => self.image(&spec, vars, depth)?,
             ContentSpec::Index(spec) => self.index(&spec, vars, depth)?,
@@ -222,7 +244,7 @@ impl<'a> ContentStore<'a> {
         media_type: Option<&str>,
         vars: Lookup<'_>,
         depth: u32,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, ContentError> {
         let r = self.resolve_depth(name, vars, depth + 1)?;
         let mt = media_type
             .map(String::from)
@@ -236,7 +258,7 @@ impl<'a> ContentStore<'a> {
         spec: &ImageSpec,
         vars: Lookup<'_>,
         depth: u32,
-    ) -> Result<Resolved, String> {
+    ) -> Result<Resolved, ContentError> {
         let (mt, cfg_mt, layer_mt) = match spec.format {
             ManifestFormat::Oci => (
                 media::OCI_MANIFEST,
@@ -274,9 +296,7 @@ impl<'a> ContentStore<'a> {
         }
         let mut ann = annotations(&spec.annotations, vars)?;
         if let Some(target) = spec.pad_to {
-            let base = serde_json::to_vec(&Value::Object(m.clone()))
-                .map_err(|e| e.to_string())?
-                .len() as u64;
+            let base = serde_json::to_vec(&Value::Object(m.clone()))?.len() as u64;
             let overhead = 64;
             let pad = target.saturating_sub(base + overhead);
             ann.insert(
@@ -287,7 +307,7 @@ impl<'a> ContentStore<'a> {
         if !ann.is_empty() {
             m.insert("annotations".into(), Value::Object(ann));
         }
-        let bytes = serde_json::to_vec(&Value::Object(m)).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec(&Value::Object(m))?;
         Ok(Resolved::new(Bytes::from(bytes), Some(mt.to_string())))
     }
 
@@ -296,7 +316,7 @@ impl<'a> ContentStore<'a> {
         spec: &IndexSpec,
         vars: Lookup<'_>,
         depth: u32,
-    ) -> Result<Resolved, String> {
+    ) -> Result<Resolved, ContentError> {
         let mt = match spec.format {
             ManifestFormat::Oci => media::OCI_INDEX,
             ManifestFormat::Docker => media::DOCKER_MANIFEST_LIST,
@@ -323,7 +343,7 @@ impl<'a> ContentStore<'a> {
         if !ann.is_empty() {
             m.insert("annotations".into(), Value::Object(ann));
         }
-        let bytes = serde_json::to_vec(&Value::Object(m)).map_err(|e| e.to_string())?;
+        let bytes = serde_json::to_vec(&Value::Object(m))?;
         Ok(Resolved::new(Bytes::from(bytes), Some(mt.to_string())))
     }
 }
@@ -331,7 +351,7 @@ impl<'a> ContentStore<'a> {
 fn annotations(
     a: &BTreeMap<String, String>,
     vars: Lookup<'_>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, ContentError> {
     a.iter()
         .map(|(k, v)| Ok((k.clone(), Value::String(template::render(v, vars)?))))
         .collect()

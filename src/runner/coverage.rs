@@ -13,24 +13,12 @@ pub struct Row<'a> {
     pub untestable: Option<&'a str>,
 }
 
-/// The scenarios naming each requirement: in their list, a step's `verifies`, or an
-/// expectation's `req`.
+/// The scenarios naming each requirement: in their list, or an expectation's `req`.
 pub fn matrix(specs: &Specs) -> Vec<Row<'_>> {
     let mut by: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for ls in &specs.scenarios {
-        let s = &ls.scenario;
-        let mut ids: BTreeSet<&str> = s.requirements.iter().map(String::as_str).collect();
-        for st in s.steps.iter().map(|st| &st.value) {
-            ids.extend(st.verifies.iter().map(String::as_str));
-            for e in st.expect.iter().flat_map(|e| e.as_slice()) {
-                ids.extend(e.req.as_deref());
-            }
-            for c in &st.check {
-                ids.extend(c.req.as_deref());
-            }
-        }
-        for id in ids {
-            by.entry(id).or_default().insert(ls.name());
+    for s in &specs.scenarios {
+        for id in super::verdict::named_requirements(s) {
+            by.entry(id).or_default().insert(s.name());
         }
     }
     specs

@@ -33,8 +33,13 @@ fn scan<'a>(t: &'a str, mut f: impl FnMut(&'a str)) {
     }
 }
 
+/// A placeholder naming nothing known when the template is rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown variable {{{0}}}")]
+pub struct UnknownVariable(pub String);
+
 /// Replaces every placeholder through `lookup`; the first unknown name is an error.
-pub fn render(t: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn render(t: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, UnknownVariable> {
     let b = t.as_bytes();
     let mut out = String::with_capacity(t.len());
     let mut i = 0;
@@ -47,7 +52,7 @@ pub fn render(t: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
             }
             if j > i + 1 && j < b.len() && b[j] == b'}' {
                 let name = &t[i + 1..j];
-                let v = lookup(name).ok_or_else(|| format!("unknown variable {{{name}}}"))?;
+                let v = lookup(name).ok_or_else(|| UnknownVariable(name.to_string()))?;
                 out.push_str(&t[last..i]);
                 out.push_str(&v);
                 i = j + 1;
@@ -65,7 +70,7 @@ pub fn render(t: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
 pub fn render_json(
     v: &serde_json::Value,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, UnknownVariable> {
     use serde_json::Value;
     Ok(match v {
         Value::String(s) => Value::String(render(s, lookup)?),
@@ -77,7 +82,7 @@ pub fn render_json(
         Value::Object(o) => Value::Object(
             o.iter()
                 .map(|(k, x)| Ok((render(k, lookup)?, render_json(x, lookup)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, UnknownVariable>>()?,
         ),
         other => other.clone(),
     })

@@ -183,7 +183,7 @@ pub fn context(url: &str, config: ClientConfig, check_warnings: bool) -> RunCont
         crossmount: None,
         seed: 7,
         run_tag: format!("{:06x}", rand_u32() & 0xffffff),
-        fixtures: root().join("fixtures"),
+        fixtures: root().join("fixtures").into(),
         check_warnings,
         cleanup: true,
     }
@@ -200,7 +200,7 @@ pub async fn run_scenario(specs: &Specs, ctx: &RunContext, id: &str) -> Scenario
     let ls = specs
         .scenarios
         .iter()
-        .find(|s| s.scenario.id == id)
+        .find(|s| s.id == id)
         .unwrap_or_else(|| panic!("no scenario {id}"));
     exec::run(ctx, ls).await
 }
@@ -308,7 +308,7 @@ pub async fn run_profile(url: &str, profile: &str, config: ClientConfig) -> Vec<
     let ctx = Arc::new(context(url, config, warnings));
     let mut tasks = vec![];
     for (i, ls) in specs.scenarios.iter().enumerate() {
-        if !specs.in_profile(&ls.scenario, profile) {
+        if !specs.in_profile(ls, profile) {
             continue;
         }
         let (specs, ctx) = (specs.clone(), ctx.clone());

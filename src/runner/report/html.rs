@@ -3,9 +3,9 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html as h};
 
+use super::transcript;
 use super::{Counts, Report};
-use crate::runner::exec::Verdict;
-use crate::runner::harness::transcript;
+use crate::runner::exec::{Outcome, Verdict};
 
 const STYLE: &str = r#"
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222;padding:0 1em}
@@ -34,6 +34,14 @@ fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
+/// A requirement's outcome as a class name and a word.
+fn outcome_class(o: Outcome) -> &'static str {
+    match o {
+        Outcome::NotVerified => "not-verified",
+        o => o.as_str(),
+    }
+}
+
 fn counts_row(label: &str, c: &Counts) -> Markup {
     h! {
         tr {
@@ -41,7 +49,8 @@ fn counts_row(label: &str, c: &Counts) -> Markup {
             td.pass { (c.pass) " passed" }
             td.fail { (c.fail) " failed" }
             td.error { (c.error) " errors" }
-            td.skip { (c.skip) " not run" }
+            td.skip { (c.not_verified) " not verified" }
+            td.skip { (c.skip) " skipped" }
         }
     }
 }
@@ -86,10 +95,10 @@ pub fn html(r: &Report) -> String {
                 table id="requirements" {
                     tr { th { "requirement" } th { "level" } th { "outcome" } th { "summary" } th { "scenarios" } }
                     @for q in &r.requirements {
-                        tr class=(format!("row v-{}", verdict_word(q.verdict))) {
+                        tr class=(format!("row v-{}", outcome_class(q.verdict))) {
                             td { a href=(q.spec) { code { (q.id) } } }
                             td { (q.level) }
-                            td class=(verdict_word(q.verdict)) { (verdict_word(q.verdict)) }
+                            td class=(outcome_class(q.verdict)) { (q.verdict.as_str()) }
                             td { (q.summary) }
                             td { small { (q.scenarios.join(", ")) } }
                         }
@@ -111,7 +120,22 @@ pub fn html(r: &Report) -> String {
                                             (msg.lines().next().unwrap_or(""))
                                         }
                                         p { small { "step " (s.step.as_deref().unwrap_or("")) " at " (s.source.as_deref().unwrap_or("")) } }
-                                        pre { (msg) }
+                                        @if s.failures.is_empty() {
+                                            pre { (msg) }
+                                        } @else {
+                                            table class="checks" {
+                                                tr { th { "requirement" } th { "check" } th { "expected" } th { "got" } th { "at" } }
+                                                @for c in &s.failures {
+                                                    tr {
+                                                        td { code { (c.requirement.as_deref().unwrap_or("")) } " " small { (c.level) } }
+                                                        td { (c.query) }
+                                                        td class="expected" { code { (c.expected) } }
+                                                        td class="got" { code { (c.got) } }
+                                                        td { small { (c.source) } }
+                                                    }
+                                                }
+                                            }
+                                        }
                                         pre class="transcript" { (transcript(&s.failing_exchanges)) }
                                     }
                                 }

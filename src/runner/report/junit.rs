@@ -4,8 +4,8 @@
 use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
+use super::transcript;
 use crate::runner::exec::Verdict;
-use crate::runner::harness::transcript;
 
 pub fn junit(r: &Report) -> String {
     let mut suite = TestSuite::new(format!("regverify {}", r.profile));
@@ -36,12 +36,26 @@ pub fn junit(r: &Report) -> String {
                     None => first.to_string(),
                 };
                 st.set_message(head);
-                st.set_description(format!(
-                    "step {:?} at {}\n{}",
+                let mut text = format!(
+                    "step {:?} at {}\n",
                     s.step.as_deref().unwrap_or(""),
-                    s.source.as_deref().unwrap_or(""),
-                    s.message.as_deref().unwrap_or("")
-                ));
+                    s.source.as_deref().unwrap_or("")
+                );
+                if s.failures.is_empty() {
+                    text.push_str(s.message.as_deref().unwrap_or(""));
+                }
+                for c in &s.failures {
+                    text.push_str(&format!(
+                        "requirement: {} [{}]\ncheck: {} at {}\nexpected: {}\ngot: {}\n",
+                        c.requirement.as_deref().unwrap_or(""),
+                        c.level,
+                        c.query,
+                        c.source,
+                        c.expected,
+                        c.got
+                    ));
+                }
+                st.set_description(text);
                 st
             }
         };

@@ -34,14 +34,14 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "| level | passed | failed | errors | not run |\n|---|---|---|---|---|"
+        "| level | passed | failed | errors | not verified | skipped |\n|---|---|---|---|---|---|"
     );
     for level in ["MUST", "SHOULD", "MAY"] {
         if let Some(c) = r.levels.get(level) {
             let _ = writeln!(
                 s,
-                "| {level} | {} | {} | {} | {} |",
-                c.pass, c.fail, c.error, c.skip
+                "| {level} | {} | {} | {} | {} | {} |",
+                c.pass, c.fail, c.error, c.not_verified, c.skip
             );
         }
     }
@@ -59,31 +59,44 @@ pub fn markdown(r: &Report) -> String {
     if !bad.is_empty() {
         let _ = writeln!(
             s,
-            "| scenario | outcome | requirement | what happened |\n|---|---|---|---|"
+            "| scenario | outcome | requirement | check | expected | got |\n|---|---|---|---|---|---|"
         );
         for x in bad {
-            let _ = writeln!(
-                s,
-                "| `{}` | {} | {} | {} |",
-                cell(&x.name),
-                if x.verdict == Verdict::Fail {
-                    "fail"
-                } else {
-                    "error"
-                },
-                x.failed_requirement
+            let outcome = if x.verdict == Verdict::Fail {
+                "fail"
+            } else {
+                "error"
+            };
+            if x.failures.is_empty() {
+                let first = x
+                    .message
                     .as_deref()
-                    .map(cell)
-                    .unwrap_or_default(),
-                cell(
-                    x.message
+                    .unwrap_or("")
+                    .lines()
+                    .next()
+                    .unwrap_or("");
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {outcome} | {} | {} | | |",
+                    cell(&x.name),
+                    x.failed_requirement
                         .as_deref()
-                        .unwrap_or("")
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                )
-            );
+                        .map(cell)
+                        .unwrap_or_default(),
+                    cell(first)
+                );
+            }
+            for c in &x.failures {
+                let _ = writeln!(
+                    s,
+                    "| `{}` | {outcome} | {} | {} | {} | {} |",
+                    cell(&x.name),
+                    cell(c.requirement.as_deref().unwrap_or("")),
+                    cell(&c.query),
+                    cell(&c.expected),
+                    cell(&c.got)
+                );
+            }
         }
     }
     s

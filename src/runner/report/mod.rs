@@ -4,6 +4,7 @@
 mod html;
 mod junit;
 mod markdown;
+mod text;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,13 +12,14 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::client::Exchange;
-use super::exec::{ScenarioResult, Verdict};
-use super::harness::requirement_verdicts;
+use super::exec::{CheckResult, Outcome, ScenarioResult, Verdict};
 use super::loader::Specs;
+use super::verdict::requirement_verdicts;
 
 pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;
+pub use text::transcript;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Counts {
@@ -25,6 +27,8 @@ pub struct Counts {
     pub fail: usize,
     pub error: usize,
     pub skip: usize,
+    /// Requirements only: never reached (an earlier failure stopped their scenarios).
+    pub not_verified: usize,
 }
 
 impl Counts {
@@ -36,8 +40,18 @@ impl Counts {
             Verdict::Skip => self.skip += 1,
         }
     }
+    fn add_outcome(&mut self, o: Outcome) {
+        match o {
+            Outcome::Pass => self.pass += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Error => self.error += 1,
+            Outcome::Skip => self.skip += 1,
+            Outcome::NotVerified => self.not_verified += 1,
+        }
+    }
+    /// Requirements the run had to judge: all but the skipped (optional features absent).
     pub fn judged(&self) -> usize {
-        self.pass + self.fail + self.error
+        self.pass + self.fail + self.error + self.not_verified
     }
 }
 
@@ -60,6 +74,10 @@ pub struct ScenarioEntry {
     pub step: Option<String>,
     pub source: Option<String>,
     pub message: Option<String>,
+    /// Every check that failed, expected and got apart.
+    pub failures: Vec<FailureEntry>,
+    /// Every check of the scenario with its outcome.
+    pub checks: Vec<CheckResult>,
     pub skip_reason: Option<String>,
     pub millis: u64,
     /// Exchanges of the step that failed (or errored).
@@ -68,13 +86,28 @@ pub struct ScenarioEntry {
     pub exchanges: Vec<Exchange>,
 }
 
+/// One check that did not hold, as reports show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureEntry {
+    pub requirement: Option<String>,
+    pub level: &'static str,
+    /// What was looked at: `status`, `header Location`, `json tags`, `body`, …
+    pub query: String,
+    pub expected: String,
+    pub got: String,
+    /// `file:line:col` of the check.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct RequirementEntry {
     pub id: String,
     pub level: &'static str,
     pub summary: String,
     pub spec: String,
-    pub verdict: Verdict,
+    pub verdict: Outcome,
     pub scenarios: Vec<String>,
 }
 
@@ -144,6 +177,27 @@ impl Report {
                     step: f.map(|f| f.step.clone()),
                     source: f.map(|f| f.source.clone()),
                     message: f.map(|f| f.message.clone()),
+                    failures: f
+                        .map(|f| {
+                            f.failures
+                                .iter()
+                                .map(|c| FailureEntry {
+                                    level: c
+                                        .requirement
+                                        .as_ref()
+                                        .and_then(|q| specs.requirements.get(q))
+                                        .map_or("", |q| q.level.as_str()),
+                                    requirement: c.requirement.clone(),
+                                    query: c.query.clone(),
+                                    expected: c.expected.clone(),
+                                    got: c.got.clone(),
+                                    source: c.source.clone(),
+                                    because: c.because.clone(),
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    checks: r.checks.clone(),
                     skip_reason: r.skip_reason.clone(),
                     millis: r.millis,
                     failing_exchanges: f.map(|f| f.transcript.clone()).unwrap_or_default(),
@@ -151,13 +205,22 @@ impl Report {
                 }
             })
             .collect();
+        // every requirement the scenarios of the run name, judged or not: the same set
+        // whatever happens, so the denominators are stable
+        let named: std::collections::BTreeSet<&str> = results
+            .iter()
+            .filter_map(|r| specs.scenarios.iter().find(|s| s.name() == r.name))
+            .flat_map(crate::runner::verdict::named_requirements)
+            .collect();
         let mut levels: BTreeMap<&'static str, Counts> = BTreeMap::new();
         let mut requirements = vec![];
         for q in specs.requirements.values() {
-            let Some(v) = verdicts.get(&q.id) else {
-                continue;
+            let v = match verdicts.get(&q.id) {
+                Some(v) => v,
+                None if named.contains(q.id.as_str()) => &Outcome::NotVerified,
+                None => continue,
             };
-            levels.entry(q.level.class()).or_default().add(*v);
+            levels.entry(q.level.class()).or_default().add_outcome(*v);
             requirements.push(RequirementEntry {
                 id: q.id.clone(),
                 level: q.level.as_str(),
@@ -173,7 +236,7 @@ impl Report {
         }
         let must = levels.get("MUST").cloned().unwrap_or_default();
         let errors = scenarios_summary.error > 0;
-        let conformant = must.fail == 0 && must.error == 0 && !errors;
+        let conformant = must.fail == 0 && must.error == 0 && must.not_verified == 0 && !errors;
         let part = |k: &str, label: &str| {
             let c = levels.get(k).cloned().unwrap_or_default();
             format!("{label} {}/{}", c.pass, c.judged())
@@ -185,8 +248,14 @@ impl Report {
         } else {
             "not conformant"
         };
+        let not_verified: usize = levels.values().map(|c| c.not_verified).sum();
+        let unjudged = if not_verified > 0 {
+            format!(" ({not_verified} not verified)")
+        } else {
+            String::new()
+        };
         let statement = format!(
-            "profile {profile}: {} · {} · {} — {verdict}",
+            "profile {profile}: {} · {} · {}{unjudged} — {verdict}",
             part("MUST", "MUST"),
             part("SHOULD", "SHOULD"),
             part("MAY", "MAY supported"),

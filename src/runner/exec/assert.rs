@@ -1,0 +1,370 @@
+//! Judging an answer (or the variables) against expectations. Statuses first (a wrong
+//! status explains everything after it), then the error envelope every 4xx JSON body
+//! owes, then every other check; each failure is a [`CheckFailure`] value.
+
+use std::sync::LazyLock;
+
+use serde_json::Value;
+
+use super::scenario::{Runner, stop_text};
+use super::{CheckFailure, Stop, error};
+use crate::oci::{Digest, ErrorCode};
+use crate::runner::client::Response;
+use crate::runner::jsonpath::json_path;
+use crate::runner::plan::{BodyCheck, Check, Expectation, Method, Query, RequestStep, Test};
+use crate::runner::predicate::{Mismatch, Predicate, RenderError};
+
+impl Runner<'_> {
+    /// Every check of every expectation is judged, and every failure reported, in this
+    /// order: statuses (a wrong status explains much of what follows), the envelope of an
+    /// error body, then the rest as written.
+    pub(super) fn judge_answer(&mut self, rs: &RequestStep, res: &Response) -> Result<(), Stop> {
+        let method = rs.request.method;
+        let mut failures = vec![];
+        for e in &rs.expect {
+            for c in e.checks.iter().filter(|c| is_status(c)) {
+                self.check(e, c, method, res, &mut failures)?;
+            }
+        }
+        failures.extend(self.global_checks(rs, res));
+        for e in &rs.expect {
+            for c in e.checks.iter().filter(|c| !is_status(c)) {
+                self.check(e, c, method, res, &mut failures)?;
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(Stop::Fail(failures))
+        }
+    }
+
+    /// The expectations of a `check:` step, on variables.
+    pub(super) fn judge_vars(&mut self, exps: &[Expectation]) -> Result<Vec<CheckFailure>, Stop> {
+        let mut failures = vec![];
+        for e in exps {
+            for c in &e.checks {
+                if let Test::Is(q @ Query::Var(v), p) = &c.test {
+                    let got = self.vars.get(v).cloned();
+                    let m = self.eval(p, got.as_ref())?;
+                    self.record(c, m.is_empty());
+                    push_mismatches(&mut failures, e, c, &q.to_string(), m);
+                }
+            }
+        }
+        Ok(failures)
+    }
+
+    fn eval(&mut self, p: &Predicate, got: Option<&Value>) -> Result<Vec<Mismatch>, Stop> {
+        p.eval(got, &mut |v| {
+            self.render_json(v).map_err(|s| RenderError(stop_text(s)))
+        })
+        .map_err(error)
+    }
+
+    fn check(
+        &mut self,
+        e: &Expectation,
+        c: &Check,
+        method: Method,
+        res: &Response,
+        out: &mut Vec<CheckFailure>,
+    ) -> Result<(), Stop> {
+        let mut m = vec![];
+        let mut what;
+        match &c.test {
+            Test::Is(q, p) => {
+                what = q.to_string();
+                let got = match q {
+                    Query::Status => Some(Value::from(res.status)),
+                    Query::Header(h) => {
+                        let all = res.header_all(h);
+                        (!all.is_empty()).then(|| Value::String(all.join(", ")))
+                    }
+                    Query::Json(path) => {
+                        let path = self.render(path)?;
+                        what = format!("json {path}");
+                        match serde_json::from_slice::<Value>(&res.body) {
+                            Err(x) => {
+                                m.push(Mismatch::new(
+                                    "a JSON body".into(),
+                                    format!("not JSON: {x}"),
+                                ));
+                                None
+                            }
+                            Ok(v) => json_path(&v, &path).cloned(),
+                        }
+                    }
+                    Query::Var(v) => self.vars.get(v).cloned(),
+                };
+                if m.is_empty() {
+                    m = self.eval(p, got.as_ref())?;
+                }
+            }
+            Test::Body(b) => {
+                what = "body".into();
+                m = self.body(b, &res.body)?;
+            }
+            Test::ErrorCode(codes) => {
+                what = "error code".into();
+                m = error_code(codes, &res.body);
+            }
+            Test::DigestMatchesBody => {
+                what = "header Docker-Content-Digest".into();
+                if method != Method::HEAD
+                    && let Some(h) = res.header("docker-content-digest")
+                {
+                    match h.parse::<Digest>() {
+                        Ok(d) => {
+                            let got = Digest::of(d.algorithm(), &res.body);
+                            if got != d {
+                                m.push(Mismatch::new(
+                                    format!("the digest of the body, {got}"),
+                                    d.to_string(),
+                                ));
+                            }
+                        }
+                        Err(x) => m.push(Mismatch::new("a digest".into(), format!("{h:?} ({x})"))),
+                    }
+                }
+            }
+        }
+        self.record(c, m.is_empty());
+        push_mismatches(out, e, c, &what, m);
+        Ok(())
+    }
+
+    /// Remembers that a check was judged (a check judged several times, in a repeat or on
+    /// every page, passes only if it held every time).
+    fn record(&mut self, c: &Check, held: bool) {
+        let e = self.judged.entry(c.source.to_string()).or_insert(true);
+        *e &= held;
+    }
+
+    fn body(&mut self, b: &BodyCheck, body: &[u8]) -> Result<Vec<Mismatch>, Stop> {
+        let mut m = vec![];
+        match b {
+            BodyCheck::Empty(want) => {
+                if *want != body.is_empty() {
+                    m.push(Mismatch::new(
+                        if *want { "empty" } else { "non-empty" }.into(),
+                        format!("{} bytes", body.len()),
+                    ));
+                }
+            }
+            BodyCheck::Content(c) => {
+                let want = self.content(c)?;
+                compare_bytes(&mut m, &format!("content {c}"), &want, body);
+            }
+            BodyCheck::OneOf(names) => {
+                let mut matched = false;
+                for n in names {
+                    if self.content(n)? == body {
+                        matched = true;
+                    }
+                }
+                if !matched {
+                    m.push(Mismatch::new(
+                        format!("one of {}", names.join(", ")),
+                        format!("{} bytes, {}", body.len(), Digest::sha256(body)),
+                    ));
+                }
+            }
+            BodyCheck::Slice(sl) => {
+                let want = self.slice(sl)?;
+                let what = format!("bytes {}.. of {}", sl.start, sl.content);
+                compare_bytes(&mut m, &what, &want, body);
+            }
+            BodyCheck::Digest(d) => {
+                let d = self.render(d)?;
+                let want = d
+                    .parse::<Digest>()
+                    .map_err(|x| error(format!("expected digest {d:?}: {x}")))?;
+                let got = Digest::of(want.algorithm(), body);
+                if got != want {
+                    m.push(Mismatch::new(
+                        format!("bytes hashing to {want}"),
+                        format!("bytes hashing to {got}"),
+                    ));
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// Checks every answer gets: the error envelope of a 4xx JSON body; `Warning` headers
+    /// when the profile includes spec main.
+    fn global_checks(&self, rs: &RequestStep, res: &Response) -> Vec<CheckFailure> {
+        let at = rs
+            .expect
+            .iter()
+            .flat_map(|e| &e.checks)
+            .next()
+            .map(|c| c.source.to_string())
+            .unwrap_or_default();
+        let failure = |req: &str, query: &str, expected: &str, problems: Vec<String>| {
+            problems
+                .into_iter()
+                .map(|got| CheckFailure {
+                    requirement: Some(req.into()),
+                    query: query.into(),
+                    expected: expected.into(),
+                    got,
+                    source: at.clone(),
+                    because: None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let (shape, form) = envelope_problems(res.status, &res.body);
+        if !shape.is_empty() {
+            return failure(
+                "errors.envelope",
+                "error body",
+                "the error envelope {\"errors\": [{\"code\", \"message\", …}]}",
+                shape,
+            );
+        }
+        if !form.is_empty() {
+            return failure(
+                "errors.code-form",
+                "error code",
+                "uppercase letters and underscores",
+                form,
+            );
+        }
+        if self.ctx.check_warnings {
+            let w = warning_problems(&res.header_all("warning"));
+            if !w.is_empty() {
+                return failure(
+                    "next.warning.format",
+                    "header Warning",
+                    "299 - \"text\", without a date, 4096 bytes at most",
+                    w,
+                );
+            }
+        }
+        vec![]
+    }
+}
+
+fn is_status(c: &Check) -> bool {
+    matches!(&c.test, Test::Is(q, _) if q.is_status())
+}
+
+fn push_mismatches(
+    out: &mut Vec<CheckFailure>,
+    e: &Expectation,
+    c: &Check,
+    what: &str,
+    m: Vec<Mismatch>,
+) {
+    out.extend(m.into_iter().map(|m| CheckFailure {
+        requirement: Some(e.requirement.clone()),
+        query: what.to_string(),
+        expected: m.expected,
+        got: m.got,
+        source: c.source.to_string(),
+        because: e.because.clone(),
+    }));
+}
+
+/// The error envelope, if the body is JSON, holds one of `codes`. (The spec lets a 4xx
+/// body be anything; only a JSON body must be the envelope.)
+fn error_code(codes: &[ErrorCode], body: &[u8]) -> Vec<Mismatch> {
+    let want: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return vec![];
+    };
+    match v.get("errors").and_then(Value::as_array) {
+        None => vec![Mismatch::new(
+            "an error envelope".into(),
+            format!("JSON without \"errors\": {v}"),
+        )],
+        Some(errs) => {
+            let got: Vec<&str> = errs
+                .iter()
+                .filter_map(|e| e.get("code").and_then(Value::as_str))
+                .collect();
+            if got.iter().any(|g| want.contains(g)) {
+                vec![]
+            } else {
+                vec![Mismatch::new(want.join(" or "), format!("{got:?}"))]
+            }
+        }
+    }
+}
+
+/// Problems with the error envelope of a 4xx answer whose body is JSON: (shape, code form).
+pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> (Vec<String>, Vec<String>) {
+    let (mut shape, mut form) = (vec![], vec![]);
+    if !(400..500).contains(&status) {
+        return (shape, form);
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return (shape, form);
+    };
+    let Some(errs) = v.get("errors").and_then(Value::as_array) else {
+        shape.push(format!(
+            "{status} body is JSON but has no \"errors\" array: {v}"
+        ));
+        return (shape, form);
+    };
+    for e in errs {
+        match e.get("code") {
+            Some(Value::String(c)) => {
+                if c.is_empty() || !c.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
+                    form.push(format!(
+                        "error code {c:?} is not uppercase letters and underscores"
+                    ));
+                }
+            }
+            _ => shape.push(format!("error entry without a string \"code\": {e}")),
+        }
+        if let Some(m) = e.get("message")
+            && !m.is_string()
+        {
+            shape.push(format!("error \"message\" is not a string: {m}"));
+        }
+    }
+    (shape, form)
+}
+
+static WARNING: LazyLock<regex_lite::Regex> =
+    LazyLock::new(|| regex_lite::Regex::new(r#"^299 - "([^"\\]|\\.)*"$"#).expect("static regex"));
+
+/// Problems with `Warning` headers (spec main): `299 - "text"`, no date, 4096 bytes at most.
+pub(crate) fn warning_problems(values: &[String]) -> Vec<String> {
+    let mut p = vec![];
+    let total: usize = values.iter().map(String::len).sum();
+    if total > 4096 {
+        p.push(format!(
+            "Warning headers carry {total} bytes, more than 4096"
+        ));
+    }
+    for v in values {
+        if !WARNING.is_match(v.trim()) {
+            p.push(format!(
+                "Warning {v:?} is not of the form 299 - \"text\" (and without a date)"
+            ));
+        }
+    }
+    p
+}
+
+fn compare_bytes(m: &mut Vec<Mismatch>, what: &str, want: &[u8], got: &[u8]) {
+    if want != got {
+        let first = want
+            .iter()
+            .zip(got)
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.len().min(got.len()));
+        m.push(Mismatch::new(
+            format!("{what}: {} bytes ({})", want.len(), Digest::sha256(want)),
+            format!(
+                "{} bytes ({}), first difference at byte {first}",
+                got.len(),
+                Digest::sha256(got)
+            ),
+        ));
+    }
+}

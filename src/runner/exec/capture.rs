@@ -1,0 +1,117 @@
+//! Captures: values of an answer kept for later steps, typed (a status is a number).
+
+use reqwest::Url;
+use serde_json::Value;
+
+use super::scenario::Runner;
+use super::{Stop, fail};
+use crate::runner::client::{Response, parse_challenge};
+use crate::runner::jsonpath::json_path;
+use crate::runner::plan::{CaptureFrom, ChallengePart, RequestStep};
+
+impl Runner<'_> {
+    pub(super) fn capture(
+        &mut self,
+        rs: &RequestStep,
+        url: &Url,
+        res: &Response,
+    ) -> Result<(), Stop> {
+        // a capture that finds nothing breaks the requirement the step checks
+        let step_req = rs.expect.first().map(|e| e.requirement.clone());
+        let step_req = step_req.as_deref();
+        for c in &rs.capture {
+            let v = match &c.from {
+                CaptureFrom::Header { name, resolve } => {
+                    // a field sent on several lines is one list (RFC 9110 §5.3)
+                    let lines = res.header_all(name);
+                    let joined = (!lines.is_empty()).then(|| lines.join(", "));
+                    let Some(raw) = joined.as_deref() else {
+                        if c.optional {
+                            self.vars
+                                .insert(c.name.clone(), Value::String(String::new()));
+                            continue;
+                        }
+                        return Err(fail(
+                            step_req,
+                            &format!("header {name}"),
+                            "present (later steps use it)".into(),
+                            "missing".into(),
+                            &c.source,
+                        ));
+                    };
+                    if *resolve {
+                        let joined = url.join(raw).map_err(|e| {
+                            fail(
+                                step_req,
+                                &format!("header {name}"),
+                                "a URL reference".into(),
+                                format!("{raw:?} ({e})"),
+                                &c.source,
+                            )
+                        })?;
+                        Value::String(joined.to_string())
+                    } else {
+                        Value::String(raw.to_string())
+                    }
+                }
+                CaptureFrom::Challenge(part) => {
+                    let ch = res
+                        .header("www-authenticate")
+                        .map(parse_challenge)
+                        .unwrap_or_default();
+                    let v = match part {
+                        ChallengePart::Scheme => ch.scheme.clone(),
+                        p => ch.params.get(p.as_str()).cloned().unwrap_or_default(),
+                    };
+                    if v.is_empty() && !c.optional {
+                        return Err(fail(
+                            step_req,
+                            "header WWW-Authenticate",
+                            format!("a challenge with a {}", part.as_str()),
+                            res.header("www-authenticate")
+                                .unwrap_or("missing")
+                                .to_string(),
+                            &c.source,
+                        ));
+                    }
+                    Value::String(v)
+                }
+                CaptureFrom::Json(paths) => {
+                    let body: Value = match serde_json::from_slice(&res.body) {
+                        Ok(v) => v,
+                        Err(_) if c.optional => Value::Null,
+                        Err(e) => {
+                            return Err(fail(
+                                step_req,
+                                "body",
+                                format!("JSON holding {}", paths.join(" or ")),
+                                format!("not JSON: {e}"),
+                                &c.source,
+                            ));
+                        }
+                    };
+                    // the first of these paths that is present
+                    let found = paths
+                        .iter()
+                        .find_map(|p| json_path(&body, p).filter(|x| !x.is_null()).cloned());
+                    match found {
+                        Some(x) => x,
+                        None if c.optional => Value::Null,
+                        None => {
+                            return Err(fail(
+                                step_req,
+                                &format!("json {}", paths.join("|")),
+                                "present (later steps use it)".into(),
+                                "missing".into(),
+                                &c.source,
+                            ));
+                        }
+                    }
+                }
+                CaptureFrom::Status => Value::from(res.status),
+            };
+            self.vars.insert(c.name.clone(), v);
+        }
+        Ok(())
+    }
+}

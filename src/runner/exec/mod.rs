@@ -1,0 +1,178 @@
+//! Runs one scenario of the plan: renders each step's request, sends it, judges the
+//! expectations, captures values for later steps. A mismatch is a *fail* naming the
+//! requirement, with what was expected and what came; a transport problem or a broken
+//! scenario is an *error*; an optional feature the registry lacks is a *skip*.
+//!
+//! [`scenario`] walks the steps, [`request`] sends, [`assert`] judges, [`capture`] keeps
+//! values, [`push`] gets content in the plain way.
+
+mod assert;
+mod capture;
+mod push;
+mod request;
+mod scenario;
+
+use reqwest::Url;
+
+use super::client::{Client, Exchange};
+use super::fixtures::Fixtures;
+use super::model::Workflow;
+use super::plan::Source;
+
+pub use scenario::run;
+
+/// Everything a scenario run shares with the others.
+pub struct RunContext {
+    pub client: Client,
+    pub base: Url,
+    pub namespace: String,
+    pub crossmount: Option<String>,
+    pub seed: u64,
+    /// Random per run, so reruns never collide with leftovers.
+    pub run_tag: String,
+    pub fixtures: Fixtures,
+    /// Check `Warning` headers (a requirement of spec main).
+    pub check_warnings: bool,
+    /// Delete what each scenario created when it ends.
+    pub cleanup: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+}
+
+/// The outcome of one check (and, aggregated, of a requirement).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// Never reached: an earlier failure or error stopped the scenario first.
+    NotVerified,
+    /// The scenario found an optional feature absent, in a way the spec allows.
+    Skip,
+    /// The run could not judge it (a transport fault, a broken answer).
+    Error,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::NotVerified => "not verified",
+            Outcome::Skip => "skip",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// One check of a scenario as judged: its requirement, outcome and evidence.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckResult {
+    pub requirement: String,
+    pub outcome: Outcome,
+    pub step: String,
+    /// `file:line:col` of the check.
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub got: Option<String>,
+    /// For a check not judged: what stopped the scenario before it (or the skip reason).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<String>,
+}
+
+/// One check that did not hold: the requirement it breaks, what was looked at, what was
+/// expected and what came, and where the check is written.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CheckFailure {
+    pub requirement: Option<String>,
+    /// What was looked at: `status`, `header Location`, `json tags`, `body`, …
+    pub query: String,
+    pub expected: String,
+    pub got: String,
+    /// `file:line:col` of the check.
+    pub source: String,
+    /// Why the mismatch matters, when the scenario says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub because: Option<String>,
+}
+
+impl CheckFailure {
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "{}: expected {}, got {}",
+            self.query, self.expected, self.got
+        );
+        if let Some(b) = &self.because {
+            s.push_str(&format!(" ({b})"));
+        }
+        s
+    }
+}
+
+/// Why a scenario did not pass.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Finding {
+    pub requirement: Option<String>,
+    pub step: String,
+    pub source: String,
+    /// The failures, one line each (or the error).
+    pub message: String,
+    /// The checks that failed, expected and got apart (empty for an error).
+    pub failures: Vec<CheckFailure>,
+    /// The exchanges of the step that went wrong.
+    pub transcript: Vec<Exchange>,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ScenarioResult {
+    pub name: String,
+    pub id: String,
+    pub title: String,
+    pub workflows: Vec<Workflow>,
+    pub requirements: Vec<String>,
+    pub verdict: Verdict,
+    pub finding: Option<Finding>,
+    pub skip_reason: Option<String>,
+    pub millis: u64,
+    /// Every check of the scenario, in the order written, with its outcome.
+    pub checks: Vec<CheckResult>,
+    pub exchanges: Vec<Exchange>,
+}
+
+/// How a scenario stopped early.
+enum Stop {
+    Fail(Vec<CheckFailure>),
+    Error(String),
+    Skip(String),
+}
+
+fn error(m: impl ToString) -> Stop {
+    Stop::Error(m.to_string())
+}
+
+/// A failure of one check, outside the expectations (a push, a capture, a page).
+fn fail(
+    requirement: Option<&str>,
+    query: &str,
+    expected: String,
+    got: String,
+    at: &Source,
+) -> Stop {
+    Stop::Fail(vec![CheckFailure {
+        requirement: requirement.map(String::from),
+        query: query.to_string(),
+        expected,
+        got,
+        source: at.to_string(),
+        because: None,
+    }])
+}

@@ -1,0 +1,233 @@
+//! A request step: the URL, headers and body rendered; sent once, in chunks, or page after
+//! page; each answer judged and captured from.
+
+use bytes::Bytes;
+use reqwest::Url;
+use serde_json::Value;
+
+use super::scenario::Runner;
+use super::{Stop, error, fail};
+use crate::runner::client::Response;
+use crate::runner::jsonpath::json_path;
+use crate::runner::link::next_link;
+use crate::runner::plan::{Body, Method, Request, RequestStep, Step};
+
+impl Runner<'_> {
+    async fn build_url(&mut self, req: &Request, url_template: &str) -> Result<Url, Stop> {
+        let raw = self.render(url_template)?;
+        let mut url = if raw.starts_with("http://") || raw.starts_with("https://") {
+            Url::parse(&raw).map_err(|e| error(format!("URL {raw:?}: {e}")))?
+        } else {
+            self.ctx
+                .base
+                .join(&raw)
+                .map_err(|e| error(format!("URL {raw:?}: {e}")))?
+        };
+        if !req.query.is_empty() {
+            let mut pairs = vec![];
+            for (k, v) in &req.query {
+                pairs.push((k.clone(), self.render(v)?));
+            }
+            let mut q = url.query_pairs_mut();
+            for (k, v) in pairs {
+                q.append_pair(&k, &v);
+            }
+        }
+        Ok(url)
+    }
+
+    pub(super) async fn request_step(&mut self, step: &Step, rs: &RequestStep) -> Result<(), Stop> {
+        let req = &rs.request;
+        let mut headers = vec![];
+        for (k, v) in &req.headers {
+            headers.push((k.clone(), self.render(v)?));
+        }
+        if let Some(ch) = &req.chunks {
+            let data = self.content(&ch.content)?;
+            let n = ch.count as usize;
+            let size = data.len();
+            let per = size.div_ceil(n).max(1);
+            let parts: Vec<(usize, usize)> = (0..n)
+                .map(|k| ((k * per).min(size), ((k + 1) * per).min(size)))
+                .filter(|(a, b)| b > a)
+                .collect();
+            let send = if ch.hold_last {
+                parts.len().saturating_sub(1)
+            } else {
+                parts.len()
+            };
+            for &(a, b) in &parts[..send] {
+                let url_t = format!("{{{}}}", ch.location);
+                let url = self.build_url(req, &url_t).await?;
+                let mut h = headers.clone();
+                h.push(("Content-Range".into(), format!("{a}-{}", b - 1)));
+                if !h
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                {
+                    h.push(("Content-Type".into(), "application/octet-stream".into()));
+                }
+                self.vars
+                    .insert("chunk.start".into(), Value::String(a.to_string()));
+                self.vars
+                    .insert("chunk.end".into(), Value::String((b - 1).to_string()));
+                let res = self.send(req, &url, &h, data.slice(a..b)).await?;
+                self.after(rs, &url, &res)?;
+                if let Some(loc) = res.header("location") {
+                    let next = url
+                        .join(loc)
+                        .map_err(|e| error(format!("Location {loc:?}: {e}")))?;
+                    self.vars
+                        .insert(ch.location.clone(), Value::String(next.to_string()));
+                }
+            }
+            return Ok(());
+        }
+        let body = match &req.body {
+            None => Bytes::new(),
+            Some(Body::Content(c)) => self.content(c)?,
+            Some(Body::Slice(sl)) => self.slice(sl)?,
+            Some(Body::Text(t)) => Bytes::from(self.render(t)?),
+            Some(Body::Json(v)) => Bytes::from(self.render_json(v)?.to_string()),
+            Some(Body::Fixture(f)) => self
+                .ctx
+                .fixtures
+                .read(f)
+                .map_err(|e| error(format!("fixture {f}: {e}")))?,
+        };
+        let url = self.build_url(req, &req.url).await?;
+        add_default_accept(req.method, &url, &mut headers);
+        if req.basic {
+            let Some(b) = self.ctx.client.basic_value() else {
+                return Err(Stop::Skip("no credentials given".into()));
+            };
+            headers.push(("Authorization".into(), b));
+        }
+        let res = self.send(req, &url, &headers, body.clone()).await?;
+        self.after(rs, &url, &res)?;
+        if let Some(p) = &req.paginate {
+            // a broken page breaks what the step's expectations check
+            let req_of_step = rs.expect.first().map(|e| e.requirement.clone());
+            let req_of_step = req_of_step.as_deref();
+            let mut all = vec![];
+            let mut page = res;
+            let mut page_url = url;
+            for n in 0.. {
+                let v: Value = serde_json::from_slice(&page.body).map_err(|e| {
+                    fail(
+                        req_of_step,
+                        &format!("page {n}"),
+                        "a JSON body".into(),
+                        format!("not JSON: {e}"),
+                        &step.source,
+                    )
+                })?;
+                match json_path(&v, &p.collect) {
+                    Some(Value::Array(a)) => all.extend(a.iter().cloned()),
+                    Some(Value::Null) | None => {}
+                    Some(other) => {
+                        return Err(fail(
+                            req_of_step,
+                            &format!("json {} of page {n}", p.collect),
+                            "an array".into(),
+                            other.to_string(),
+                            &step.source,
+                        ));
+                    }
+                }
+                let Some(next) = next_link(&page.header_all("link")) else {
+                    break;
+                };
+                if n + 1 >= p.max_pages {
+                    return Err(fail(
+                        req_of_step,
+                        "header Link",
+                        format!("no next page after {} pages", p.max_pages),
+                        format!("still a next Link: {next}"),
+                        &step.source,
+                    ));
+                }
+                page_url = page_url
+                    .join(&next)
+                    .map_err(|e| error(format!("Link target {next:?}: {e}")))?;
+                page = self.send(req, &page_url, &headers, Bytes::new()).await?;
+                self.after(rs, &page_url, &page)?;
+            }
+            self.vars.insert(p.into.clone(), Value::Array(all));
+        }
+        Ok(())
+    }
+
+    async fn send(
+        &mut self,
+        req: &Request,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Bytes,
+    ) -> Result<Response, Stop> {
+        // an explicit Basic header replaces the client's own handling
+        let anonymous = req.anonymous || req.basic;
+        self.raw(req.method.as_str(), url, headers, body, anonymous)
+            .await
+    }
+
+    /// skip_if, expectations, captures.
+    fn after(&mut self, rs: &RequestStep, url: &Url, res: &Response) -> Result<(), Stop> {
+        for sk in &rs.skip_if {
+            if sk.status.contains(&res.status)
+                && (sk.codes.is_empty() || has_code(&res.body, &sk.codes))
+            {
+                return Err(Stop::Skip(format!(
+                    "{} (answered {})",
+                    sk.reason, res.status
+                )));
+            }
+        }
+        self.judge_answer(rs, res)?;
+        self.capture(rs, url, res)
+    }
+}
+
+/// Manifest GET/HEAD without an `Accept` gets the one every client sends: the four
+/// manifest media types. (Registries may refuse to serve a type the client did not accept.)
+fn add_default_accept(method: Method, url: &Url, headers: &mut Vec<(String, String)>) {
+    use crate::oci::media;
+    let is_manifest = matches!(
+        crate::oci::api::Target::parse(url.path()),
+        Some(crate::oci::api::Target::Manifest { .. })
+    );
+    if is_manifest
+        && matches!(method, Method::GET | Method::HEAD)
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("accept"))
+    {
+        headers.push((
+            "Accept".into(),
+            [
+                media::OCI_MANIFEST,
+                media::OCI_INDEX,
+                media::DOCKER_MANIFEST,
+                media::DOCKER_MANIFEST_LIST,
+            ]
+            .join(", "),
+        ));
+    }
+}
+
+/// Whether a body is non-JSON (anything goes) or an envelope carrying one of `codes`.
+fn has_code(body: &[u8], codes: &[crate::oci::ErrorCode]) -> bool {
+    match serde_json::from_slice::<Value>(body) {
+        Err(_) => true,
+        Ok(v) => v
+            .get("errors")
+            .and_then(Value::as_array)
+            .is_some_and(|errs| {
+                errs.iter().any(|e| {
+                    e.get("code")
+                        .and_then(Value::as_str)
+                        .is_some_and(|c| codes.iter().any(|x| x.as_str() == c))
+                })
+            }),
+    }
+}

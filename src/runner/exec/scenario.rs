@@ -1,0 +1,522 @@
+//! One scenario: its variables, its steps in order, the cleanup, and the result.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use reqwest::Url;
+use serde_json::Value;
+
+use super::{
+    CheckFailure, CheckResult, Finding, Outcome, RunContext, ScenarioResult, Stop, Verdict, error,
+};
+use crate::runner::client::{Exchange, Response, display_url};
+use crate::runner::content::{ContentStore, Resolved};
+use crate::runner::plan::{Builtin, Check, Expectation, Needs, Scenario, Slice, Step, StepKind};
+use crate::runner::predicate::RenderError;
+use crate::runner::template::{self, UnknownVariable};
+
+pub(super) struct Runner<'a> {
+    pub ctx: &'a RunContext,
+    pub scenario: &'a Scenario,
+    pub vars: HashMap<String, Value>,
+    pub store: ContentStore<'a>,
+    pub log: Vec<Exchange>,
+    /// Content the registry said it created (201 with a Location), for the final cleanup.
+    pub created: Vec<Url>,
+    /// Checks judged so far, by position: whether each held.
+    pub judged: HashMap<String, bool>,
+}
+
+pub(super) fn value_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A random version-4 UUID: what registries commonly use as upload ids, for requests at a
+/// session that was never opened.
+fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).expect("the OS provides randomness");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = crate::oci::digest::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn builtin(ctx: &RunContext, s: &Scenario, b: Builtin) -> String {
+    let repo = || match &s.repository {
+        Some(r) => r.replace("{namespace}", &ctx.namespace),
+        None => format!("{}/{}-{}", ctx.namespace, s.id, ctx.run_tag),
+    };
+    match b {
+        Builtin::Repo => repo(),
+        Builtin::Repo2 => match &ctx.crossmount {
+            Some(ns) => format!("{ns}/{}-{}", s.id, ctx.run_tag),
+            None => format!("{}-mount", repo()),
+        },
+        Builtin::Namespace => ctx.namespace.clone(),
+        Builtin::Registry => ctx.base.as_str().trim_end_matches('/').to_string(),
+        Builtin::Seed => ctx.seed.to_string(),
+        Builtin::Other => format!("absent-{}", ctx.run_tag),
+        Builtin::Uuid => random_uuid(),
+    }
+}
+
+pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
+    let start = Instant::now();
+    let vars = Builtin::ALL
+        .iter()
+        .map(|&b| (b.name().to_string(), Value::String(builtin(ctx, s, b))))
+        .collect();
+    let mut r = Runner {
+        ctx,
+        scenario: s,
+        vars,
+        store: ContentStore::new(&s.content, ctx.fixtures.clone(), ctx.seed, &s.id),
+        log: vec![],
+        created: vec![],
+        judged: HashMap::new(),
+    };
+    // the first failure, error or skip (with the step and its exchanges) decides the
+    // verdict; failures of later steps that did not rely on it are reported too
+    let mut outcome = None;
+    let mut later_failures: Vec<CheckFailure> = vec![];
+    let mut states = vec![StepState::NotReached; s.steps.len()];
+    let mut ended = false;
+    if s.needs_credentials && !ctx.client.has_credentials() {
+        outcome = Some((
+            Stop::Skip(
+                "no credentials given (OCI_USERNAME / OCI_PASSWORD or user:password@ in the URL)"
+                    .into(),
+            ),
+            &s.steps[0],
+            0..0,
+        ));
+        ended = true;
+    }
+    for (i, step) in s.steps.iter().enumerate() {
+        if ended {
+            break;
+        }
+        let relied_on_failed =
+            |j: &usize| matches!(states[*j], StepState::Failed | StepState::Blocked);
+        let blocked = match &step.needs {
+            Needs::AllBefore => (0..i).any(|j| relied_on_failed(&j)),
+            Needs::Steps(js) => js.iter().any(relied_on_failed),
+        };
+        if blocked {
+            states[i] = StepState::Blocked;
+            continue;
+        }
+        let mark = r.log.len();
+        match r.step(step).await {
+            Ok(()) => states[i] = StepState::Ran,
+            Err(stop) => {
+                states[i] = StepState::Failed;
+                let span = mark..r.log.len();
+                match (outcome.is_some(), stop) {
+                    (true, Stop::Fail(f)) => later_failures.extend(f),
+                    // an error or a skip ends the scenario
+                    (true, _) => ended = true,
+                    (false, stop) => {
+                        ended = !matches!(stop, Stop::Fail(_));
+                        outcome = Some((stop, step, span));
+                    }
+                }
+            }
+        }
+    }
+    // cleanup runs whatever happened; its results are not verdicts
+    for step in &s.cleanup {
+        let _ = r.step(step).await;
+    }
+    if ctx.cleanup && s.repository.is_none() {
+        r.remove_created().await;
+    }
+    let judged = std::mem::take(&mut r.judged);
+    let (verdict, finding, skip_reason) = match outcome {
+        None => (Verdict::Pass, None, None),
+        Some((Stop::Skip(reason), ..)) => (Verdict::Skip, None, Some(reason)),
+        Some((stop, step, span)) => {
+            let (verdict, failures, message) = match stop {
+                Stop::Fail(mut failures) => {
+                    for f in &mut failures {
+                        if f.requirement.is_none() {
+                            f.requirement = s.requirements.first().cloned();
+                        }
+                    }
+                    let message = failures
+                        .iter()
+                        .map(super::CheckFailure::line)
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    (Verdict::Fail, failures, message)
+                }
+                Stop::Error(m) => (Verdict::Error, vec![], m),
+                Stop::Skip(_) => unreachable!("handled above"),
+            };
+            let transcript = r.log[span].to_vec();
+            (
+                verdict,
+                Some(Finding {
+                    requirement: failures.first().and_then(|f| f.requirement.clone()),
+                    step: step.name.clone(),
+                    source: failures
+                        .first()
+                        .map(|f| f.source.clone())
+                        .unwrap_or_else(|| step.source.to_string()),
+                    message,
+                    failures,
+                    transcript,
+                }),
+                None,
+            )
+        }
+    };
+    let checks = check_results(
+        s,
+        &judged,
+        verdict,
+        &states,
+        finding.as_ref(),
+        &later_failures,
+        &skip_reason,
+    );
+    ScenarioResult {
+        name: s.name(),
+        id: s.id.clone(),
+        title: s.title.clone(),
+        workflows: s.workflows.clone(),
+        requirements: s.requirements.clone(),
+        verdict,
+        finding,
+        skip_reason,
+        millis: start.elapsed().as_millis() as u64,
+        checks,
+        exchanges: r.log,
+    }
+}
+
+impl<'a> Runner<'a> {
+    /// Renders a template, resolving any content it names first.
+    pub fn render(&mut self, t: &str) -> Result<String, Stop> {
+        self.render_strings(&[t], |lookup| template::render(t, lookup))
+    }
+
+    pub fn render_json(&mut self, v: &Value) -> Result<Value, Stop> {
+        let mut strings = vec![];
+        template::json_strings(v, &mut strings);
+        self.render_strings(&strings, |lookup| template::render_json(v, lookup))
+    }
+
+    /// Resolves the content `strings` name, then renders with content fields and variables
+    /// (borrowed, not copied: the variables may hold whole collected lists).
+    fn render_strings<T>(
+        &mut self,
+        strings: &[&str],
+        render: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> Result<T, UnknownVariable>,
+    ) -> Result<T, Stop> {
+        let vars = &self.vars;
+        let vl = |n: &str| vars.get(n).map(value_str);
+        self.store.prepare(strings, &vl, 0).map_err(error)?;
+        let lookup = self.store.lookup(&vl);
+        render(&lookup).map_err(error)
+    }
+
+    pub fn content(&mut self, name: &str) -> Result<Bytes, Stop> {
+        Ok(self.resolve(name)?.bytes)
+    }
+
+    pub fn resolve(&mut self, name: &str) -> Result<Resolved, Stop> {
+        let vars = &self.vars;
+        let vl = |n: &str| vars.get(n).map(value_str);
+        self.store.resolve(name, &vl).map_err(error)
+    }
+
+    pub fn slice(&mut self, sl: &Slice) -> Result<Bytes, Stop> {
+        let b = self.content(&sl.content)?;
+        let end = sl.end.unwrap_or(b.len() as u64).min(b.len() as u64) as usize;
+        let start = (sl.start as usize).min(end);
+        Ok(b.slice(start..end))
+    }
+
+    fn condition_holds(&mut self, step: &Step) -> Result<bool, Stop> {
+        for t in &step.when {
+            let got = self.vars.get(&t.var).cloned();
+            let mismatches = t
+                .predicate
+                .eval(got.as_ref(), &mut |v| {
+                    self.render_json(v).map_err(|s| RenderError(stop_text(s)))
+                })
+                .map_err(error)?;
+            if !mismatches.is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// One step (boxed: `concurrently` makes steps recursive).
+    pub fn step<'s>(
+        &'s mut self,
+        step: &'s Step,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Stop>> + Send + 's>> {
+        Box::pin(self.step_inner(step))
+    }
+
+    async fn step_inner(&mut self, step: &Step) -> Result<(), Stop> {
+        if !self.condition_holds(step)? {
+            return Ok(());
+        }
+        let times = step.repeat.unwrap_or(1);
+        for i in 0..times {
+            if step.repeat.is_some() {
+                self.vars.insert("i".into(), Value::String(i.to_string()));
+            }
+            match &step.kind {
+                StepKind::Skip(reason) => return Err(Stop::Skip(reason.clone())),
+                StepKind::Concurrently(subs) => self.concurrently(subs).await?,
+                StepKind::Request(r) => self.request_step(step, r).await?,
+                StepKind::Push(p) => self.push(step, p).await?,
+                StepKind::Check(exps) => {
+                    let failures = self.judge_vars(exps)?;
+                    if !failures.is_empty() {
+                        return Err(Stop::Fail(failures));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs sub-steps at the same time, each on its own copy of the variables; their
+    /// exchanges join the transcript, the first failure (in the order written) counts.
+    async fn concurrently(&mut self, steps: &[Step]) -> Result<(), Stop> {
+        let mut forks: Vec<Runner<'a>> = steps
+            .iter()
+            .map(|_| Runner {
+                ctx: self.ctx,
+                scenario: self.scenario,
+                vars: self.vars.clone(),
+                store: self.store.clone(),
+                log: vec![],
+                created: vec![],
+                judged: HashMap::new(),
+            })
+            .collect();
+        let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st));
+        let outcomes = futures_util::future::join_all(runs).await;
+        // the transcript starts with the exchanges of the sub-step that failed first, so a
+        // failure shows its own answer before those of the others
+        if let Some(first) = outcomes.iter().position(Result::is_err) {
+            forks.swap(0, first);
+        }
+        for f in forks {
+            self.log.extend(f.log);
+            self.created.extend(f.created);
+            for (k, held) in f.judged {
+                *self.judged.entry(k).or_insert(true) &= held;
+            }
+        }
+        outcomes.into_iter().collect()
+    }
+
+    /// Deletes what the scenario created, manifests first (newest first, so referrers and
+    /// indexes go before what they point at), then blobs. Best effort: a registry without
+    /// deletion keeps it all. Not part of the transcript.
+    async fn remove_created(&mut self) {
+        let mut created = std::mem::take(&mut self.created);
+        created.reverse();
+        created.dedup();
+        created.sort_by_key(|u| !u.path().contains("/manifests/"));
+        let mut log = vec![];
+        for url in created {
+            let Ok(res) = self
+                .ctx
+                .client
+                .send("DELETE", &url, &[], &Bytes::new(), false, &mut log)
+                .await
+            else {
+                return;
+            };
+            if matches!(res.status, 400 | 401 | 403 | 405) {
+                return; // deletion is not offered: stop trying
+            }
+        }
+    }
+
+    /// Remembers content the registry created, from a 201's Location.
+    fn note_created(&mut self, url: &Url, res: &Response) {
+        if res.status != 201 {
+            return;
+        }
+        let Some(loc) = res.header("location").and_then(|l| url.join(l).ok()) else {
+            return;
+        };
+        let path = loc.path().to_string();
+        if matches!(
+            crate::oci::api::Target::parse(&path),
+            Some(crate::oci::api::Target::Blob { .. } | crate::oci::api::Target::Manifest { .. })
+        ) {
+            self.created.push(loc);
+        }
+    }
+
+    /// One exchange through the run's client (auth, redirects, limits), remembered for the
+    /// transcript and for the cleanup. `anonymous`: send no credentials of the run's own.
+    pub async fn raw(
+        &mut self,
+        method: &str,
+        url: &Url,
+        headers: &[(String, String)],
+        body: Bytes,
+        anonymous: bool,
+    ) -> Result<Response, Stop> {
+        let res = self
+            .ctx
+            .client
+            .send(method, url, headers, &body, anonymous, &mut self.log)
+            .await
+            .map_err(|e| error(format!("{method} {}: {e}", display_url(url))))?;
+        self.note_created(url, &res);
+        Ok(res)
+    }
+}
+
+/// What happened to a step of the scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StepState {
+    NotReached,
+    Ran,
+    Failed,
+    /// Not run: a step it relies on failed or was not run.
+    Blocked,
+}
+
+/// Every check of the scenario with its outcome, in the order written. Checks judged keep
+/// their outcome whatever came later; checks of the step that stopped the scenario and of
+/// the steps after it were never reached (not verified, naming what stopped it; skipped with
+/// the scenario; an error where the run could not judge). Checks before that point that
+/// were not judged sit in branches not taken and are left out. Failures outside the written
+/// checks (a push, a capture, the error envelope) are listed too.
+fn check_results(
+    s: &Scenario,
+    judged: &HashMap<String, bool>,
+    verdict: Verdict,
+    states: &[StepState],
+    finding: Option<&Finding>,
+    later_failures: &[CheckFailure],
+    skip_reason: &Option<String>,
+) -> Vec<CheckResult> {
+    fn walk<'s>(
+        steps: &'s [Step],
+        top: Option<usize>,
+        out: &mut Vec<(usize, &'s Step, &'s Expectation, &'s Check)>,
+    ) {
+        for (i, st) in steps.iter().enumerate() {
+            let idx = top.unwrap_or(i);
+            let exps: &[Expectation] = match &st.kind {
+                StepKind::Request(r) => &r.expect,
+                StepKind::Check(e) => e,
+                StepKind::Concurrently(subs) => {
+                    walk(subs, Some(idx), out);
+                    &[]
+                }
+                StepKind::Push(_) | StepKind::Skip(_) => &[],
+            };
+            for e in exps {
+                for c in &e.checks {
+                    out.push((idx, st, e, c));
+                }
+            }
+        }
+    }
+    let mut all = vec![];
+    walk(&s.steps, None, &mut all);
+    let blocked = finding.map(|f| {
+        let what = f.message.lines().next().unwrap_or("");
+        match &f.requirement {
+            Some(q) => format!("{q} at {}: {what}", f.source),
+            None => format!("{} at {}: {what}", f.step, f.source),
+        }
+    });
+    let failed_here: Vec<&CheckFailure> = finding
+        .map(|f| f.failures.iter())
+        .into_iter()
+        .flatten()
+        .chain(later_failures)
+        .collect();
+    let mut out = vec![];
+    for (idx, st, e, c) in all {
+        let at = c.source.to_string();
+        let (outcome, blocked_by) = match judged.get(&at) {
+            Some(true) => (Outcome::Pass, None),
+            Some(false) => (Outcome::Fail, None),
+            // a step that ran without judging it: a branch not taken
+            None if matches!(states[idx], StepState::Ran) => continue,
+            None if matches!(states[idx], StepState::Failed) && verdict == Verdict::Fail => {
+                continue;
+            }
+            None => match verdict {
+                Verdict::Skip => (Outcome::Skip, skip_reason.clone()),
+                Verdict::Error if states[idx] == StepState::Failed => {
+                    (Outcome::Error, blocked.clone())
+                }
+                _ => (Outcome::NotVerified, blocked.clone()),
+            },
+        };
+        let mismatch = failed_here.iter().find(|f| f.source == at);
+        out.push(CheckResult {
+            requirement: e.requirement.clone(),
+            outcome,
+            step: st.name.clone(),
+            source: at.clone(),
+            expected: mismatch.map(|m| m.expected.clone()),
+            got: mismatch.map(|m| m.got.clone()),
+            blocked_by,
+        });
+    }
+    // failures that are no written check: a push, a capture, the envelope of an answer
+    for f in failed_here {
+        let written = out.iter().any(|c| {
+            c.source == f.source
+                && c.outcome == Outcome::Fail
+                && c.requirement == f.requirement.clone().unwrap_or_default()
+        });
+        if !written {
+            out.push(CheckResult {
+                requirement: f.requirement.clone().unwrap_or_default(),
+                outcome: Outcome::Fail,
+                step: finding.map(|x| x.step.clone()).unwrap_or_default(),
+                source: f.source.clone(),
+                expected: Some(f.expected.clone()),
+                got: Some(f.got.clone()),
+                blocked_by: None,
+            });
+        }
+    }
+    out
+}
+
+/// The text of a stop met while rendering an expected value (always an error: a broken
+/// template, an unknown content).
+pub(super) fn stop_text(s: Stop) -> String {
+    match s {
+        Stop::Error(m) | Stop::Skip(m) => m,
+        Stop::Fail(f) => f
+            .iter()
+            .map(super::CheckFailure::line)
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}

@@ -1,0 +1,73 @@
+//! What a run prints: the failure of a scenario with its exchanges, and the closing
+//! summary with the conformance statement.
+
+use std::time::Duration;
+
+use colored::Colorize;
+
+use crate::runner::exec::{ScenarioResult, Verdict};
+use crate::runner::loader::Specs;
+use crate::runner::report::Report;
+use crate::runner::report::transcript;
+
+/// The message of a failed or errored scenario: what broke, where, and the exchange.
+pub fn failure_text(specs: &Specs, r: &ScenarioResult) -> String {
+    let Some(f) = &r.finding else {
+        return String::new();
+    };
+    let mut s = String::new();
+    match r.verdict {
+        Verdict::Fail => {
+            let req = f.requirement.as_deref().unwrap_or("?");
+            let detail = specs
+                .requirements
+                .get(req)
+                .map(|q| {
+                    format!(
+                        "{} [{}] {} — {}",
+                        req,
+                        q.level.as_str(),
+                        q.summary.trim(),
+                        q.spec_url()
+                    )
+                })
+                .unwrap_or_else(|| req.to_string());
+            s.push_str(&format!("FAIL {}\n  requirement: {detail}\n", r.title));
+        }
+        _ => s.push_str(&format!(
+            "ERROR {} (the run could not complete; not a verdict on the registry)\n",
+            r.title
+        )),
+    }
+    s.push_str(&format!("  step: {:?} at {}\n", f.step, f.source));
+    for line in f.message.lines() {
+        s.push_str(&format!("  {line}\n"));
+    }
+    s.push_str(&transcript(&f.transcript));
+    s
+}
+
+pub(super) fn print_summary(report: &Report, took: Duration) {
+    let c = &report.scenarios_summary;
+    println!(
+        "\nscenarios: {} passed, {} failed, {} errors, {} skipped in {:.1}s (seed {})",
+        c.pass,
+        c.fail,
+        c.error,
+        c.skip,
+        took.as_secs_f64(),
+        report.seed
+    );
+    let st = &report.conformance.statement;
+    let coloured = if report.conformance.conformant {
+        st.replace("— conformant", &format!("— {}", "conformant".green()))
+    } else if st.ends_with("(errors)") {
+        st.replace(
+            "incomplete (errors)",
+            &"incomplete (errors)".yellow().to_string(),
+        )
+    } else {
+        st.replace("not conformant", &"not conformant".red().to_string())
+    };
+    println!("conformance: {coloured}");
+}

@@ -1,0 +1,264 @@
+//! Settings of a run: flags over the OCI conformance suite's environment variables.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use reqwest::Url;
+
+use crate::runner::client::{Credentials, display_url};
+use crate::runner::error::RunError;
+use crate::runner::loader::Specs;
+use crate::runner::model::Workflow;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Registry to verify (e.g. http://localhost:5000). Without it, the embedded reference
+    /// registry is started on a temporary directory (by the CLI). [env: OCI_ROOT_URL, or OCI_REGISTRY + OCI_TLS]
+    pub url: Option<String>,
+    /// Only scenarios whose name contains this (libtest filter).
+    pub filter: Option<String>,
+    /// Repository namespace; each scenario works in `<namespace>/<scenario>-<run>`.
+    /// [env: OCI_NAMESPACE or OCI_REPO1; default: regverify]
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Namespace of the second repository (mount sources). [env: OCI_CROSSMOUNT_NAMESPACE or OCI_REPO2]
+    #[arg(long)]
+    pub crossmount_namespace: Option<String>,
+    /// Seed of generated content (printed at the start, to replay a run).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Seconds allowed for each request, body included.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Accept any TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// PEM file of extra CA certificates to trust.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Profile to certify against: oci-1.0, oci-1.1 (the default), oci-next, distribution,
+    /// all, read-only (specs/profiles.yaml describes each).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Only these workflows (repeatable). [env: OCI_TEST_PULL, OCI_TEST_PUSH,
+    /// OCI_TEST_CONTENT_DISCOVERY, OCI_TEST_CONTENT_MANAGEMENT]
+    #[arg(long = "workflow", value_enum)]
+    pub workflows: Vec<Workflow>,
+    /// Print every exchange of every scenario. [env: OCI_DEBUG]
+    #[arg(long)]
+    pub debug: bool,
+    /// Check the spec files and exit, without a registry.
+    #[arg(long)]
+    pub check: bool,
+    /// List the scenarios and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Match the filter exactly.
+    #[arg(long)]
+    pub exact: bool,
+    /// Skip scenarios whose name contains this (repeatable).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Scenarios run at once.
+    #[arg(long, default_value_t = 8)]
+    pub test_threads: usize,
+    /// Keep what the scenarios pushed (by default each deletes its content when it ends,
+    /// where the registry allows deletion).
+    #[arg(long)]
+    pub no_cleanup: bool,
+    /// One line per scenario instead of one character.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write the machine-readable results (JSON) here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write a short Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Write junit.xml, results.json and report.html into this directory.
+    /// [env: OCI_REPORT_DIR or OCI_RESULTS_DIR]
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Baseline of known deviations: the run passes when its failures match it exactly.
+    #[arg(long = "expect")]
+    pub expect: Option<PathBuf>,
+    /// Directory of the spec files.
+    #[arg(long, default_value = "specs")]
+    pub specs: PathBuf,
+    /// Directory of the fixtures.
+    #[arg(long, default_value = "fixtures")]
+    pub fixtures: PathBuf,
+}
+
+pub(crate) fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_true(name: &str) -> bool {
+    env(name)
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// `specs/` and `fixtures/` relative to the working directory, else those of the source
+/// tree the binary was built from.
+pub fn locate(dir: &Path) -> PathBuf {
+    if dir.exists() || dir.is_absolute() {
+        return dir.to_path_buf();
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    if built.exists() {
+        built
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+/// Resolved settings of a run.
+pub(crate) struct Settings {
+    pub url: Option<Url>,
+    pub credentials: Option<Credentials>,
+    pub namespace: String,
+    pub crossmount: Option<String>,
+    pub seed: u64,
+    pub profile: String,
+    pub workflows: Option<Vec<Workflow>>,
+    pub debug: bool,
+}
+
+pub(crate) fn settings(args: &RunArgs, specs: &Specs) -> Result<Settings, RunError> {
+    let raw_url = raw_url(args);
+    let mut credentials = env("OCI_USERNAME").map(|u| Credentials {
+        username: u,
+        password: env("OCI_PASSWORD").unwrap_or_default(),
+    });
+    let url = match raw_url {
+        None => None,
+        Some(u) => {
+            let mut url = Url::parse(&u).map_err(|e| RunError::Url {
+                url: u.clone(),
+                reason: e.to_string(),
+            })?;
+            if !url.username().is_empty() {
+                credentials = Some(Credentials {
+                    username: url.username().to_string(),
+                    password: url.password().unwrap_or("").to_string(),
+                });
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+            }
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(RunError::Url {
+                    url: display_url(&url),
+                    reason: "only http and https".into(),
+                });
+            }
+            Some(url)
+        }
+    };
+    let namespace = args
+        .namespace
+        .clone()
+        .or_else(|| env("OCI_NAMESPACE"))
+        .or_else(|| env("OCI_REPO1"))
+        .unwrap_or_else(|| "regverify".into());
+    if !crate::oci::name::valid_name(&namespace) {
+        return Err(RunError::Namespace(namespace));
+    }
+    let crossmount = args
+        .crossmount_namespace
+        .clone()
+        .or_else(|| env("OCI_CROSSMOUNT_NAMESPACE"))
+        .or_else(|| env("OCI_REPO2"));
+    let seed = match args.seed {
+        Some(s) => s,
+        None => {
+            let mut b = [0u8; 8];
+            getrandom::fill(&mut b).map_err(|e| RunError::Random(e.to_string()))?;
+            u64::from_le_bytes(b) % 1_000_000_000
+        }
+    };
+    let profile = match &args.profile {
+        Some(p) => p.clone(),
+        None => specs.default_profile().unwrap_or("oci-1.1").to_string(),
+    };
+    if !specs.profiles.contains_key(&profile) {
+        return Err(RunError::Profile {
+            known: specs
+                .profiles
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            profile,
+        });
+    }
+    let mut workflows: Vec<Workflow> = args.workflows.clone();
+    if workflows.is_empty() {
+        for (var, w) in [
+            ("OCI_TEST_PULL", Workflow::Pull),
+            ("OCI_TEST_PUSH", Workflow::Push),
+            ("OCI_TEST_CONTENT_DISCOVERY", Workflow::Discovery),
+            ("OCI_TEST_CONTENT_MANAGEMENT", Workflow::Management),
+        ] {
+            if env_true(var) {
+                workflows.push(w);
+            }
+        }
+    }
+    Ok(Settings {
+        url,
+        credentials,
+        namespace,
+        crossmount,
+        seed,
+        profile,
+        workflows: (!workflows.is_empty()).then_some(workflows),
+        debug: args.debug || env_true("OCI_DEBUG"),
+    })
+}
+
+impl RunArgs {
+    /// `run FILTER` without a URL: a first positional that is no URL is the filter.
+    pub fn normalize(&mut self) {
+        if let Some(u) = &self.url
+            && !u.contains("://")
+            && self.filter.is_none()
+        {
+            self.filter = self.url.take();
+        }
+    }
+
+    /// Whether this run needs a registry of its own: no URL given by flag or environment,
+    /// and a run that talks to a registry (not `--check` or `--list`). The CLI then starts
+    /// the embedded reference and passes its URL to [`super::run`].
+    pub fn wants_embedded_registry(&self) -> bool {
+        let mut args = self.clone();
+        args.normalize();
+        !args.check && !args.list && raw_url(&args).is_none()
+    }
+}
+
+/// The registry URL as given, credentials included.
+fn raw_url(args: &RunArgs) -> Option<String> {
+    args.url
+        .clone()
+        .or_else(|| env("OCI_ROOT_URL"))
+        .or_else(|| {
+            env("OCI_REGISTRY").map(|host| {
+                let scheme = if env("OCI_TLS").is_some_and(|v| v == "false" || v == "0") {
+                    "http"
+                } else if env_true("OCI_TLS") || env("OCI_TLS").is_none() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://{host}")
+            })
+        })
+}

@@ -1,0 +1,585 @@
+//! The written scenarios ([`raw`]) to the checked [`plan`]: one kind per step, `use:`
+//! resolved, every reference checked (requirements, content, fixtures, variables in step
+//! order, error codes), every expectation with its position.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use serde_saphyr::Spanned;
+
+use super::Specs;
+use super::diagnostics::{Diagnostic, FileText};
+use crate::runner::content::{self, FIELDS};
+use crate::runner::model::ContentSpec;
+use crate::runner::plan::{self, Builtin, Source};
+use crate::runner::raw;
+use crate::runner::template;
+
+pub(super) struct Checker<'a, 'd> {
+    pub specs: &'a Specs,
+    pub file: &'a FileText<'a>,
+    pub library: &'a BTreeMap<String, Spanned<raw::Step>>,
+    pub fixture_exists: &'a dyn Fn(&str) -> bool,
+    pub diags: &'d mut Vec<Diagnostic>,
+}
+
+/// What a step may refer to: the scenario's content and the variables defined so far.
+pub(super) struct Scope<'s> {
+    pub scenario: &'s raw::Scenario,
+    pub defined: HashSet<String>,
+    /// Variables the step being checked uses.
+    pub used: RefCell<BTreeSet<String>>,
+    /// The top-level step that captures each variable.
+    pub made_by: HashMap<String, usize>,
+    /// Index of the top-level step being checked.
+    pub current: usize,
+}
+
+impl Checker<'_, '_> {
+    pub(super) fn err(&mut self, src: &Source, message: String, hint: Option<String>) {
+        self.diags.push(self.file.at(src, message, hint));
+    }
+
+    pub fn scenario(&mut self, sp: &Spanned<raw::Scenario>) -> Option<plan::Scenario> {
+        let s = &sp.value;
+        let here = self.file.source(sp);
+        let before = self.diags.len();
+        let id_ok = !s.id.is_empty()
+            && s.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.id.starts_with('-')
+            && !s.id.ends_with('-')
+            && !s.id.contains("--");
+        if !id_ok {
+            self.err(
+                &here,
+                format!(
+                    "scenario id {:?} must be lowercase words joined by single '-'",
+                    s.id
+                ),
+                Some("the id becomes part of a repository name".into()),
+            );
+        }
+        if let Some(r) = &s.repository
+            && !crate::oci::name::valid_name(&r.replace("{namespace}", "ns"))
+        {
+            self.err(&here, format!("repository {r:?} is not a valid name"), None);
+        }
+        if s.workflows.is_empty() {
+            self.err(&here, format!("scenario {} names no workflow", s.id), None);
+        }
+        if s.requirements.is_empty() {
+            self.err(
+                &here,
+                format!("scenario {} verifies no requirement", s.id),
+                Some("list the requirement ids from specs/requirements.yaml it checks".into()),
+            );
+        }
+        for r in &s.requirements {
+            if !self.specs.requirements.contains_key(r) {
+                self.err(&here, format!("unknown requirement id {r}"), None);
+            }
+        }
+        for p in &s.profiles {
+            if !self.specs.profiles.contains_key(p) {
+                self.err(&here, format!("unknown profile {p}"), None);
+            }
+        }
+        for (name, spec) in &s.content {
+            for d in content::dependencies(spec) {
+                if !s.content.contains_key(d) {
+                    self.err(
+                        &here,
+                        format!("content {name} is built from unknown content {d}"),
+                        None,
+                    );
+                }
+            }
+            if let ContentSpec::Fixture(f) = spec
+                && !(self.fixture_exists)(f)
+            {
+                self.err(&here, format!("fixture {f} not found"), None);
+            }
+        }
+        let mut scope = Scope {
+            scenario: s,
+            defined: Builtin::ALL.iter().map(|b| b.name().to_string()).collect(),
+            used: RefCell::default(),
+            made_by: HashMap::new(),
+            current: 0,
+        };
+        for name in s.content.keys() {
+            for f in FIELDS {
+                scope.defined.insert(format!("{name}.{f}"));
+            }
+        }
+        let mut steps: Vec<plan::Step> = vec![];
+        let mut names: Vec<&str> = vec![];
+        for (i, st) in s.steps.iter().enumerate() {
+            scope.current = i;
+            scope.used.borrow_mut().clear();
+            let planned = self.step(st, &mut scope, 0);
+            let needs = self.needs(&st.value, &names, &scope);
+            names.push(st.value.name.as_deref().unwrap_or(""));
+            if let Some(mut p) = planned {
+                p.needs = needs;
+                steps.push(p);
+            }
+        }
+        let cleanup: Vec<plan::Step> = s
+            .cleanup
+            .iter()
+            .filter_map(|st| self.step(st, &mut scope, 0))
+            .collect();
+        if steps.is_empty() && self.diags.len() == before {
+            self.err(&here, format!("scenario {} has no steps", s.id), None);
+        }
+        (self.diags.len() == before).then(|| plan::Scenario {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            requirements: s.requirements.clone(),
+            workflows: s.workflows.clone(),
+            profiles: s.profiles.clone(),
+            needs_credentials: s.needs_credentials,
+            repository: s.repository.clone(),
+            content: s.content.clone(),
+            steps,
+            cleanup,
+            source: here,
+        })
+    }
+
+    /// What a top-level step relies on: the steps named in its `needs:` (each an earlier
+    /// step of the scenario) and those whose captures it uses; without `needs:`, everything
+    /// before it.
+    fn needs(&mut self, st: &raw::Step, earlier: &[&str], scope: &Scope<'_>) -> plan::Needs {
+        let Some(named) = &st.needs else {
+            return plan::Needs::AllBefore;
+        };
+        let mut out = BTreeSet::new();
+        for n in named {
+            let hits: Vec<usize> = earlier
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| **e == n.value)
+                .map(|(i, _)| i)
+                .collect();
+            match hits.as_slice() {
+                [i] => {
+                    out.insert(*i);
+                }
+                [] => {
+                    let at = self.file.source(n);
+                    self.err(
+                        &at,
+                        format!("needs {:?}: no earlier step of that name", n.value),
+                        None,
+                    );
+                }
+                _ => {
+                    let at = self.file.source(n);
+                    self.err(
+                        &at,
+                        format!("needs {:?}: several earlier steps have that name", n.value),
+                        None,
+                    );
+                }
+            }
+        }
+        for v in scope.used.borrow().iter() {
+            if let Some(&i) = scope.made_by.get(v)
+                && i < scope.current
+            {
+                out.insert(i);
+            }
+        }
+        plan::Needs::Steps(out.into_iter().collect())
+    }
+
+    /// One step; `None` when it has problems (reported).
+    fn step(
+        &mut self,
+        sp: &Spanned<raw::Step>,
+        scope: &mut Scope<'_>,
+        depth: usize,
+    ) -> Option<plan::Step> {
+        let src = self.file.source(sp);
+        let st = &sp.value;
+        // `use:` takes a named step of the file; the using step may give a name, a
+        // condition, a repeat and capture renames, nothing else.
+        if let Some(name) = &st.use_step {
+            let at = self.file.source(name);
+            let Some(lib) = self.library.get(&name.value) else {
+                let known: Vec<&str> = self.library.keys().map(String::as_str).collect();
+                let hint = if known.is_empty() {
+                    "this file has no steps: to use".to_string()
+                } else {
+                    format!("the file's steps: are {}", known.join(", "))
+                };
+                self.err(
+                    &at,
+                    format!("use of unknown step {}", name.value),
+                    Some(hint),
+                );
+                return None;
+            };
+            if depth > 0 || lib.value.use_step.is_some() {
+                self.err(&at, "a named step cannot itself use another".into(), None);
+                return None;
+            }
+            let extra = st.request.is_some()
+                || st.check.is_some()
+                || st.push.is_some()
+                || st.skip.is_some()
+                || !st.concurrently.is_empty()
+                || st.expect.is_some()
+                || !st.capture.is_empty()
+                || st.skip_if.is_some();
+            if lib.value.needs.is_some() {
+                self.err(
+                    &at,
+                    "a named step cannot have needs: (its users say theirs)".into(),
+                    None,
+                );
+                return None;
+            }
+            if extra {
+                self.err(
+                    &src,
+                    "a step with use: may only add name, when, repeat and as".into(),
+                    None,
+                );
+                return None;
+            }
+            let mut merged = lib.value.clone();
+            for (from, to) in &st.rename {
+                match merged.capture.remove(from) {
+                    Some(c) => {
+                        merged.capture.insert(to.clone(), c);
+                    }
+                    None => {
+                        self.err(
+                            &src,
+                            format!("step {} captures no {from} to rename", name.value),
+                            None,
+                        );
+                        return None;
+                    }
+                }
+            }
+            merged.name = st.name.clone().or(merged.name).or(Some(name.value.clone()));
+            merged.when.extend(st.when.clone());
+            merged.repeat = st.repeat.or(merged.repeat);
+            merged.needs = st.needs.clone();
+            let mut planned = self.step_body(&merged, &src, scope, depth)?;
+            planned.source = src;
+            return Some(planned);
+        }
+        if !st.rename.is_empty() {
+            self.err(&src, "as: renames the captures of a use: step".into(), None);
+        }
+        self.step_body(st, &src, scope, depth)
+    }
+
+    fn step_body(
+        &mut self,
+        st: &raw::Step,
+        src: &Source,
+        scope: &mut Scope<'_>,
+        depth: usize,
+    ) -> Option<plan::Step> {
+        let before = self.diags.len();
+        let name = match &st.name {
+            Some(n) => n.clone(),
+            None => {
+                self.err(src, "a step needs a name".into(), None);
+                String::new()
+            }
+        };
+        let label = format!("step {name:?}");
+        let kinds = st.request.is_some() as u8
+            + st.check.is_some() as u8
+            + st.push.is_some() as u8
+            + st.skip.is_some() as u8
+            + !st.concurrently.is_empty() as u8;
+        if kinds != 1 {
+            self.err(
+                src,
+                format!("{label}: a step has exactly one of request, check, push, skip, concurrently, use"),
+                None,
+            );
+            return None;
+        }
+        if st.request.is_none()
+            && (st.expect.is_some() || !st.capture.is_empty() || st.skip_if.is_some())
+        {
+            self.err(
+                src,
+                format!("{label}: expect, capture and skip_if belong to a request"),
+                None,
+            );
+        }
+        if st.repeat.is_some() {
+            scope.defined.insert("i".into());
+        }
+        let mut when = vec![];
+        for (var, p) in &st.when {
+            let at = self.file.source(p);
+            self.vars_known(&at, &label, [var.as_str()], scope);
+            self.predicate_strings(&at, &label, &p.value.0, scope);
+            when.push(plan::VarTest {
+                var: var.clone(),
+                predicate: p.value.0.clone(),
+                source: at,
+            });
+        }
+        let kind = if let Some(reason) = &st.skip {
+            plan::StepKind::Skip(reason.clone())
+        } else if let Some(p) = &st.push {
+            plan::StepKind::Push(self.push(src, &label, p, scope)?)
+        } else if let Some(c) = &st.check {
+            let exps = c
+                .clone()
+                .into_vec()
+                .iter()
+                .map(|e| self.expectation(src, &label, e, scope, true))
+                .collect();
+            plan::StepKind::Check(exps)
+        } else if !st.concurrently.is_empty() {
+            if depth > 0 {
+                self.err(src, format!("{label}: concurrently cannot nest"), None);
+            }
+            let subs = st
+                .concurrently
+                .iter()
+                .filter_map(|sub| self.step(sub, scope, depth + 1))
+                .collect();
+            plan::StepKind::Concurrently(subs)
+        } else {
+            let r = st.request.as_ref()?;
+            plan::StepKind::Request(Box::new(self.request_step(src, &label, st, r, scope)))
+        };
+        if depth > 0 && st.needs.is_some() {
+            self.err(
+                src,
+                format!("{label}: needs: is for the scenario's own steps"),
+                None,
+            );
+        }
+        (self.diags.len() == before).then(|| plan::Step {
+            name,
+            source: src.clone(),
+            when,
+            repeat: st.repeat,
+            needs: plan::Needs::AllBefore,
+            kind,
+        })
+    }
+
+    fn push(
+        &mut self,
+        src: &Source,
+        label: &str,
+        p: &raw::Push,
+        scope: &mut Scope<'_>,
+    ) -> Option<plan::Push> {
+        let mut strings: Vec<&str> = vec![];
+        strings.extend(p.reference.as_deref());
+        strings.extend(p.repo.as_deref());
+        self.placeholders(src, label, &strings, scope);
+        let out = match (&p.blob, &p.manifest) {
+            (Some(b), None) => {
+                if p.reference.is_some() {
+                    self.err(
+                        src,
+                        format!("{label}: push.reference is for manifests"),
+                        None,
+                    );
+                }
+                plan::Push::Blob {
+                    content: b.clone(),
+                    repo: p.repo.clone(),
+                    parallel: p.parallel.unwrap_or(1).max(1),
+                }
+            }
+            (None, Some(m)) => plan::Push::Manifest {
+                content: m.clone(),
+                reference: p.reference.clone(),
+                repo: p.repo.clone(),
+            },
+            _ => {
+                self.err(
+                    src,
+                    format!("{label}: push names exactly one of blob, manifest"),
+                    None,
+                );
+                return None;
+            }
+        };
+        let (plan::Push::Blob { content, .. } | plan::Push::Manifest { content, .. }) = &out;
+        self.content_known(src, label, content, scope);
+        Some(out)
+    }
+
+    fn request_step(
+        &mut self,
+        src: &Source,
+        label: &str,
+        st: &raw::Step,
+        r: &raw::Request,
+        scope: &mut Scope<'_>,
+    ) -> plan::RequestStep {
+        let mut strings: Vec<&str> = vec![&r.url];
+        let mut query = vec![];
+        for (k, v) in &r.query {
+            for x in v.clone().into_vec() {
+                query.push((k.clone(), x));
+            }
+        }
+        strings.extend(query.iter().map(|(_, v)| v.as_str()));
+        strings.extend(r.headers.values().map(String::as_str));
+        let body = match &r.body {
+            None => None,
+            Some(raw::Body::Content(c)) => {
+                self.content_known(src, label, c, scope);
+                Some(plan::Body::Content(c.clone()))
+            }
+            Some(raw::Body::Slice(sl)) => {
+                self.content_known(src, label, &sl.content, scope);
+                Some(plan::Body::Slice(sl.clone()))
+            }
+            Some(raw::Body::Text(t)) => {
+                strings.push(t);
+                Some(plan::Body::Text(t.clone()))
+            }
+            Some(raw::Body::Json(v)) => {
+                template::json_strings(v, &mut strings);
+                Some(plan::Body::Json(v.clone()))
+            }
+            Some(raw::Body::Fixture(f)) => {
+                if !(self.fixture_exists)(f) {
+                    self.err(src, format!("{label}: fixture {f} not found"), None);
+                }
+                Some(plan::Body::Fixture(f.clone()))
+            }
+        };
+        if let Some(c) = &r.chunks {
+            scope.defined.insert("chunk.start".into());
+            scope.defined.insert("chunk.end".into());
+            self.content_known(src, label, &c.content, scope);
+            if c.count == 0 {
+                self.err(
+                    src,
+                    format!("{label}: chunks.count must be at least 1"),
+                    None,
+                );
+            }
+            self.vars_known(src, label, [c.location.as_str()], scope);
+            if r.body.is_some() {
+                self.err(
+                    src,
+                    format!("{label}: chunks and body exclude each other"),
+                    None,
+                );
+            }
+        }
+        self.placeholders(src, label, &strings, scope);
+        let mut skip_if = vec![];
+        for sk in st
+            .skip_if
+            .clone()
+            .map(raw::OneOrMany::into_vec)
+            .unwrap_or_default()
+        {
+            let codes = self.codes(src, label, &sk.code);
+            skip_if.push(plan::SkipIf {
+                status: sk.status,
+                codes,
+                reason: sk.reason,
+            });
+        }
+        let expect = st
+            .expect
+            .clone()
+            .map(raw::OneOrMany::into_vec)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| self.expectation(src, label, e, scope, false))
+            .collect();
+        let mut capture = vec![];
+        for (name, c) in &st.capture {
+            let at = self.file.source(c);
+            let c = &c.value;
+            let from = match (&c.header, &c.json, c.status, &c.challenge) {
+                (Some(h), None, false, None) => plan::CaptureFrom::Header {
+                    name: h.clone(),
+                    resolve: c.resolve,
+                },
+                (None, Some(p), false, None) => {
+                    plan::CaptureFrom::Json(p.split('|').map(|x| x.trim().to_string()).collect())
+                }
+                (None, None, true, None) => plan::CaptureFrom::Status,
+                (None, None, false, Some(part)) => match plan::ChallengePart::parse(part) {
+                    Some(p) => plan::CaptureFrom::Challenge(p),
+                    None => {
+                        self.err(
+                            &at,
+                            format!("{label}: capture {name}: no challenge part {part:?}"),
+                            Some("scheme, realm, service or scope".into()),
+                        );
+                        continue;
+                    }
+                },
+                _ => {
+                    self.err(
+                        &at,
+                        format!("{label}: capture {name} needs exactly one of header, json, status, challenge"),
+                        None,
+                    );
+                    continue;
+                }
+            };
+            if c.resolve && c.header.is_none() {
+                self.err(
+                    &at,
+                    format!("{label}: resolve is for header captures"),
+                    None,
+                );
+            }
+            capture.push(plan::Capture {
+                name: name.clone(),
+                from,
+                optional: c.optional,
+                source: at,
+            });
+        }
+        for c in &capture {
+            scope.defined.insert(c.name.clone());
+            scope.made_by.insert(c.name.clone(), scope.current);
+        }
+        if let Some(p) = &r.paginate {
+            scope.defined.insert(p.into.clone());
+            scope.made_by.insert(p.into.clone(), scope.current);
+        }
+        if let Some(c) = &r.chunks {
+            scope.made_by.insert(c.location.clone(), scope.current);
+        }
+        plan::RequestStep {
+            request: plan::Request {
+                method: r.method,
+                url: r.url.clone(),
+                query,
+                headers: r.headers.clone().into_iter().collect(),
+                body,
+                chunks: r.chunks.clone(),
+                paginate: r.paginate.clone(),
+                anonymous: r.anonymous,
+                basic: r.basic,
+            },
+            expect,
+            capture,
+            skip_if,
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Loads the spec files (requirements, profiles, scenarios) and checks them before anything
+//! runs: YAML errors and unknown fields ([`parse`]), then references — requirement ids,
+//! endpoints and error codes against the tables of `oci`, profiles, content, fixtures,
+//! variables — while the scenarios become the checked [`plan`](crate::runner::plan)
+//! ([`check`]). Every problem is a [`Diagnostic`] with `file:line:col`.
+//!
+//! The inputs are `(display path, text)` pairs and a fixture lookup, so the files may come
+//! from a directory or from a corpus embedded in the binary.
+
+mod catalogue;
+mod check;
+mod diagnostics;
+mod parse;
+mod references;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+pub use diagnostics::Diagnostic;
+use diagnostics::FileText;
+
+use super::fixtures::Fixtures;
+use super::model::{Profile, ProfilesFile, Requirement, RequirementsFile};
+use super::plan::Scenario;
+use super::raw::ScenarioFile;
+
+#[derive(Debug)]
+pub struct Specs {
+    pub requirements: BTreeMap<String, Requirement>,
+    pub profiles: BTreeMap<String, Profile>,
+    pub scenarios: Vec<Scenario>,
+    pub fixtures: Fixtures,
+}
+
+impl Specs {
+    /// Profiles a scenario listed under `profile` runs in: `profile` and everything it
+    /// extends, transitively.
+    pub fn profile_closure(&self, profile: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut todo = vec![profile.to_string()];
+        while let Some(p) = todo.pop() {
+            if out.insert(p.clone())
+                && let Some(pr) = self.profiles.get(&p)
+            {
+                todo.extend(pr.extends.iter().cloned());
+            }
+        }
+        out
+    }
+
+    pub fn default_profile(&self) -> Option<&str> {
+        self.profiles
+            .values()
+            .find(|p| p.default)
+            .map(|p| p.id.as_str())
+    }
+
+    pub fn in_profile(&self, s: &Scenario, profile: &str) -> bool {
+        let closure = self.profile_closure(profile);
+        s.profiles.iter().any(|p| closure.contains(p))
+    }
+}
+
+/// Loads `specs_dir` (requirements.yaml, profiles.yaml, scenarios/*.yaml) with fixtures
+/// under `fixtures_dir`; `Err` holds every diagnostic found.
+pub fn load(specs_dir: &Path, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnostic>> {
+    let mut diags = vec![];
+    let mut files = vec![];
+    let mut read = |path: PathBuf, diags: &mut Vec<Diagnostic>| match std::fs::read_to_string(&path)
+    {
+        Ok(t) => files.push((path.display().to_string(), t)),
+        Err(e) => diags.push(Diagnostic {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read: {e}"),
+            hint: None,
+            excerpt: None,
+        }),
+    };
+    read(specs_dir.join("requirements.yaml"), &mut diags);
+    read(specs_dir.join("profiles.yaml"), &mut diags);
+    let scen_dir = specs_dir.join("scenarios");
+    let mut scenario_files: Vec<PathBuf> = std::fs::read_dir(&scen_dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    scenario_files.sort();
+    if scenario_files.is_empty() {
+        diags.push(Diagnostic {
+            file: scen_dir.display().to_string(),
+            line: 0,
+            column: 0,
+            message: "no scenario files (*.yaml)".into(),
+            hint: None,
+            excerpt: None,
+        });
+    }
+    for f in scenario_files {
+        read(f, &mut diags);
+    }
+    if !diags.is_empty() {
+        return Err(diags);
+    }
+    let (req, rest) = files.split_at(1);
+    let (prof, scen) = rest.split_at(1);
+    load_files(
+        (&req[0].0, &req[0].1),
+        (&prof[0].0, &prof[0].1),
+        scen,
+        Fixtures::Dir(fixtures_dir.to_path_buf()),
+    )
+}
+
+/// Loads from texts: the requirements file, the profiles file and the scenario files as
+/// `(display path, text)`, with the fixtures they send.
+pub fn load_files(
+    requirements: (&str, &str),
+    profiles: (&str, &str),
+    scenarios: &[(String, String)],
+    fixtures: Fixtures,
+) -> Result<Specs, Vec<Diagnostic>> {
+    let mut diags = vec![];
+    let mut specs = Specs {
+        requirements: BTreeMap::new(),
+        profiles: BTreeMap::new(),
+        scenarios: vec![],
+        fixtures,
+    };
+    let fixture_exists = |f: &str| specs.fixtures.exists(f);
+    let req_file = FileText {
+        name: requirements.0,
+        text: requirements.1,
+    };
+    if let Some(f) = parse::parse_yaml::<RequirementsFile>(&req_file, &mut diags) {
+        for r in f.requirements {
+            let src = req_file.source(&r);
+            if specs.requirements.contains_key(&r.value.id) {
+                diags.push(req_file.at(
+                    &src,
+                    format!("requirement {} is defined twice", r.value.id),
+                    None,
+                ));
+            }
+            catalogue::requirement_tables(&req_file, &src, &r.value, &mut diags);
+            specs.requirements.insert(r.value.id.clone(), r.value);
+        }
+    }
+    let prof_file = FileText {
+        name: profiles.0,
+        text: profiles.1,
+    };
+    if let Some(f) = parse::parse_yaml::<ProfilesFile>(&prof_file, &mut diags) {
+        let mut places = BTreeMap::new();
+        for p in f.profiles {
+            let src = prof_file.source(&p);
+            if specs.profiles.contains_key(&p.value.id) {
+                diags.push(prof_file.at(
+                    &src,
+                    format!("profile {} is defined twice", p.value.id),
+                    None,
+                ));
+            }
+            places.insert(p.value.id.clone(), src);
+            specs.profiles.insert(p.value.id.clone(), p.value);
+        }
+        for p in specs.profiles.values() {
+            for e in &p.extends {
+                if !specs.profiles.contains_key(e) {
+                    diags.push(prof_file.at(
+                        &places[&p.id],
+                        format!("profile {} extends unknown profile {e}", p.id),
+                        None,
+                    ));
+                }
+            }
+        }
+    }
+    let mut ids = HashSet::new();
+    for (name, text) in scenarios {
+        let file = FileText { name, text };
+        let Some(f) = parse::parse_yaml::<ScenarioFile>(&file, &mut diags) else {
+            continue;
+        };
+        let mut checker = check::Checker {
+            specs: &specs,
+            file: &file,
+            library: &f.steps,
+            fixture_exists: &fixture_exists,
+            diags: &mut diags,
+        };
+        let mut planned = vec![];
+        for s in &f.scenarios {
+            let Some(p) = checker.scenario(s) else {
+                continue;
+            };
+            if !ids.insert(p.id.clone()) {
+                checker.diags.push(
+                    file.at(
+                        &p.source,
+                        format!("scenario id {} is used twice", p.id),
+                        Some(
+                            "ids must be unique across all files: they are the stable test names"
+                                .into(),
+                        ),
+                    ),
+                );
+            }
+            planned.push(p);
+        }
+        specs.scenarios.extend(planned);
+    }
+    if diags.is_empty() {
+        Ok(specs)
+    } else {
+        Err(diags)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILES: &str = "profiles:\n  - {id: oci-1.0, title: t}\n";
+    const SCENARIO: &str = "scenarios:\n  - id: s\n    title: t\n    requirements: [a.b]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n";
+
+    fn load(requirements: &str, profiles: &str) -> Result<Specs, Vec<Diagnostic>> {
+        load_files(
+            ("specs/requirements.yaml", requirements),
+            ("specs/profiles.yaml", profiles),
+            &[("specs/scenarios/s.yaml".into(), SCENARIO.into())],
+            Fixtures::Files(Default::default()),
+        )
+    }
+
+    fn requirement(extra: &str) -> String {
+        format!("requirements:\n  - {{id: a.b, level: MUST, section: s, summary: x{extra}}}\n")
+    }
+
+    #[test]
+    fn texts_load_into_a_plan() {
+        let specs = load(&requirement(""), PROFILES).unwrap();
+        assert_eq!(specs.scenarios.len(), 1);
+        assert_eq!(
+            specs.scenarios[0].source.to_string(),
+            "specs/scenarios/s.yaml:2:5"
+        );
+    }
+
+    #[test]
+    fn endpoints_and_codes_come_from_the_oci_tables() {
+        assert!(
+            load(
+                &requirement(
+                    ", endpoints: [end-2, end-4b, end-11, end-12b], codes: [code-1, code-14]"
+                ),
+                PROFILES
+            )
+            .is_ok()
+        );
+        let d = load(
+            &requirement(", endpoints: [end-99], codes: [code-15]"),
+            PROFILES,
+        )
+        .unwrap_err();
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert!(
+            text[0].starts_with(
+                "specs/requirements.yaml:2:5: error: requirement a.b: unknown endpoint end-99"
+            ),
+            "{text:?}"
+        );
+        assert!(text[1].contains("unknown error code code-15"), "{text:?}");
+    }
+
+    #[test]
+    fn needs_names_earlier_steps_and_adds_those_whose_captures_are_used() {
+        let scenario = "scenarios:\n  - id: s\n    title: t\n    requirements: [a.b]\n    workflows: [pull]\n    steps:\n      - name: one\n        request: {method: POST, url: /v2/}\n        expect: {req: a.b, status: 202}\n        capture: {loc: {header: Location}}\n      - name: two\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n      - name: three\n        needs: []\n        request: {method: GET, url: \"{loc}\"}\n        expect: {req: a.b, status: 200}\n      - name: four\n        needs: [two, five]\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n";
+        let files = |text: &str| {
+            load_files(
+                ("specs/requirements.yaml", &requirement("")),
+                ("specs/profiles.yaml", PROFILES),
+                &[("specs/scenarios/s.yaml".into(), text.into())],
+                Fixtures::Files(Default::default()),
+            )
+        };
+        let d = files(scenario).unwrap_err();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(
+            d[0].to_string().starts_with(
+                "specs/scenarios/s.yaml:19:22: error: needs \"five\": no earlier step"
+            ),
+            "{}",
+            d[0]
+        );
+        let specs = files(&scenario.replace("[two, five]", "[two]")).unwrap();
+        let needs: Vec<&crate::runner::plan::Needs> =
+            specs.scenarios[0].steps.iter().map(|s| &s.needs).collect();
+        use crate::runner::plan::Needs;
+        assert_eq!(
+            needs,
+            [
+                &Needs::AllBefore,
+                &Needs::AllBefore,
+                &Needs::Steps(vec![0]),
+                &Needs::Steps(vec![1])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_profile_defined_twice_is_refused() {
+        let d = load(
+            &requirement(""),
+            "profiles:\n  - {id: oci-1.0, title: t}\n  - {id: oci-1.0, title: u}\n",
+        )
+        .unwrap_err();
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].to_string()
+                .starts_with("specs/profiles.yaml:3:5: error: profile oci-1.0 is defined twice"),
+            "{}",
+            d[0]
+        );
+    }
+}
