@@ -202,6 +202,15 @@ pub fn load(specs_dir: &Path, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnost
     if let Some(f) = parse_yaml::<RequirementsFile>(&req_file, &mut diags) {
         for r in f.requirements {
             let src = source(&req_file, &r);
+            if let Some(message) = level_unsupported(&r.value) {
+                diags.push(at(
+                    &src,
+                    message,
+                    Some(
+                        "lower the level, or say in derived_from what rule it follows from".into(),
+                    ),
+                ));
+            }
             if specs.requirements.contains_key(&r.value.id) {
                 diags.push(at(
                     &src,
@@ -284,6 +293,36 @@ fn at(src: &Source, message: String, hint: Option<String>) -> Diagnostic {
         message,
         hint,
     }
+}
+
+/// A level stronger than the keyword of the sentence it cites needs `derived_from`: the rule
+/// that makes the registry's duty stronger than that sentence's words. MUST and MUST NOT are
+/// one strength, SHOULD and SHOULD NOT another; a sentence without a keyword supports none.
+fn level_unsupported(r: &Requirement) -> Option<String> {
+    let level = match r.level {
+        Level::Must | Level::MustNot => 3,
+        Level::Should | Level::ShouldNot => 2,
+        Level::May => 1,
+    };
+    let (keyword, word) = match r.keyword {
+        Keyword::Must => (3, "MUST"),
+        Keyword::MustNot => (3, "MUST NOT"),
+        Keyword::Should => (2, "SHOULD"),
+        Keyword::ShouldNot => (2, "SHOULD NOT"),
+        Keyword::May => (1, "MAY"),
+        Keyword::Unstated => (0, "none"),
+    };
+    let derived = r
+        .derived_from
+        .as_deref()
+        .is_some_and(|d| !d.trim().is_empty());
+    (level > keyword && !derived).then(|| {
+        format!(
+            "requirement {} is {} but its sentence's keyword is {word}, and no derived_from says why",
+            r.id,
+            r.level.as_str(),
+        )
+    })
 }
 
 /// Names every scenario may use without defining them.
@@ -583,5 +622,39 @@ fn check_step(
     }
     if let Some(p) = st.request.as_ref().and_then(|r| r.paginate.as_ref()) {
         defined.insert(p.into.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn requirement(level: &str, keyword: &str, derived_from: Option<&str>) -> Requirement {
+        let mut yaml =
+            format!("id: x.y\nlevel: {level}\nsection: s\nkeyword: {keyword}\nsummary: z\n");
+        if let Some(d) = derived_from {
+            yaml.push_str(&format!("derived_from: {d}\n"));
+        }
+        serde_saphyr::from_str(&yaml).unwrap()
+    }
+
+    #[test]
+    fn a_level_stronger_than_its_keyword_needs_derived_from() {
+        assert!(level_unsupported(&requirement("MUST", "SHOULD", None)).is_some());
+        assert!(level_unsupported(&requirement("SHOULD", "MAY", None)).is_some());
+        assert!(level_unsupported(&requirement("MAY", "none", None)).is_some());
+        assert!(level_unsupported(&requirement("MUST", "none", Some("  "))).is_some());
+        assert!(
+            level_unsupported(&requirement("MUST", "none", Some("a chain of MUSTs"))).is_none()
+        );
+        assert!(level_unsupported(&requirement("MUST NOT", "MUST", None)).is_none());
+        assert!(level_unsupported(&requirement("SHOULD", "MUST", None)).is_none());
+        assert!(level_unsupported(&requirement("SHOULD NOT", "SHOULD NOT", None)).is_none());
+    }
+
+    #[test]
+    fn keyword_is_required() {
+        let yaml = "id: x.y\nlevel: MAY\nsection: s\nsummary: z\n";
+        assert!(serde_saphyr::from_str::<Requirement>(yaml).is_err());
     }
 }
