@@ -46,6 +46,24 @@ impl Level {
     }
 }
 
+/// The normative word of the sentence a requirement comes from, as the sentence uses it;
+/// `none` when the sentence has no keyword.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum Keyword {
+    #[serde(rename = "MUST")]
+    Must,
+    #[serde(rename = "MUST NOT")]
+    MustNot,
+    #[serde(rename = "SHOULD")]
+    Should,
+    #[serde(rename = "SHOULD NOT")]
+    ShouldNot,
+    #[serde(rename = "MAY")]
+    May,
+    #[serde(rename = "none")]
+    Unstated,
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requirement {
@@ -53,6 +71,12 @@ pub struct Requirement {
     pub level: Level,
     /// Section anchor in the spec, e.g. `pulling-blobs`.
     pub section: String,
+    /// The keyword of the cited sentence; `level` may be stronger only with `derived_from`.
+    pub keyword: Keyword,
+    /// In our words, the rule a duty is derived from when no sentence states it of the
+    /// registry's answer (a grammar of names, a rule about documents or clients).
+    #[serde(default)]
+    pub derived_from: Option<String>,
     /// Which spec text states it: `v1.1.1` (default) or `main`, or `distribution` for the
     /// Docker Registry HTTP API V2 document.
     #[serde(default = "default_source")]

@@ -1,19 +1,27 @@
-//! The requirements catalogue against the tables of `oci`: every endpoint a requirement
-//! names is a row of the endpoint table, every error code one of the error-code table.
+//! The requirements catalogue, each entry checked on its own: its level no stronger than the
+//! words of its sentence (unless derived), every endpoint it names a row of the endpoint
+//! table, every error code one of the error-code table.
 
 use super::diagnostics::{Diagnostic, FileText};
 use crate::oci::ErrorCode;
-use crate::runner::model::Requirement;
+use crate::runner::model::{Keyword, Level, Requirement};
 use crate::runner::plan::Source;
 
-/// Checks a requirement's `endpoints:` against the endpoint table and `codes:` against the
-/// error-code table.
+/// Checks a requirement: its level against its keyword, its `endpoints:` against the
+/// endpoint table and its `codes:` against the error-code table.
 pub(super) fn requirement_tables(
     file: &FileText<'_>,
     src: &Source,
     r: &Requirement,
     diags: &mut Vec<Diagnostic>,
 ) {
+    if let Some(message) = level_unsupported(r) {
+        diags.push(file.at(
+            src,
+            message,
+            Some("lower the level, or say in derived_from what rule it follows from".into()),
+        ));
+    }
     for e in &r.endpoints {
         if !known_endpoint(e) {
             diags.push(file.at(
@@ -38,4 +46,68 @@ pub(super) fn requirement_tables(
 /// `oci::api::ROUTES` name them.
 fn known_endpoint(id: &str) -> bool {
     crate::oci::api::route_by_spec_id(id).is_some()
+}
+
+/// A level stronger than the keyword of the sentence it cites needs `derived_from`: the rule
+/// that makes the registry's duty stronger than that sentence's words. MUST and MUST NOT are
+/// one strength, SHOULD and SHOULD NOT another; a sentence without a keyword supports none.
+fn level_unsupported(r: &Requirement) -> Option<String> {
+    let level = match r.level {
+        Level::Must | Level::MustNot => 3,
+        Level::Should | Level::ShouldNot => 2,
+        Level::May => 1,
+    };
+    let (keyword, word) = match r.keyword {
+        Keyword::Must => (3, "MUST"),
+        Keyword::MustNot => (3, "MUST NOT"),
+        Keyword::Should => (2, "SHOULD"),
+        Keyword::ShouldNot => (2, "SHOULD NOT"),
+        Keyword::May => (1, "MAY"),
+        Keyword::Unstated => (0, "none"),
+    };
+    let derived = r
+        .derived_from
+        .as_deref()
+        .is_some_and(|d| !d.trim().is_empty());
+    (level > keyword && !derived).then(|| {
+        format!(
+            "requirement {} is {} but its sentence's keyword is {word}, and no derived_from says why",
+            r.id,
+            r.level.as_str(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn requirement(level: &str, keyword: &str, derived_from: Option<&str>) -> Requirement {
+        let mut yaml =
+            format!("id: x.y\nlevel: {level}\nsection: s\nkeyword: {keyword}\nsummary: z\n");
+        if let Some(d) = derived_from {
+            yaml.push_str(&format!("derived_from: {d}\n"));
+        }
+        serde_saphyr::from_str(&yaml).unwrap()
+    }
+
+    #[test]
+    fn a_level_stronger_than_its_keyword_needs_derived_from() {
+        assert!(level_unsupported(&requirement("MUST", "SHOULD", None)).is_some());
+        assert!(level_unsupported(&requirement("SHOULD", "MAY", None)).is_some());
+        assert!(level_unsupported(&requirement("MAY", "none", None)).is_some());
+        assert!(level_unsupported(&requirement("MUST", "none", Some("  "))).is_some());
+        assert!(
+            level_unsupported(&requirement("MUST", "none", Some("a chain of MUSTs"))).is_none()
+        );
+        assert!(level_unsupported(&requirement("MUST NOT", "MUST", None)).is_none());
+        assert!(level_unsupported(&requirement("SHOULD", "MUST", None)).is_none());
+        assert!(level_unsupported(&requirement("SHOULD NOT", "SHOULD NOT", None)).is_none());
+    }
+
+    #[test]
+    fn keyword_is_required() {
+        let yaml = "id: x.y\nlevel: MAY\nsection: s\nsummary: z\n";
+        assert!(serde_saphyr::from_str::<Requirement>(yaml).is_err());
+    }
 }
