@@ -237,7 +237,9 @@ mod tests {
     }
 
     fn requirement(extra: &str) -> String {
-        format!("requirements:\n  - {{id: a.b, level: MUST, section: s, summary: x{extra}}}\n")
+        format!(
+            "requirements:\n  - {{id: a.b, level: MUST, keyword: MUST, section: s, summary: x{extra}}}\n"
+        )
     }
 
     #[test]
