@@ -492,6 +492,13 @@ impl<'a> Runner<'a> {
             .await
             .map_err(|e| error(format!("{method} {}: {e}", super::client::display_url(url))))?;
         self.note_created(url, &res);
+        // until framing is judged as its own requirement, a broken body voids the step
+        if let Some(f) = &res.framing {
+            return Err(error(format!(
+                "{method} {}: {f}",
+                super::client::display_url(url)
+            )));
+        }
         Ok(res)
     }
 
