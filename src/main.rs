@@ -1,12 +1,19 @@
 //! `regverify`: the reference registry (`serve`) and the scenario runner (`run`, the default).
+//! The CLI is the one place that knows both: `run` without a URL starts the reference here
+//! and hands the runner its URL.
+
+mod cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use cli::error::{CliError, Outcome, exit_code};
+use cli::reference::Reference;
+use regverify::runner::corpus::Corpus;
 use regverify::runner::harness::{self, RunArgs};
 use regverify::server::{self, App, Config, storage};
 
@@ -35,12 +42,12 @@ enum Command {
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
-        /// Directory of the spec files.
-        #[arg(long, default_value = "specs")]
-        specs: PathBuf,
-        /// Directory of the fixtures.
-        #[arg(long, default_value = "fixtures")]
-        fixtures: PathBuf,
+        /// Directory of spec files to use instead of the embedded ones.
+        #[arg(long, value_name = "DIR")]
+        specs: Option<PathBuf>,
+        /// Directory of fixtures to use instead of the embedded ones.
+        #[arg(long, value_name = "DIR")]
+        fixtures: Option<PathBuf>,
     },
 }
 
@@ -95,47 +102,73 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // the profiles and the default come from the corpus the binary carries
+    let profile_help = cli::profiles::help();
+    let matches = Cli::command()
+        .mut_subcommand("run", |c| c.mut_arg("profile", |a| a.help(profile_help)))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    exit_code(dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Some(Command::Serve(a)) => serve(a),
-        Some(Command::Run(a)) => harness::run(*a),
+        Some(Command::Run(a)) => Ok(verify(*a)),
         Some(Command::Seed(mut a)) => {
             a.profile = Some("seed".into());
-            harness::run(*a)
+            Ok(verify(*a))
         }
-        Some(Command::Coverage { specs, fixtures }) => coverage(&specs, &fixtures),
-        None => harness::run(RunArgs {
+        Some(Command::Coverage { specs, fixtures }) => {
+            coverage(specs.as_deref(), fixtures.as_deref())
+        }
+        None => Ok(verify(RunArgs {
             profile: Some("all".into()),
             timeout: 30,
             test_threads: 8,
-            specs: "specs".into(),
-            fixtures: "fixtures".into(),
             ..RunArgs::default()
-        }),
+        })),
     }
 }
 
-fn coverage(specs: &std::path::Path, fixtures: &std::path::Path) -> ExitCode {
-    let specs_dir = harness::locate(specs);
-    let fixtures_dir = harness::locate(fixtures);
-    match regverify::runner::loader::load(&specs_dir, &fixtures_dir) {
-        Ok(s) => {
-            if regverify::runner::coverage::print(&s) {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            }
+/// `run`: the runner against the registry named, else against the embedded reference,
+/// started only when the runner needs a registry and stopped when it is done.
+fn verify(args: RunArgs) -> ExitCode {
+    let mut reference = None;
+    let mut start = || -> Result<reqwest::Url, Box<dyn std::error::Error + Send + Sync>> {
+        let r = Reference::start()?;
+        let url = r.url().clone();
+        reference = Some(r);
+        Ok(url)
+    };
+    let code = harness::run(args, &mut start);
+    drop(reference);
+    code
+}
+
+fn coverage(
+    specs: Option<&std::path::Path>,
+    fixtures: Option<&std::path::Path>,
+) -> Result<ExitCode, CliError> {
+    let corpus = Corpus::from_dirs(specs, fixtures)?;
+    let on_disk = corpus.fixtures_on_disk()?;
+    match regverify::runner::loader::load_corpus(&corpus, on_disk.path()) {
+        Ok(s) => Ok(if regverify::runner::coverage::print(&s) {
+            Outcome::Ok
+        } else {
+            Outcome::Findings
         }
+        .into()),
         Err(diags) => {
-            for d in diags {
+            for d in &diags {
                 eprintln!("{d}\n");
             }
-            ExitCode::from(2)
+            Err(CliError::SpecFiles(diags.len()))
         }
     }
 }
 
-fn serve(a: ServeArgs) -> ExitCode {
+fn serve(a: ServeArgs) -> Result<ExitCode, CliError> {
     tracing_subscriber::fmt()
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -158,26 +191,22 @@ fn serve(a: ServeArgs) -> ExitCode {
                     breaks.join(", ")
                 );
             }
-            return ExitCode::SUCCESS;
+            return Ok(ExitCode::SUCCESS);
         }
         Some(name) => match server::defects::Defect::parse(name) {
             Some(d) => Some(d),
-            None => {
-                eprintln!("error: unknown defect {name}; see --defect list");
-                return ExitCode::from(2);
-            }
+            None => return Err(CliError::UnknownDefect(name.to_string())),
         },
     };
     let storage: Arc<dyn storage::Storage> = if a.memory {
         Arc::new(storage::MemStorage::new())
     } else {
-        match storage::FsStorage::open(&a.root) {
-            Ok(s) => Arc::new(s),
-            Err(e) => {
-                eprintln!("error: storage at {}: {e}", a.root.display());
-                return ExitCode::from(2);
-            }
-        }
+        Arc::new(
+            storage::FsStorage::open(&a.root).map_err(|source| CliError::Storage {
+                path: a.root.clone(),
+                source,
+            })?,
+        )
     };
     let config = Config {
         delete_enabled: !a.no_delete,
@@ -189,53 +218,50 @@ fn serve(a: ServeArgs) -> ExitCode {
     };
     let auth = match (&a.auth, &a.htpasswd) {
         (Some(mode), Some(file)) => {
-            match server::auth::Auth::load(*mode, file, a.rules.as_deref(), a.anonymous_pull) {
-                Ok(x) => Some(Arc::new(x)),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            }
+            let auth = server::auth::Auth::load(*mode, file, a.rules.as_deref(), a.anonymous_pull)
+                .map_err(|e| CliError::Auth(e.to_string()))?;
+            Some(Arc::new(auth))
         }
         _ => None,
     };
     let tls = match (&a.tls_cert, &a.tls_key) {
-        (Some(c), Some(k)) => match server::tls::load(c, k) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
+        (Some(c), Some(k)) => {
+            Some(server::tls::load(c, k).map_err(|e| CliError::Tls(e.to_string()))?)
+        }
         _ => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("tokio runtime");
+        .map_err(CliError::Runtime)?;
     rt.block_on(async move {
         let app = App::secured(config, storage, auth, tls.is_some());
-        let server = match server::spawn_with(app, a.addr, tls).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: listen on {}: {e}", a.addr);
-                return ExitCode::from(2);
-            }
-        };
+        let server = server::spawn_with(app, a.addr, tls)
+            .await
+            .map_err(|source| CliError::Listen {
+                addr: a.addr,
+                source,
+            })?;
         tracing::info!(url = %server.url(), "regverify reference registry listening");
-        shutdown_signal().await;
+        let stopped = shutdown_signal().await;
         tracing::info!("shutting down");
         server.shutdown().await;
-        ExitCode::SUCCESS
+        stopped.map(|()| ExitCode::SUCCESS)
     })
 }
 
-async fn shutdown_signal() {
+/// Ctrl-C, or SIGTERM where there are Unix signals.
+async fn shutdown_signal() -> Result<(), CliError> {
     let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term.recv() => {}
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(CliError::Signal)?;
+        tokio::select! {
+            r = ctrl_c => r.map_err(CliError::Signal),
+            _ = term.recv() => Ok(()),
+        }
     }
+    #[cfg(not(unix))]
+    ctrl_c.await.map_err(CliError::Signal)
 }

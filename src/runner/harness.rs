@@ -3,7 +3,7 @@
 //! and the closing summary with the conformance statement.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,6 +14,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use reqwest::Url;
 
 use super::client::{Client, ClientConfig, Credentials, Exchange, display_url};
+use super::corpus::Corpus;
 use super::exec::{self, RunContext, ScenarioResult, Verdict};
 use super::loader::{self, Specs};
 use super::model::Workflow;
@@ -95,12 +96,12 @@ pub struct RunArgs {
     /// Baseline of known deviations: the run passes when its failures match it exactly.
     #[arg(long = "expect")]
     pub expect: Option<PathBuf>,
-    /// Directory of the spec files.
-    #[arg(long, default_value = "specs")]
-    pub specs: PathBuf,
-    /// Directory of the fixtures.
-    #[arg(long, default_value = "fixtures")]
-    pub fixtures: PathBuf,
+    /// Directory of spec files to use instead of the embedded ones.
+    #[arg(long, value_name = "DIR")]
+    pub specs: Option<PathBuf>,
+    /// Directory of fixtures to use instead of the embedded ones.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,19 +138,9 @@ fn env_true(name: &str) -> bool {
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
 }
 
-/// `specs/` and `fixtures/` relative to the working directory, else those of the source
-/// tree the binary was built from.
-pub fn locate(dir: &Path) -> PathBuf {
-    if dir.exists() || dir.is_absolute() {
-        return dir.to_path_buf();
-    }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    if built.exists() {
-        built
-    } else {
-        dir.to_path_buf()
-    }
-}
+/// Starts the registry to verify when the run names none (the CLI's embedded reference).
+pub type StartRegistry<'a> =
+    &'a mut dyn FnMut() -> Result<Url, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Resolved settings of a run.
 pub struct Settings {
@@ -269,7 +260,7 @@ pub fn settings(args: &RunArgs, specs: &Specs) -> Result<Settings, String> {
     })
 }
 
-pub fn run(mut args: RunArgs) -> ExitCode {
+pub fn run(mut args: RunArgs, start_registry: StartRegistry) -> ExitCode {
     // `run FILTER` without a URL: a first positional that is no URL is the filter.
     if let Some(u) = &args.url
         && !u.contains("://")
@@ -277,9 +268,22 @@ pub fn run(mut args: RunArgs) -> ExitCode {
     {
         args.filter = args.url.take();
     }
-    let specs_dir = locate(&args.specs);
-    let fixtures_dir = locate(&args.fixtures);
-    let specs = match loader::load(&specs_dir, &fixtures_dir) {
+    let corpus = match Corpus::from_dirs(args.specs.as_deref(), args.fixtures.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let fixtures = match corpus.fixtures_on_disk() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let fixtures_dir = fixtures.path().to_path_buf();
+    let specs = match loader::load_corpus(&corpus, &fixtures_dir) {
         Ok(s) => Arc::new(s),
         Err(diags) => {
             for d in &diags {
@@ -329,43 +333,20 @@ pub fn run(mut args: RunArgs) -> ExitCode {
             .build()
             .expect("tokio runtime"),
     );
-    // The embedded reference registry, on real storage in a temporary directory.
-    let mut _tmp = None;
-    let mut embedded = None;
+    let mut embedded = false;
     let base = match &settings.url {
         Some(u) => u.clone(),
         None if args.list => Url::parse("http://127.0.0.1/").expect("static URL"),
-        None => {
-            let dir = match tempfile::tempdir() {
-                Ok(d) => d,
-                Err(e) => {
-                    eprintln!("error: temporary directory: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let storage = match crate::server::storage::FsStorage::open(dir.path()) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: storage: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let app = crate::server::App::new(Default::default(), Arc::new(storage));
-            let server = match rt.block_on(crate::server::spawn(
-                app,
-                "127.0.0.1:0".parse().expect("static addr"),
-            )) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: embedded registry: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let url = Url::parse(&format!("{}/", server.url())).expect("server URL");
-            _tmp = Some(dir);
-            embedded = Some(server);
-            url
-        }
+        None => match start_registry() {
+            Ok(u) => {
+                embedded = true;
+                u
+            }
+            Err(e) => {
+                eprintln!("error: embedded registry: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let client = match Client::new(ClientConfig {
         timeout: Duration::from_secs(args.timeout.max(1)),
@@ -380,6 +361,12 @@ pub fn run(mut args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !args.list
+        && let Err(e) = rt.block_on(client.preflight(&base))
+    {
+        eprintln!("error: {e}\nnothing was run");
+        return ExitCode::from(2);
+    }
     let mut tag = [0u8; 3];
     let _ = getrandom::fill(&mut tag);
     let ctx = Arc::new(RunContext {
@@ -400,7 +387,7 @@ pub fn run(mut args: RunArgs) -> ExitCode {
             "regverify {} · registry {}{} · profile {} · seed {}",
             env!("CARGO_PKG_VERSION"),
             display_url(&base),
-            if embedded.is_some() {
+            if embedded {
                 " (embedded reference)"
             } else {
                 ""
@@ -462,9 +449,6 @@ pub fn run(mut args: RunArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
-    }
-    if let Some(s) = embedded {
-        rt.block_on(s.shutdown());
     }
     if let Some(e) = &expectations {
         let diff = super::expect::compare(e, &specs, &results);
@@ -596,6 +580,9 @@ pub fn transcript(ex: &[Exchange]) -> String {
                 s.push_str(&format!("  < {k}: {v}\n"));
             }
             body_lines(&mut s, "  <", &e.response_body);
+        }
+        if let Some(f) = &e.framing {
+            s.push_str(&format!("  ! {f}\n"));
         }
         s.push_str(&format!("  ({} ms)\n", e.millis));
     }

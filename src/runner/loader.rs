@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_saphyr::Spanned;
 
 use super::content::{self, FIELDS};
+use super::corpus::{Corpus, CorpusFile, SpecKind};
 use super::model::*;
 use super::template;
 
@@ -19,6 +20,9 @@ pub struct Diagnostic {
     pub column: u64,
     pub message: String,
     pub hint: Option<String>,
+    /// The line the position points into, when the file is no file on disk (the corpus
+    /// embedded in the binary).
+    pub line_text: Option<String>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -31,11 +35,14 @@ impl fmt::Display for Diagnostic {
             self.column,
             self.message
         )?;
-        if let Some(src) = std::fs::read_to_string(&self.file).ok().and_then(|s| {
-            s.lines()
-                .nth(self.line.saturating_sub(1) as usize)
-                .map(String::from)
-        }) {
+        let line_text = self.line_text.clone().or_else(|| {
+            std::fs::read_to_string(&self.file).ok().and_then(|s| {
+                s.lines()
+                    .nth(self.line.saturating_sub(1) as usize)
+                    .map(String::from)
+            })
+        });
+        if let Some(src) = line_text {
             write!(
                 f,
                 "\n    | {src}\n    | {}^",
@@ -132,22 +139,10 @@ impl Specs {
 
 fn parse_yaml<T: serde::de::DeserializeOwned>(
     file: &Path,
+    text: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<T> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.push(Diagnostic {
-                file: file.into(),
-                line: 0,
-                column: 0,
-                message: format!("cannot read: {e}"),
-                hint: None,
-            });
-            return None;
-        }
-    };
-    match serde_saphyr::from_str::<T>(&text) {
+    match serde_saphyr::from_str::<T>(text) {
         Ok(v) => Some(v),
         Err(e) => {
             let (line, column) = e
@@ -173,78 +168,115 @@ fn parse_yaml<T: serde::de::DeserializeOwned>(
                 column,
                 message: first,
                 hint,
+                line_text: None,
             });
             None
         }
     }
 }
 
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+/// Loads and checks the spec files under `specs_dir`, fixtures under `fixtures_dir`.
+pub fn load(specs_dir: &Path, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnostic>> {
+    let corpus = Corpus::from_dirs(Some(specs_dir), Some(fixtures_dir)).map_err(|e| {
+        vec![Diagnostic {
+            file: specs_dir.into(),
+            line: 0,
+            column: 0,
+            message: e.to_string(),
+            hint: None,
+            line_text: None,
+        }]
+    })?;
+    load_corpus(&corpus, fixtures_dir)
 }
 
-/// Loads and checks everything; `Err` holds every diagnostic found.
-pub fn load(specs_dir: &Path, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnostic>> {
+/// Loads and checks the corpus' spec files; fixtures are read from `fixtures_dir`.
+/// `Err` holds every diagnostic found, each with the line it points into.
+pub fn load_corpus(corpus: &Corpus, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnostic>> {
+    load_files(&corpus.spec_files(), fixtures_dir).map_err(|mut diags| {
+        for d in &mut diags {
+            d.line_text = corpus
+                .spec_text(&d.file.to_string_lossy())
+                .and_then(|t| t.lines().nth(d.line.saturating_sub(1) as usize))
+                .map(String::from);
+        }
+        diags
+    })
+}
+
+fn load_files(files: &[CorpusFile], fixtures_dir: &Path) -> Result<Specs, Vec<Diagnostic>> {
     let mut diags = vec![];
     let mut specs = Specs {
         fixtures: fixtures_dir.to_path_buf(),
         ..Specs::default()
     };
-    let req_file = specs_dir.join("requirements.yaml");
-    if let Some(f) = parse_yaml::<RequirementsFile>(&req_file, &mut diags) {
-        for r in f.requirements {
-            let src = source(&req_file, &r);
-            if specs.requirements.contains_key(&r.value.id) {
-                diags.push(at(
-                    &src,
-                    format!("requirement {} is defined twice", r.value.id),
-                    None,
-                ));
+    let of_kind = |k: SpecKind| files.iter().filter(move |f| f.kind == k);
+    let missing = |name: &str| Diagnostic {
+        file: PathBuf::from(name),
+        line: 0,
+        column: 0,
+        message: "missing from the spec files".into(),
+        hint: None,
+        line_text: None,
+    };
+    if of_kind(SpecKind::Requirements).next().is_none() {
+        diags.push(missing("requirements.yaml"));
+    }
+    if of_kind(SpecKind::Profiles).next().is_none() {
+        diags.push(missing("profiles.yaml"));
+    }
+    for file in of_kind(SpecKind::Requirements) {
+        let req_file = PathBuf::from(&file.display);
+        if let Some(f) = parse_yaml::<RequirementsFile>(&req_file, &file.text, &mut diags) {
+            for r in f.requirements {
+                let src = source(&req_file, &r);
+                if specs.requirements.contains_key(&r.value.id) {
+                    diags.push(at(
+                        &src,
+                        format!("requirement {} is defined twice", r.value.id),
+                        None,
+                    ));
+                }
+                specs.requirements.insert(r.value.id.clone(), r.value);
             }
-            specs.requirements.insert(r.value.id.clone(), r.value);
         }
     }
-    let prof_file = specs_dir.join("profiles.yaml");
-    if let Some(f) = parse_yaml::<ProfilesFile>(&prof_file, &mut diags) {
-        for p in f.profiles {
-            specs.profiles.insert(p.value.id.clone(), p.value);
-        }
-        for p in specs.profiles.values() {
-            for e in &p.extends {
-                if !specs.profiles.contains_key(e) {
-                    diags.push(Diagnostic {
-                        file: prof_file.clone(),
-                        line: 1,
-                        column: 1,
-                        message: format!("profile {} extends unknown profile {e}", p.id),
-                        hint: None,
-                    });
+    for file in of_kind(SpecKind::Profiles) {
+        let prof_file = PathBuf::from(&file.display);
+        if let Some(f) = parse_yaml::<ProfilesFile>(&prof_file, &file.text, &mut diags) {
+            for p in f.profiles {
+                specs.profiles.insert(p.value.id.clone(), p.value);
+            }
+            for p in specs.profiles.values() {
+                for e in &p.extends {
+                    if !specs.profiles.contains_key(e) {
+                        diags.push(Diagnostic {
+                            file: prof_file.clone(),
+                            line: 1,
+                            column: 1,
+                            message: format!("profile {} extends unknown profile {e}", p.id),
+                            hint: None,
+                            line_text: None,
+                        });
+                    }
                 }
             }
         }
     }
-    let scen_dir = specs_dir.join("scenarios");
-    let files = yaml_files(&scen_dir);
-    if files.is_empty() {
+    if of_kind(SpecKind::Scenarios).next().is_none() {
         diags.push(Diagnostic {
-            file: scen_dir.clone(),
+            file: PathBuf::from("scenarios"),
             line: 0,
             column: 0,
             message: "no scenario files (*.yaml)".into(),
             hint: None,
+            line_text: None,
         });
     }
     let mut ids = HashSet::new();
-    for file in files {
-        let Some(f) = parse_yaml::<ScenarioFile>(&file, &mut diags) else {
+    for corpus_file in of_kind(SpecKind::Scenarios) {
+        let file = PathBuf::from(&corpus_file.display);
+        let Some(f) = parse_yaml::<ScenarioFile>(&file, &corpus_file.text, &mut diags) else {
             continue;
         };
         for s in f.scenarios {
@@ -283,6 +315,7 @@ fn at(src: &Source, message: String, hint: Option<String>) -> Diagnostic {
         column: src.column,
         message,
         hint,
+        line_text: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod content;
+pub mod corpus;
 pub mod coverage;
 pub mod exec;
 pub mod expect;

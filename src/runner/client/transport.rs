@@ -228,11 +228,19 @@ pub(crate) fn classify(e: &reqwest::Error) -> TransportError {
     if e.is_timeout() {
         return TransportError::Timeout { detail };
     }
+    // the connector wraps rustls' error in io errors, one inside the other
     let tls = chain(e).any(|c| {
-        c.downcast_ref::<rustls::Error>().is_some()
-            || c.downcast_ref::<std::io::Error>()
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(c);
+        while let Some(x) = cur {
+            if x.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+            cur = x
+                .downcast_ref::<std::io::Error>()
                 .and_then(|io| io.get_ref())
-                .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+                .map(|inner| inner as &(dyn std::error::Error + 'static));
+        }
+        false
     });
     if tls {
         return TransportError::Tls { detail };
