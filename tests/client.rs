@@ -292,3 +292,44 @@ async fn an_open_registry_passes_the_preflight_without_credentials() {
     assert_eq!(p.exchanges.len(), 1);
     reg.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_corpus_passes_with_credentials_sent_from_the_first_request() {
+    for mode in [Mode::Basic, Mode::Token] {
+        let (server, _dir) = registry(mode).await;
+        let specs = common::specs();
+        let ctx = Arc::new(common::context(
+            &server.url(),
+            with_password(PASSWORD),
+            true,
+        ));
+        ctx.client.preflight(&ctx.base).await.unwrap();
+        let mut tasks = vec![];
+        for (i, ls) in specs.scenarios.iter().enumerate() {
+            if !specs.in_profile(&ls.scenario, "all") {
+                continue;
+            }
+            let (specs, ctx) = (specs.clone(), ctx.clone());
+            tasks.push(tokio::spawn(async move {
+                regverify::runner::exec::run(&ctx, &specs.scenarios[i]).await
+            }));
+        }
+        assert!(!tasks.is_empty());
+        for t in tasks {
+            let r = t.await.unwrap();
+            // a Basic registry has no token flow to follow
+            let want = if mode == Mode::Basic && r.id == "auth-token-flow" {
+                regverify::runner::exec::Verdict::Skip
+            } else {
+                regverify::runner::exec::Verdict::Pass
+            };
+            assert_eq!(
+                r.verdict,
+                want,
+                "{mode:?}: {}",
+                regverify::runner::harness::failure_text(&specs, &r)
+            );
+        }
+        server.shutdown().await;
+    }
+}
