@@ -333,3 +333,52 @@ async fn the_corpus_passes_with_credentials_sent_from_the_first_request() {
         server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_later_401_without_a_challenge_is_the_registrys_answer() {
+    use axum::http::{HeaderMap, StatusCode};
+    // /v2/ challenges for Basic; every other path answers 401 with no challenge at all
+    let app = axum::Router::new().fallback(|uri: axum::http::Uri, h: HeaderMap| async move {
+        let authed = h
+            .get("authorization")
+            .is_some_and(|v| v.as_bytes().starts_with(b"Basic "));
+        match (uri.path(), authed) {
+            ("/v2/", true) => (StatusCode::OK, HeaderMap::new()),
+            ("/v2/", false) => {
+                let mut ch = HeaderMap::new();
+                ch.insert("www-authenticate", "Basic realm=\"t\"".parse().unwrap());
+                (StatusCode::UNAUTHORIZED, ch)
+            }
+            _ => (StatusCode::UNAUTHORIZED, HeaderMap::new()),
+        }
+    });
+    let addr = common::serve_router(app).await;
+    let base = Url::parse(&format!("http://{addr}/")).unwrap();
+    let client = Client::new(with_password(PASSWORD)).unwrap();
+    let p = client.preflight(&base).await.unwrap();
+    assert_eq!((p.status, p.auth), (200, AuthScheme::Basic));
+    let mut log = vec![];
+    let res = client
+        .send(
+            "GET",
+            &base.join("v2/a/tags/list").unwrap(),
+            &[],
+            &Bytes::new(),
+            false,
+            &mut log,
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status, 401);
+    assert_eq!(
+        log.len(),
+        1,
+        "one request, sent with the credentials: {log:?}"
+    );
+    assert!(
+        log[0]
+            .request_headers
+            .contains(&("Authorization".into(), "Basic <redacted>".into())),
+        "{log:?}"
+    );
+}
