@@ -142,16 +142,85 @@ fn the_default_command_runs_the_suite_against_the_embedded_reference() {
     assert!(stdout.contains(" 0 failed, 0 errors"), "{stdout}");
 }
 
+/// `serve` with a defect on a free port, killed when dropped.
+fn defective_server(defect: &str) -> (KillOnDrop, u16) {
+    let port = free_port();
+    let server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_regverify"))
+            .args(["serve", "--memory", "--defect", defect])
+            .args(["--addr", &format!("127.0.0.1:{port}")])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(wait_for_port(port), "the server did not start");
+    (server, port)
+}
+
 #[test]
 fn a_failing_registry_gives_exit_code_one() {
-    // nothing listens on this port: every scenario errors, the run fails
+    let (_server, port) = defective_server("base-404");
     let out = regverify()
-        .args(["run", "http://127.0.0.1:9", "base-v2", "--timeout", "2"])
+        .args(["run", &format!("http://127.0.0.1:{port}"), "base-v2"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("ERROR"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL"), "{stdout}");
+}
+
+#[test]
+fn an_unreachable_registry_is_one_message_and_exit_code_two() {
+    // nothing listens on this port: the preflight says so once, no scenario runs
+    let port = free_port();
+    let out = regverify()
+        .args(["run", &format!("http://127.0.0.1:{port}"), "--timeout", "2"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    let errors = stderr.lines().filter(|l| l.starts_with("error:")).count();
+    assert_eq!(errors, 1, "{stderr}");
+    assert!(stderr.contains("cannot reach the registry"), "{stderr}");
+    assert!(!stdout.contains("ERROR"), "no scenario ran: {stdout}");
+}
+
+#[test]
+fn profile_help_lists_the_profiles_and_the_default() {
+    let out = regverify().args(["run", "--help"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(stdout.contains("[default: oci-1.1]"), "{stdout}");
+    for p in [
+        "oci-1.0",
+        "oci-next",
+        "distribution",
+        "read-only",
+        "seed",
+        "all",
+    ] {
+        assert!(stdout.contains(&format!("  {p} ")), "{p}: {stdout}");
+    }
+}
+
+#[test]
+fn a_specs_folder_in_the_working_directory_shadows_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("specs/scenarios")).unwrap();
+    std::fs::write(dir.path().join("specs/requirements.yaml"), "not: [yaml").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+        .current_dir(dir.path())
+        .args(["run", "--check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("spec files OK"), "{stdout}");
 }
 
 #[test]

@@ -16,7 +16,10 @@ pub enum RunError {
     #[error("{path}: {message}")]
     Baseline { path: PathBuf, message: String },
     #[error("HTTP client: {0}")]
-    Client(String),
+    Client(#[from] crate::runner::client::ClientError),
     #[error("writing reports: {0}")]
     Reports(#[from] std::io::Error),
+    /// The registry could not be verified at all (unreachable, TLS, credentials).
+    #[error("{0}\nnothing was run")]
+    Preflight(#[from] crate::runner::client::PreflightError),
 }

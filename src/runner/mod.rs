@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod content;
+pub mod corpus;
 pub mod coverage;
 pub mod error;
 pub mod exec;

@@ -389,6 +389,10 @@ impl<'a> Runner<'a> {
             .await
             .map_err(|e| error(format!("{method} {}: {e}", display_url(url))))?;
         self.note_created(url, &res);
+        // an answer whose body broke HTTP framing cannot be judged whole
+        if let Some(f) = &res.framing {
+            return Err(error(format!("{method} {}: {f}", display_url(url))));
+        }
         Ok(res)
     }
 }

@@ -15,13 +15,14 @@ use libtest_mimic::Arguments;
 use reqwest::Url;
 
 use super::client::{Client, ClientConfig, display_url};
+use super::corpus::Corpus;
 use super::error::RunError;
 use super::exec::{RunContext, ScenarioResult};
 use super::loader::{self, Specs};
 
 pub use super::report::transcript;
 pub use outcome::failure_text;
-pub use settings::{RunArgs, locate};
+pub use settings::RunArgs;
 
 /// A registry started for this run by the caller (the embedded reference), as opposed to
 /// one the user named.
@@ -34,9 +35,14 @@ pub struct Embedded {
 /// errored (or the run matches its baseline), 1 otherwise, 2 when nothing could run.
 pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> ExitCode {
     args.normalize();
-    let specs_dir = locate(&args.specs);
-    let fixtures_dir = locate(&args.fixtures);
-    let specs = match loader::load(&specs_dir, &fixtures_dir) {
+    let corpus = match Corpus::from_dirs(args.specs.as_deref(), args.fixtures.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}\nnothing was run");
+            return ExitCode::from(2);
+        }
+    };
+    let specs = match loader::load_corpus(&corpus) {
         Ok(s) => Arc::new(s),
         Err(diags) => {
             for d in &diags {
@@ -101,8 +107,10 @@ fn run_checked(
         ca_file: args.ca_file.clone(),
         credentials: settings.credentials.clone(),
         ..ClientConfig::default()
-    })
-    .map_err(|e| RunError::Client(e.to_string()))?;
+    })?;
+    if !args.list {
+        rt.block_on(client.preflight(&base))?;
+    }
     let mut tag = [0u8; 3];
     getrandom::fill(&mut tag).map_err(|e| RunError::Random(e.to_string()))?;
     let ctx = Arc::new(RunContext {

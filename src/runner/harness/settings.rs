@@ -1,6 +1,6 @@
 //! Settings of a run: flags over the OCI conformance suite's environment variables.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use reqwest::Url;
@@ -88,12 +88,13 @@ pub struct RunArgs {
     /// Baseline of known deviations: the run passes when its failures match it exactly.
     #[arg(long = "expect")]
     pub expect: Option<PathBuf>,
-    /// Directory of the spec files.
-    #[arg(long, default_value = "specs")]
-    pub specs: PathBuf,
-    /// Directory of the fixtures.
-    #[arg(long, default_value = "fixtures")]
-    pub fixtures: PathBuf,
+    /// Directory of spec files to use instead of those built into the binary (an edited copy
+    /// of `specs/`).
+    #[arg(long, value_name = "DIR")]
+    pub specs: Option<PathBuf>,
+    /// Directory of fixtures to use instead of those built into the binary.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
 }
 
 pub(crate) fn env(name: &str) -> Option<String> {
@@ -103,20 +104,6 @@ pub(crate) fn env(name: &str) -> Option<String> {
 fn env_true(name: &str) -> bool {
     env(name)
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
-}
-
-/// `specs/` and `fixtures/` relative to the working directory, else those of the source
-/// tree the binary was built from.
-pub fn locate(dir: &Path) -> PathBuf {
-    if dir.exists() || dir.is_absolute() {
-        return dir.to_path_buf();
-    }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
-    if built.exists() {
-        built
-    } else {
-        dir.to_path_buf()
-    }
 }
 
 /// Resolved settings of a run.

@@ -14,11 +14,12 @@ mod parse;
 mod references;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub use diagnostics::Diagnostic;
 use diagnostics::FileText;
 
+use super::corpus::{Corpus, SpecKind};
 use super::fixtures::Fixtures;
 use super::model::{Profile, ProfilesFile, Requirement, RequirementsFile};
 use super::plan::Scenario;
@@ -64,55 +65,63 @@ impl Specs {
 /// Loads `specs_dir` (requirements.yaml, profiles.yaml, scenarios/*.yaml) with fixtures
 /// under `fixtures_dir`; `Err` holds every diagnostic found.
 pub fn load(specs_dir: &Path, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnostic>> {
-    let mut diags = vec![];
-    let mut files = vec![];
-    let mut read = |path: PathBuf, diags: &mut Vec<Diagnostic>| match std::fs::read_to_string(&path)
-    {
-        Ok(t) => files.push((path.display().to_string(), t)),
-        Err(e) => diags.push(Diagnostic {
-            file: path.display().to_string(),
-            line: 0,
-            column: 0,
-            message: format!("cannot read: {e}"),
-            hint: None,
-            excerpt: None,
-        }),
+    let corpus = Corpus::from_dirs(Some(specs_dir), Some(fixtures_dir)).map_err(|e| {
+        vec![whole_file(
+            specs_dir.display().to_string(),
+            format!("cannot read: {e}"),
+        )]
+    })?;
+    load_corpus(&corpus)
+}
+
+/// Loads a corpus: the embedded one, or one replaced by directories (`--specs`,
+/// `--fixtures`).
+pub fn load_corpus(corpus: &Corpus) -> Result<Specs, Vec<Diagnostic>> {
+    let files = corpus.spec_files();
+    let one = |kind: SpecKind, name: &str| -> Result<(String, String), Diagnostic> {
+        let mut of_kind = files.iter().filter(|f| f.kind == kind);
+        match (of_kind.next(), of_kind.next()) {
+            (Some(f), None) => Ok((f.display.clone(), f.text.clone())),
+            (None, _) => Err(whole_file(format!("specs/{name}"), "missing".into())),
+            (Some(_), Some(f)) => Err(whole_file(f.display.clone(), "found twice".into())),
+        }
     };
-    read(specs_dir.join("requirements.yaml"), &mut diags);
-    read(specs_dir.join("profiles.yaml"), &mut diags);
-    let scen_dir = specs_dir.join("scenarios");
-    let mut scenario_files: Vec<PathBuf> = std::fs::read_dir(&scen_dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
-                .collect()
-        })
-        .unwrap_or_default();
-    scenario_files.sort();
-    if scenario_files.is_empty() {
-        diags.push(Diagnostic {
-            file: scen_dir.display().to_string(),
-            line: 0,
-            column: 0,
-            message: "no scenario files (*.yaml)".into(),
-            hint: None,
-            excerpt: None,
-        });
+    let (req, prof) = match (
+        one(SpecKind::Requirements, "requirements.yaml"),
+        one(SpecKind::Profiles, "profiles.yaml"),
+    ) {
+        (Ok(r), Ok(p)) => (r, p),
+        (r, p) => return Err([r.err(), p.err()].into_iter().flatten().collect()),
+    };
+    let scenarios: Vec<(String, String)> = files
+        .iter()
+        .filter(|f| f.kind == SpecKind::Scenarios)
+        .map(|f| (f.display.clone(), f.text.clone()))
+        .collect();
+    if scenarios.is_empty() {
+        return Err(vec![whole_file(
+            "specs/scenarios".into(),
+            "no scenario files (*.yaml)".into(),
+        )]);
     }
-    for f in scenario_files {
-        read(f, &mut diags);
-    }
-    if !diags.is_empty() {
-        return Err(diags);
-    }
-    let (req, rest) = files.split_at(1);
-    let (prof, scen) = rest.split_at(1);
     load_files(
-        (&req[0].0, &req[0].1),
-        (&prof[0].0, &prof[0].1),
-        scen,
-        Fixtures::Dir(fixtures_dir.to_path_buf()),
+        (&req.0, &req.1),
+        (&prof.0, &prof.1),
+        &scenarios,
+        corpus.fixtures(),
     )
+}
+
+/// A problem with a whole file (missing, unreadable), not at a place in it.
+fn whole_file(file: String, message: String) -> Diagnostic {
+    Diagnostic {
+        file,
+        line: 0,
+        column: 0,
+        message,
+        hint: None,
+        excerpt: None,
+    }
 }
 
 /// Loads from texts: the requirements file, the profiles file and the scenario files as

@@ -21,6 +21,9 @@ pub fn transcript(ex: &[Exchange]) -> String {
             }
             body_lines(&mut s, "  <", &e.response_body);
         }
+        if let Some(f) = &e.framing {
+            s.push_str(&format!("  ! {f}\n"));
+        }
         s.push_str(&format!("  ({} ms)\n", e.millis));
     }
     s

@@ -1,0 +1,35 @@
+//! `regverify gc`: removes what deletes left in a stopped or read-only registry's storage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use regverify::server;
+
+use super::error::CliError;
+
+#[derive(Args)]
+pub struct GcArgs {
+    /// Storage directory of a registry that is stopped or serving --read-only.
+    #[arg(long)]
+    root: PathBuf,
+    /// List what would be removed, remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub fn gc(a: GcArgs) -> Result<ExitCode, CliError> {
+    let mode = if a.dry_run {
+        server::gc::Mode::DryRun
+    } else {
+        server::gc::Mode::Sweep
+    };
+    let mut out = std::io::stdout().lock();
+    let report = server::gc::collect(&a.root, mode, &mut out).map_err(|source| CliError::Gc {
+        path: a.root.clone(),
+        source,
+    })?;
+    eprintln!("{report}");
+    Ok(ExitCode::SUCCESS)
+}

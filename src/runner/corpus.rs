@@ -1,0 +1,372 @@
+//! The corpus a run replays: the spec files (requirements, profiles, scenarios) and the
+//! fixtures. Both are embedded in the binary at build time, so it runs from anywhere;
+//! `--specs DIR` / `--fixtures DIR` replace them with an edited copy, explicitly (a `specs/`
+//! folder in the working directory shadows nothing). Files are named relative to the corpus
+//! (`specs/scenarios/push.yaml`), never by the build machine's paths.
+
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
+
+use include_dir::{Dir, include_dir};
+
+static SPECS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/specs");
+static FIXTURES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
+
+/// What a spec file holds, from where it sits in the corpus.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SpecKind {
+    /// `requirements.yaml`
+    Requirements,
+    /// `profiles.yaml`
+    Profiles,
+    /// `scenarios/*.yaml`
+    Scenarios,
+}
+
+/// One spec file: its name as printed in positions, and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CorpusFile {
+    pub kind: SpecKind,
+    /// `specs/scenarios/push.yaml` when embedded; the path under `--specs DIR` otherwise.
+    pub display: String,
+    pub text: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("{path}: not a directory")]
+    NotADirectory { path: PathBuf },
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{display}: not UTF-8 text")]
+    NotText { display: String },
+    #[error("fixture {name}: not found in {fixtures}")]
+    NoFixture { name: String, fixtures: String },
+    #[error("fixture {name}: a fixture is named by a relative path inside the fixtures")]
+    OutsideFixtures { name: String },
+}
+
+/// Where the fixtures come from.
+#[derive(Clone, Debug)]
+enum FixtureSource {
+    Embedded,
+    Dir(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct Corpus {
+    specs: Vec<CorpusFile>,
+    fixtures: FixtureSource,
+}
+
+/// A spec file's kind from its path relative to the specs folder; `None` for files that
+/// are no spec (READMEs, notes).
+fn kind_of(rel: &Path) -> Option<SpecKind> {
+    let yaml = rel.extension().is_some_and(|x| x == "yaml" || x == "yml");
+    let parts: Vec<_> = rel.components().collect();
+    match parts.as_slice() {
+        [Component::Normal(f)] if *f == "requirements.yaml" => Some(SpecKind::Requirements),
+        [Component::Normal(f)] if *f == "profiles.yaml" => Some(SpecKind::Profiles),
+        [Component::Normal(d), Component::Normal(_)] if *d == "scenarios" && yaml => {
+            Some(SpecKind::Scenarios)
+        }
+        _ => None,
+    }
+}
+
+/// Requirements, then profiles, then scenario files by name: the order the loader reads
+/// them and diagnostics appear in, the same on every machine.
+fn sort(files: &mut [CorpusFile]) {
+    files.sort_by(|a, b| (a.kind, &a.display).cmp(&(b.kind, &b.display)));
+}
+
+impl Corpus {
+    /// The corpus built into the binary.
+    pub fn embedded() -> Corpus {
+        let mut specs = vec![];
+        let mut todo = vec![&SPECS];
+        while let Some(dir) = todo.pop() {
+            for f in dir.files() {
+                let Some(kind) = kind_of(f.path()) else {
+                    continue;
+                };
+                let display = format!("specs/{}", slashed(f.path()));
+                // the build embeds what is there; spec files are UTF-8 by the loader's rule
+                let Some(text) = f.contents_utf8() else {
+                    continue;
+                };
+                specs.push(CorpusFile {
+                    kind,
+                    display,
+                    text: text.to_string(),
+                });
+            }
+            todo.extend(dir.dirs());
+        }
+        sort(&mut specs);
+        Corpus {
+            specs,
+            fixtures: FixtureSource::Embedded,
+        }
+    }
+
+    /// The embedded corpus with the spec files, the fixtures or both replaced by the
+    /// contents of these directories.
+    pub fn from_dirs(specs: Option<&Path>, fixtures: Option<&Path>) -> Result<Corpus, CorpusError> {
+        let mut corpus = Corpus::embedded();
+        if let Some(dir) = specs {
+            corpus.specs = read_specs(dir)?;
+        }
+        if let Some(dir) = fixtures {
+            if !dir.is_dir() {
+                return Err(CorpusError::NotADirectory { path: dir.into() });
+            }
+            corpus.fixtures = FixtureSource::Dir(dir.to_path_buf());
+        }
+        Ok(corpus)
+    }
+
+    /// The spec files: requirements, profiles, then scenarios sorted by name.
+    pub fn spec_files(&self) -> Vec<CorpusFile> {
+        self.specs.clone()
+    }
+
+    /// The text of a spec file by its display name (for showing a diagnostic's line).
+    pub fn spec_text(&self, display: &str) -> Option<&str> {
+        self.specs
+            .iter()
+            .find(|f| f.display == display)
+            .map(|f| f.text.as_str())
+    }
+
+    /// The bytes of a fixture, by its path relative to the fixtures (`manifests/index.json`).
+    pub fn fixture(&self, rel: &str) -> Result<Vec<u8>, CorpusError> {
+        let path = Path::new(rel);
+        if rel.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
+            return Err(CorpusError::OutsideFixtures { name: rel.into() });
+        }
+        let missing = || CorpusError::NoFixture {
+            name: rel.into(),
+            fixtures: self.fixtures_display(),
+        };
+        match &self.fixtures {
+            FixtureSource::Embedded => FIXTURES
+                .get_file(path)
+                .map(|f| f.contents().to_vec())
+                .ok_or_else(missing),
+            FixtureSource::Dir(dir) => {
+                let p = dir.join(path);
+                if !p.is_file() {
+                    return Err(missing());
+                }
+                std::fs::read(&p).map_err(|source| CorpusError::Read { path: p, source })
+            }
+        }
+    }
+
+    /// Every fixture, by relative path with `/` separators, sorted.
+    pub fn fixture_names(&self) -> Vec<String> {
+        let mut out = vec![];
+        match &self.fixtures {
+            FixtureSource::Embedded => {
+                let mut todo = vec![&FIXTURES];
+                while let Some(dir) = todo.pop() {
+                    out.extend(dir.files().map(|f| slashed(f.path())));
+                    todo.extend(dir.dirs());
+                }
+            }
+            FixtureSource::Dir(root) => {
+                let mut todo = vec![root.clone()];
+                while let Some(dir) = todo.pop() {
+                    for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                        let p = e.path();
+                        if p.is_dir() {
+                            todo.push(p);
+                        } else if let Ok(rel) = p.strip_prefix(root) {
+                            out.push(slashed(rel));
+                        }
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The fixtures as the run reads them: the embedded files, held in memory, or the
+    /// directory given.
+    pub fn fixtures(&self) -> crate::runner::fixtures::Fixtures {
+        use crate::runner::fixtures::Fixtures;
+        match &self.fixtures {
+            FixtureSource::Dir(d) => Fixtures::Dir(d.clone()),
+            FixtureSource::Embedded => {
+                let mut files = std::collections::BTreeMap::new();
+                let mut todo = vec![&FIXTURES];
+                while let Some(dir) = todo.pop() {
+                    for f in dir.files() {
+                        files.insert(slashed(f.path()), bytes::Bytes::from_static(f.contents()));
+                    }
+                    todo.extend(dir.dirs());
+                }
+                Fixtures::Files(std::sync::Arc::new(files))
+            }
+        }
+    }
+
+    fn fixtures_display(&self) -> String {
+        match &self.fixtures {
+            FixtureSource::Embedded => "the embedded fixtures".into(),
+            FixtureSource::Dir(d) => d.display().to_string(),
+        }
+    }
+}
+
+impl fmt::Display for SpecKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SpecKind::Requirements => "requirements",
+            SpecKind::Profiles => "profiles",
+            SpecKind::Scenarios => "scenarios",
+        })
+    }
+}
+
+fn slashed(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn read_specs(dir: &Path) -> Result<Vec<CorpusFile>, CorpusError> {
+    if !dir.is_dir() {
+        return Err(CorpusError::NotADirectory { path: dir.into() });
+    }
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CorpusError::Read { path, source }
+    };
+    let mut candidates = vec![dir.join("requirements.yaml"), dir.join("profiles.yaml")];
+    let scenarios = dir.join("scenarios");
+    if scenarios.is_dir() {
+        for e in std::fs::read_dir(&scenarios).map_err(read_err(&scenarios))? {
+            candidates.push(e.map_err(read_err(&scenarios))?.path());
+        }
+    }
+    let mut out = vec![];
+    for p in candidates {
+        let Some(kind) = p.strip_prefix(dir).ok().and_then(kind_of) else {
+            continue;
+        };
+        if !p.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&p).map_err(read_err(&p))?;
+        let display = p.display().to_string();
+        let text = String::from_utf8(bytes).map_err(|_| CorpusError::NotText {
+            display: display.clone(),
+        })?;
+        out.push(CorpusFile {
+            kind,
+            display,
+            text,
+        });
+    }
+    sort(&mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_corpus_names_files_relative_to_itself_in_a_stable_order() {
+        let c = Corpus::embedded();
+        let files = c.spec_files();
+        let names: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
+        assert_eq!(names[0], "specs/requirements.yaml");
+        assert_eq!(names[1], "specs/profiles.yaml");
+        assert!(names.contains(&"specs/scenarios/push.yaml"), "{names:?}");
+        let scen: Vec<&str> = names[2..].to_vec();
+        let mut sorted = scen.clone();
+        sorted.sort();
+        assert_eq!(scen, sorted);
+        assert!(files[2..].iter().all(|f| f.kind == SpecKind::Scenarios));
+        // no path of the build machine, no README
+        let root = env!("CARGO_MANIFEST_DIR");
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.contains(root) && n.ends_with(".yaml"))
+        );
+        assert_eq!(files, Corpus::embedded().spec_files());
+    }
+
+    #[test]
+    fn embedded_fixtures_are_the_source_trees() {
+        let c = Corpus::embedded();
+        let names = c.fixture_names();
+        assert!(!names.is_empty());
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        for n in &names {
+            assert_eq!(
+                c.fixture(n).unwrap(),
+                std::fs::read(root.join(n)).unwrap(),
+                "{n}"
+            );
+        }
+        assert!(matches!(
+            c.fixture("../Cargo.toml"),
+            Err(CorpusError::OutsideFixtures { .. })
+        ));
+        assert!(matches!(
+            c.fixture("no/such.json"),
+            Err(CorpusError::NoFixture { .. })
+        ));
+        let held = c.fixtures();
+        for n in &names {
+            assert_eq!(held.read(n).unwrap().as_ref(), c.fixture(n).unwrap(), "{n}");
+        }
+    }
+
+    #[test]
+    fn explicit_directories_replace_the_embedded_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let specs = dir.path().join("s");
+        std::fs::create_dir_all(specs.join("scenarios")).unwrap();
+        std::fs::write(specs.join("requirements.yaml"), "requirements: []\n").unwrap();
+        std::fs::write(specs.join("scenarios/b.yaml"), "scenarios: []\n").unwrap();
+        std::fs::write(specs.join("scenarios/a.yaml"), "scenarios: []\n").unwrap();
+        std::fs::write(specs.join("scenarios/notes.md"), "not a spec\n").unwrap();
+        let fixtures = dir.path().join("f");
+        std::fs::create_dir_all(fixtures.join("sub")).unwrap();
+        std::fs::write(fixtures.join("sub/x.json"), "{}").unwrap();
+
+        let c = Corpus::from_dirs(Some(&specs), Some(&fixtures)).unwrap();
+        let names: Vec<String> = c.spec_files().into_iter().map(|f| f.display).collect();
+        let shown = |rel: &str| specs.join(rel).display().to_string();
+        assert_eq!(
+            names,
+            [
+                shown("requirements.yaml"),
+                shown("scenarios/a.yaml"),
+                shown("scenarios/b.yaml")
+            ]
+        );
+        assert_eq!(c.fixture_names(), ["sub/x.json"]);
+        assert_eq!(c.fixture("sub/x.json").unwrap(), b"{}");
+        assert!(c.fixture("manifests/index.json").is_err());
+
+        // only the fixtures replaced: the embedded spec files stay
+        let c = Corpus::from_dirs(None, Some(&fixtures)).unwrap();
+        assert_eq!(c.spec_files(), Corpus::embedded().spec_files());
+        assert!(matches!(
+            Corpus::from_dirs(Some(&dir.path().join("missing")), None),
+            Err(CorpusError::NotADirectory { .. })
+        ));
+    }
+}
