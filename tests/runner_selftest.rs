@@ -142,26 +142,26 @@ async fn a_digest_header_that_does_not_match_the_body_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_error_code_fails_and_a_malformed_one_breaks_the_form() {
     let r = against_broken(
-        Arc::new(|_, _, status, _, body| {
-            if *status == 404 {
+        Arc::new(|m, p, status, _, body| {
+            if m == "PUT" && p.contains("/manifests/") && *status == 400 {
                 *body = Bytes::from_static(
-                    br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"x"}]}"#,
+                    br#"{"errors":[{"code":"MANIFEST_INVALID","message":"x"}]}"#,
                 );
             }
         }),
-        "upload-unknown",
+        "manifest-missing-blob",
     )
     .await;
-    // the requirement names the code (BLOB_UPLOAD_UNKNOWN): another one fails it
-    assert_fail(&r, "push.status.unknown", "status of an unknown session");
+    // the requirement names the code (MANIFEST_BLOB_UNKNOWN): another one fails it
+    assert_fail(&r, "push.manifest.missing-blobs-code", "push the manifest");
     let f = r.finding.unwrap();
     assert!(
-        f.message.contains("expected BLOB_UPLOAD_UNKNOWN"),
+        f.message.contains("expected MANIFEST_BLOB_UNKNOWN"),
         "{}",
         f.message
     );
     assert_eq!(f.failures[0].query, "error code");
-    assert_eq!(f.failures[0].got, "[\"MANIFEST_UNKNOWN\"]");
+    assert_eq!(f.failures[0].got, "[\"MANIFEST_INVALID\"]");
 
     let r = against_broken(
         Arc::new(|_, _, status, _, body| {
