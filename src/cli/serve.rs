@@ -100,11 +100,17 @@ pub struct ServeArgs {
 }
 
 /// A number of seconds (fractions allowed) as a duration.
-fn seconds(s: &str) -> Result<Duration, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    Duration::try_from_secs_f64(v).map_err(|e| format!("{s}: {e}"))
+fn seconds(s: &str) -> Result<Duration, SecondsError> {
+    let v: f64 = s.parse().map_err(|_| SecondsError::NotANumber(s.into()))?;
+    Ok(Duration::try_from_secs_f64(v)?)
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SecondsError {
+    #[error("{0:?} is not a number of seconds")]
+    NotANumber(String),
+    #[error(transparent)]
+    OutOfRange(#[from] std::time::TryFromFloatSecsError),
 }
 
 pub fn serve(a: ServeArgs) -> Result<ExitCode, CliError> {
