@@ -3,6 +3,7 @@
 //! ```text
 //! blobs/<alg>/<hex[0..2]>/<hex>            content, written once, never modified
 //! uploads/<id>/data, uploads/<id>/info     upload sessions (survive a restart)
+//! uploads/<id>/commit                      the digest of a commit under way
 //! repositories/<name>/_layers/<alg>/<hex>  empty link files: blob is in the repository
 //! repositories/<name>/_manifests/<alg>/<hex>  the manifest's media type
 //! repositories/<name>/_tags/<tag>          the tagged digest
@@ -42,6 +43,9 @@ struct Indexes {
     tags: HashMap<String, TagIndex>,
     repos: Option<SortedNames>,
 }
+
+/// The record, inside an upload's directory, that its commit was decided: the digest.
+const COMMIT: &str = "commit";
 
 fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg.to_string())
@@ -99,11 +103,40 @@ impl FsStorage {
         for e in fs::read_dir(root.join("tmp"))? {
             let _ = fs::remove_file(e?.path());
         }
-        Ok(FsStorage {
+        let storage = FsStorage {
             root,
             counter: AtomicU64::new(0),
             index: Mutex::new(Indexes::default()),
-        })
+        };
+        storage.recover_uploads()?;
+        Ok(storage)
+    }
+
+    /// Settles upload directories a crash left half-way: a commit that was decided (its
+    /// `commit` record written) is finished, so the blob lands in the repository and the
+    /// session ends as if the commit had returned; a directory without `info` (creation or
+    /// removal interrupted) was never a visible upload and is removed.
+    fn recover_uploads(&self) -> io::Result<()> {
+        for e in fs::read_dir(self.root.join("uploads"))? {
+            let e = e?;
+            let id = e.file_name().to_string_lossy().into_owned();
+            let dir = e.path();
+            if check_upload_id(&id).is_err() {
+                continue;
+            }
+            if !dir.join("info").exists() {
+                fs::remove_dir_all(&dir)?;
+                continue;
+            }
+            if let Some(record) = not_found_is_none(fs::read_to_string(dir.join(COMMIT)))? {
+                let digest: Digest = record
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid("corrupt upload commit record"))?;
+                self.upload_commit(&id, &digest)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn root(&self) -> &Path {
@@ -256,7 +289,10 @@ impl Storage for FsStorage {
             .next()
             .and_then(Algorithm::from_name)
             .ok_or_else(|| invalid("corrupt upload info"))?;
-        let size = fs::metadata(dir.join("data"))?.len();
+        // no data beside info: a commit moved it into the blob store
+        let Some(size) = not_found_is_none(fs::metadata(dir.join("data")))?.map(|m| m.len()) else {
+            return Ok(None);
+        };
         Ok(Some(UploadInfo {
             repo,
             size,
@@ -285,23 +321,40 @@ impl Storage for FsStorage {
         Ok(Box::new(File::open(self.upload_dir(id)?.join("data"))?))
     }
 
+    /// Moving the data into the blob store and ending the session cannot be one atomic
+    /// step, so the decision is: the durable `commit` record (the digest) is written first,
+    /// and a crash after it is finished by [`FsStorage::open`]. Without it, a crash between
+    /// the move and the removal left an upload with `info` and no `data`: listed, yet
+    /// unreadable after a restart. Re-running a commit (here or at recovery) is harmless.
     fn upload_commit(&self, id: &str, digest: &Digest) -> io::Result<()> {
-        let info = self
-            .upload_info(id)?
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "upload unknown"))?;
         let dir = self.upload_dir(id)?;
+        let Some(info) = not_found_is_none(fs::read_to_string(dir.join("info")))? else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "upload unknown"));
+        };
+        let repo = info.lines().next().unwrap_or_default().to_string();
         let data = dir.join("data");
         let target = self.blob_path(digest);
-        if !target.exists() {
+        if data.exists() {
+            // the bytes are durable before the record says they may be moved
             File::open(&data)?.sync_all()?;
-            let parent = target.parent().expect("blob paths have parents");
-            fs::create_dir_all(parent)?;
-            // rename is atomic: concurrent commits of the same digest both succeed, and
-            // either's identical content wins
-            fs::rename(&data, &target)?;
-            sync_dir(parent)?;
+            self.write_atomic(&dir.join(COMMIT), digest.to_string().as_bytes())?;
+            if !target.exists() {
+                let parent = target.parent().expect("blob paths have parents");
+                fs::create_dir_all(parent)?;
+                // rename is atomic: concurrent commits of the same digest both succeed, and
+                // either's identical content wins
+                fs::rename(&data, &target)?;
+                sync_dir(parent)?;
+            }
         }
-        self.blob_link(&info.repo, digest)?;
+        if !self.blob_link(&repo, digest)? {
+            // neither the bytes nor the blob: nothing to commit
+            return Err(io::Error::new(io::ErrorKind::NotFound, "upload unknown"));
+        }
+        // info goes first: the session ends in one step, whatever the rest of the
+        // removal gets to do before a crash
+        fs::remove_file(dir.join("info"))?;
+        sync_dir(&self.root.join("uploads"))?;
         fs::remove_dir_all(&dir)?;
         Ok(())
     }
@@ -582,3 +635,7 @@ impl Storage for FsStorage {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+#[path = "fs_tests.rs"]
+mod tests;
