@@ -208,6 +208,34 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
     }
 }
 
+impl<T> Watched<T> {
+    /// A write that moved bytes counts as progress; one the client does not take for the idle
+    /// limit drops the connection.
+    fn after_write(
+        &mut self,
+        written: Poll<std::io::Result<usize>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<std::io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) => {
+                if n > 0 {
+                    self.last = Instant::now();
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending => {
+                let at = self.last + self.limits.idle;
+                if Self::expired(&mut self.write_timer, at, cx) {
+                    tracing::info!(reason = Stall::Idle.describe(), "connection dropped");
+                    return Poll::Ready(Err(timed_out(Stall::Idle)));
+                }
+                Poll::Pending
+            }
+            other => other,
+        }
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -216,23 +244,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
         this.sync();
-        match Pin::new(&mut this.io).poll_write(cx, data) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.last = Instant::now();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => {
-                let at = this.last + this.limits.idle;
-                if Self::expired(&mut this.write_timer, at, cx) {
-                    tracing::info!(reason = Stall::Idle.describe(), "connection dropped");
-                    return Poll::Ready(Err(timed_out(Stall::Idle)));
-                }
-                Poll::Pending
-            }
-            other => other,
-        }
+        let written = Pin::new(&mut this.io).poll_write(cx, data);
+        this.after_write(written, cx)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -250,23 +263,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
         this.sync();
-        match Pin::new(&mut this.io).poll_write_vectored(cx, bufs) {
-            Poll::Ready(Ok(n)) => {
-                if n > 0 {
-                    this.last = Instant::now();
-                }
-                Poll::Ready(Ok(n))
-            }
-            Poll::Pending => {
-                let at = this.last + this.limits.idle;
-                if Self::expired(&mut this.write_timer, at, cx) {
-                    tracing::info!(reason = Stall::Idle.describe(), "connection dropped");
-                    return Poll::Ready(Err(timed_out(Stall::Idle)));
-                }
-                Poll::Pending
-            }
-            other => other,
-        }
+        let written = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.after_write(written, cx)
     }
 
     fn is_write_vectored(&self) -> bool {

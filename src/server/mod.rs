@@ -393,17 +393,5 @@ pub(crate) const DRAIN_LIMIT: u64 = 32 * 1024 * 1024;
 
 /// A fresh random upload id, shaped as a UUID (version 4) as the spec asks.
 pub fn new_upload_id() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the OS provides randomness");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = crate::oci::digest::hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    crate::oci::random_uuid()
 }

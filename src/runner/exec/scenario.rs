@@ -35,24 +35,6 @@ pub(super) fn value_str(v: &Value) -> String {
     }
 }
 
-/// A random version-4 UUID: what registries commonly use as upload ids, for requests at a
-/// session that was never opened.
-fn random_uuid() -> String {
-    let mut b = [0u8; 16];
-    getrandom::fill(&mut b).expect("the OS provides randomness");
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = crate::oci::digest::hex(&b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
-
 fn builtin(ctx: &RunContext, s: &Scenario, b: Builtin) -> String {
     let repo = || match &s.repository {
         Some(r) => r.replace("{namespace}", &ctx.namespace),
@@ -68,7 +50,7 @@ fn builtin(ctx: &RunContext, s: &Scenario, b: Builtin) -> String {
         Builtin::Registry => ctx.base.as_str().trim_end_matches('/').to_string(),
         Builtin::Seed => ctx.seed.to_string(),
         Builtin::Other => format!("absent-{}", ctx.run_tag),
-        Builtin::Uuid => random_uuid(),
+        Builtin::Uuid => crate::oci::random_uuid(),
     }
 }
 
