@@ -1,4 +1,7 @@
-//! The `Link` header (RFC 8288), as far as pagination needs it: the target of `rel="next"`.
+//! Pagination: the target of `rel="next"` in a `Link` header (RFC 8288), and, for a
+//! registry that sends none, the next page asked for with `last`.
+
+use reqwest::Url;
 
 /// The target of `rel="next"` among `Link` header values (each may hold several links).
 pub fn next_link(values: &[String]) -> Option<String> {
@@ -24,6 +27,32 @@ pub fn next_link(values: &[String]) -> Option<String> {
         }
     }
     None
+}
+
+/// The next page of a list whose registry sends no `Link`: the same query with `last` set to
+/// the last entry received ("the response … will begin after <tagname>", listing-tags, where
+/// the `Link` header itself is only a MAY). `None` when nothing remains: the page held fewer
+/// than the `n` asked for (or nothing), or the query has no `n`, so the answer was whole.
+pub fn after_last(page: &Url, received: usize, last: Option<&str>) -> Option<Url> {
+    let asked: usize = page
+        .query_pairs()
+        .find(|(k, _)| k == "n")
+        .and_then(|(_, v)| v.parse().ok())?;
+    let last = last?;
+    if received == 0 || received < asked {
+        return None;
+    }
+    let keep: Vec<(String, String)> = page
+        .query_pairs()
+        .filter(|(k, _)| k != "last")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut next = page.clone();
+    next.query_pairs_mut()
+        .clear()
+        .extend_pairs(keep)
+        .append_pair("last", last);
+    Some(next)
 }
 
 #[cfg(test)]
@@ -52,5 +81,25 @@ mod tests {
         // a malformed link does not hide a good one after it
         assert_eq!(l(&["garbage, <n>; rel=\"next\""]).as_deref(), Some("n"));
         assert_eq!(l(&[]), None);
+    }
+
+    #[test]
+    fn after_last_continues_full_pages_only() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        let page = u("http://r/v2/a/tags/list?n=3&last=t2");
+        assert_eq!(
+            after_last(&page, 3, Some("t5"))
+                .map(String::from)
+                .as_deref(),
+            Some("http://r/v2/a/tags/list?n=3&last=t5")
+        );
+        // fewer than n: the list is complete
+        assert_eq!(after_last(&page, 2, Some("t4")), None);
+        assert_eq!(after_last(&page, 0, None), None);
+        // without n the answer was the whole list
+        assert_eq!(
+            after_last(&u("http://r/v2/a/tags/list"), 5, Some("t4")),
+            None
+        );
     }
 }

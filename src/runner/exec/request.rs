@@ -9,7 +9,7 @@ use super::scenario::Runner;
 use super::{Stop, error, fail};
 use crate::runner::client::Response;
 use crate::runner::jsonpath::json_path;
-use crate::runner::link::next_link;
+use crate::runner::link::{after_last, next_link};
 use crate::runner::plan::{Body, Method, Request, RequestStep, Step};
 
 impl Runner<'_> {
@@ -112,6 +112,8 @@ impl Runner<'_> {
             let mut all = vec![];
             let mut page = res;
             let mut page_url = url;
+            // once a registry has sent a Link, a page without one is the last
+            let mut links = false;
             for n in 0.. {
                 let v: Value = serde_json::from_slice(&page.body).map_err(|e| {
                     fail(
@@ -122,9 +124,12 @@ impl Runner<'_> {
                         &step.source,
                     )
                 })?;
-                match json_path(&v, &p.collect) {
-                    Some(Value::Array(a)) => all.extend(a.iter().cloned()),
-                    Some(Value::Null) | None => {}
+                let received = match json_path(&v, &p.collect) {
+                    Some(Value::Array(a)) => {
+                        all.extend(a.iter().cloned());
+                        a.len()
+                    }
+                    Some(Value::Null) | None => 0,
                     Some(other) => {
                         return Err(fail(
                             req_of_step,
@@ -134,22 +139,33 @@ impl Runner<'_> {
                             &step.source,
                         ));
                     }
-                }
-                let Some(next) = next_link(&page.header_all("link")) else {
-                    break;
+                };
+                let next = match next_link(&page.header_all("link")) {
+                    Some(next) => {
+                        links = true;
+                        page_url
+                            .join(&next)
+                            .map_err(|e| error(format!("Link target {next:?}: {e}")))?
+                    }
+                    None if links => break,
+                    None => {
+                        let last = all.last().and_then(Value::as_str);
+                        match after_last(&page_url, received, last) {
+                            Some(next) => next,
+                            None => break,
+                        }
+                    }
                 };
                 if n + 1 >= p.max_pages {
                     return Err(fail(
                         req_of_step,
-                        "header Link",
-                        format!("no next page after {} pages", p.max_pages),
-                        format!("still a next Link: {next}"),
+                        "pages",
+                        format!("the end of the list within {} pages", p.max_pages),
+                        format!("still a next page: {next}"),
                         &step.source,
                     ));
                 }
-                page_url = page_url
-                    .join(&next)
-                    .map_err(|e| error(format!("Link target {next:?}: {e}")))?;
+                page_url = next;
                 page = self.send(req, &page_url, &headers, Bytes::new()).await?;
                 self.after(rs, &page_url, &page)?;
             }
