@@ -734,3 +734,35 @@ async fn a_404_may_carry_another_valid_code_where_the_spec_fixes_only_the_status
     .await;
     assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.finding);
 }
+
+/// An answer whose body ends before its Content-Length (the connection closed) is judged:
+/// its status check holds and stays passed, the broken framing is a failure of
+/// `http.framing` of its own, not an error that voids the scenario.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_cut_short_fails_framing_and_its_status_is_still_judged() {
+    use regverify::runner::exec::Outcome;
+    let short = raw_server(|mut s| async move {
+        read_request(&mut s).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"a\":")
+            .await;
+        let _ = s.shutdown().await;
+    })
+    .await;
+    let (r, _) = transport_fault(short, short_timeout()).await;
+    let text = regverify::runner::harness::failure_text(&specs(), &r);
+    assert_eq!(r.verdict, Verdict::Fail, "{text}");
+    let f = r.finding.as_ref().unwrap();
+    assert_eq!(f.requirement.as_deref(), Some("http.framing"), "{text}");
+    assert_eq!(f.step, "version check");
+    assert!(f.message.contains("5 of the 100 bytes"), "{text}");
+    let outcome = |req: &str| {
+        r.checks
+            .iter()
+            .filter(|c| c.requirement == req)
+            .map(|c| c.outcome)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(outcome("base.v2"), [Outcome::Pass], "{:#?}", r.checks);
+    assert_eq!(outcome("http.framing"), [Outcome::Fail], "{:#?}", r.checks);
+}

@@ -77,8 +77,8 @@ pub struct Requirement {
     /// registry's answer (a grammar of names, a rule about documents or clients).
     #[serde(default)]
     pub derived_from: Option<String>,
-    /// Which spec text states it: `v1.1.1` (default) or `main`, or `distribution` for the
-    /// Docker Registry HTTP API V2 document.
+    /// Which spec text states it: `v1.1.1` (default) or `main`, `distribution` for the
+    /// Docker Registry HTTP API V2 document, `rfc9112` for HTTP/1.1 message framing.
     #[serde(default = "default_source")]
     pub source: String,
     pub summary: String,
@@ -105,6 +105,7 @@ impl Requirement {
             "distribution" => {
                 "https://github.com/distribution/distribution/blob/main/docs/content/spec/api.md"
             }
+            "rfc9112" => "https://www.rfc-editor.org/rfc/rfc9112",
             _ => "https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md",
         };
         format!("{base}#{}", self.section)

@@ -14,7 +14,7 @@ mod scenario;
 
 use reqwest::Url;
 
-use super::client::{Client, Exchange};
+use super::client::{Client, Exchange, Response};
 use super::fixtures::Fixtures;
 use super::model::Workflow;
 use super::plan::Source;
@@ -157,6 +157,23 @@ enum Stop {
 
 fn error(m: impl ToString) -> Stop {
     Stop::Error(m.to_string())
+}
+
+/// The requirement every answer is held to by HTTP itself: a body as long as its framing
+/// announces (RFC 9112 §6.3, §7.1).
+pub(crate) const FRAMING: &str = "http.framing";
+
+/// The failure of an answer whose body broke HTTP message framing, if it did. Its status
+/// and headers arrived whole, so they are still judged; its body is not.
+fn framing_failure(res: &Response, at: &str) -> Option<CheckFailure> {
+    res.framing.as_ref().map(|f| CheckFailure {
+        requirement: Some(FRAMING.into()),
+        query: "body framing".into(),
+        expected: "a body as long as its headers announce".into(),
+        got: f.to_string(),
+        source: at.to_string(),
+        because: None,
+    })
 }
 
 /// A failure of one check, outside the expectations (a push, a capture, a page).

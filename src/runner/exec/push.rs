@@ -5,9 +5,9 @@ use bytes::Bytes;
 use reqwest::Url;
 
 use super::scenario::Runner;
-use super::{Stop, error, fail};
+use super::{Stop, error, fail, framing_failure};
 use crate::oci::Digest;
-use crate::runner::client::{Client, Exchange, TransportError};
+use crate::runner::client::{Client, Exchange, Response, TransportError};
 use crate::runner::plan::{Push, Source, Step};
 
 impl Runner<'_> {
@@ -85,7 +85,7 @@ impl Runner<'_> {
                         &step.source,
                     ));
                 }
-                Ok(())
+                framed(&res, &step.source)
             }
         }
     }
@@ -121,6 +121,7 @@ async fn push_blob(
                 at,
             ));
         }
+        framed(&res, at)?;
         let loc = res.header("location").ok_or_else(|| {
             fail(
                 Some("push.post.202"),
@@ -158,8 +159,18 @@ async fn push_blob(
                 at,
             ));
         }
+        framed(&res, at)?;
         Ok(res.header("location").and_then(|l| url.join(l).ok()))
     }
     .await;
     (log, outcome)
+}
+
+/// An answer of a push whose body broke HTTP framing fails `http.framing`, once its status
+/// was judged.
+fn framed(res: &Response, at: &Source) -> Result<(), Stop> {
+    match framing_failure(res, &at.to_string()) {
+        Some(f) => Err(Stop::Fail(vec![f])),
+        None => Ok(()),
+    }
 }

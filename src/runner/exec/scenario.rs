@@ -316,8 +316,14 @@ impl<'a> Runner<'a> {
     /// Deletes what the scenario created, manifests first (newest first, so referrers and
     /// indexes go before what they point at), then blobs. Best effort: a registry without
     /// deletion keeps it all. Not part of the transcript.
+    ///
+    /// Content whose bytes the specs fix (the empty descriptor's `{}`, the empty blob) is
+    /// left where it is: every scenario that needs it pushes the same bytes, so deleting it
+    /// here would, on a registry whose deletion is not confined to the repository, pull it
+    /// from under scenarios still running. Everything else is the scenario's own.
     async fn remove_created(&mut self) {
         let mut created = std::mem::take(&mut self.created);
+        created.retain(|u| !is_shared_content(u));
         created.reverse();
         created.dedup();
         created.sort_by_key(|u| !u.path().contains("/manifests/"));
@@ -371,11 +377,27 @@ impl<'a> Runner<'a> {
             .await
             .map_err(|e| error(format!("{method} {}: {e}", display_url(url))))?;
         self.note_created(url, &res);
-        // an answer whose body broke HTTP framing cannot be judged whole
-        if let Some(f) = &res.framing {
-            return Err(error(format!("{method} {}: {f}", display_url(url))));
-        }
+        // an answer whose body broke HTTP framing is still an answer: its status and
+        // headers are judged, the fault is a failure of its own (see `framing_failure`)
         Ok(res)
+    }
+}
+
+/// Whether `url` names a blob whose bytes every scenario pushing it shares (see
+/// [`Runner::remove_created`]).
+fn is_shared_content(url: &Url) -> bool {
+    use crate::oci::Digest;
+    use std::sync::LazyLock;
+    static SHARED: LazyLock<[String; 2]> = LazyLock::new(|| {
+        [
+            // the image spec's empty descriptor
+            Digest::sha256(b"{}").to_string(),
+            Digest::sha256(b"").to_string(),
+        ]
+    });
+    match crate::oci::api::Target::parse(url.path()) {
+        Some(crate::oci::api::Target::Blob { digest, .. }) => SHARED.iter().any(|d| d == digest),
+        _ => false,
     }
 }
 

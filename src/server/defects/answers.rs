@@ -179,6 +179,21 @@ pub(super) async fn rewrite(defect: Defect, seen: super::Seen<'_>, mut res: Resp
             });
             res = Response::from_parts(parts, Body::from_stream(stream));
         }
+        (D::BlobShortBody, Some(E::BlobGet)) if get && res.status().is_success() => {
+            // half of the first piece of data, then, once that is on the wire, a failed body:
+            // the server closes the connection with the handler's Content-Length announced
+            let (parts, body) = res.into_parts();
+            let half = body.into_data_stream().take(1).map(|chunk| {
+                chunk
+                    .map(|b| b.slice(..b.len() / 2))
+                    .map_err(std::io::Error::other)
+            });
+            let cut = futures_util::stream::once(async {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Err(std::io::Error::other("body cut short on purpose"))
+            });
+            res = Response::from_parts(parts, Body::from_stream(half.chain(cut)));
+        }
         (D::RangeOffByOne, Some(E::UploadStart | E::UploadChunk | E::UploadStatus)) => {
             let off = res
                 .headers()
