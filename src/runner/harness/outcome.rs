@@ -43,7 +43,15 @@ pub fn failure_text(specs: &Specs, r: &ScenarioResult) -> String {
     for line in f.message.lines() {
         s.push_str(&format!("  {line}\n"));
     }
-    s.push_str(&transcript(&f.transcript));
+    let lead = f.lead.min(f.transcript.len());
+    s.push_str(&transcript(&f.transcript[..lead]));
+    let others = f.transcript.len() - lead;
+    if others > 0 {
+        s.push_str(&format!(
+            "  … {others} other exchange(s) of the step ran beside it, not shown \
+             (the JSON report and --debug have them)\n"
+        ));
+    }
     s
 }
 
