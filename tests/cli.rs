@@ -169,6 +169,63 @@ fn a_failing_registry_gives_exit_code_one() {
     assert!(stdout.contains("FAIL"), "{stdout}");
 }
 
+/// A registry that answers the preflight `GET /v2/` and drops every other request
+/// unanswered, so each scenario ends in an error (a transport fault), never in a verdict.
+/// Serves until the test process ends.
+fn registry_that_drops_requests() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let _ = BufReader::new(&stream).read_line(&mut line);
+                if line.starts_with("GET /v2/ ") {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                    );
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn errors_are_marked_and_counted_as_errors_in_the_one_summary() {
+    let port = registry_that_drops_requests();
+    let out = regverify()
+        .args(["run", &format!("http://127.0.0.1:{port}"), "pull::"])
+        .args(["--timeout", "5"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // one mark per scenario: errors (all but the check of `GET /v2/` itself), no failure
+    let marks = stdout
+        .lines()
+        .find(|l| !l.is_empty() && l.chars().all(|c| ".FEs".contains(c)))
+        .unwrap_or_else(|| panic!("no line of marks in\n{stdout}"));
+    let count = |m: char| marks.chars().filter(|&c| c == m).count();
+    assert!(count('E') > 5 && count('F') == 0, "{marks}");
+    // and a single summary, whose counts are those marks
+    let summary = format!(
+        "scenarios: {} passed, 0 failed, {} errors, {} skipped",
+        count('.'),
+        count('E'),
+        count('s')
+    );
+    assert!(stdout.contains(&summary), "{summary} not in\n{stdout}");
+    assert!(
+        !stdout.contains("test result"),
+        "a second summary:\n{stdout}"
+    );
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+}
+
 #[test]
 fn an_unreachable_registry_is_one_message_and_exit_code_two() {
     // nothing listens on this port: the preflight says so once, no scenario runs
@@ -303,7 +360,7 @@ fn the_oci_conformance_environment_works_unchanged() {
         "{names:?}"
     );
     assert!(
-        stdout.contains("ignored"),
+        stdout.contains(" not selected in "),
         "unselected workflows are reported: {stdout}"
     );
     let tags = std::fs::read_to_string(reports.path().join("results.json")).unwrap();

@@ -659,21 +659,43 @@ async fn oci_tag_sent_one_tag_per_line_is_read_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_concurrent_step_shows_its_own_exchange_first() {
+    // the third read fails: the two reads before it and the pushes beside it are cut
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let r = against_broken(
-        Arc::new(|m, p, status, _, _| {
+        Arc::new(move |m, p, status, _, _| {
             if m == "GET" && p.ends_with("/manifests/moving") {
-                *status = 500;
+                let n = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if n == 2 {
+                    *status = 500;
+                }
             }
         }),
         "tag-moved-while-read",
     )
     .await;
     assert_fail(&r, "pull.manifest.get", "move the tag while reading it");
-    let first = &r.finding.as_ref().unwrap().transcript[0];
+    let finding = r.finding.as_ref().unwrap();
+    let first = &finding.transcript[0];
     assert_eq!(
         (first.method.as_str(), first.status),
         ("GET", Some(500)),
         "the failing answer leads the transcript"
+    );
+    let text = regverify::runner::harness::failure_text(&specs(), &r);
+    let requests: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("  > GET ") || l.starts_with("  > PUT "))
+        .collect();
+    assert_eq!(
+        requests.len(),
+        1,
+        "only the failing exchange is printed:\n{text}"
+    );
+    assert!(text.contains("  < 500"), "{text}");
+    let others = finding.transcript.len() - 1;
+    assert!(
+        text.contains(&format!("{others} other exchange(s) of the step")),
+        "{text}"
     );
 }
 

@@ -157,6 +157,7 @@ mod tests {
                 message: "m".into(),
                 failures: vec![],
                 transcript: vec![],
+                lead: 0,
             }),
             skip_reason: None,
             millis: 0,

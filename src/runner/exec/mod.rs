@@ -130,6 +130,10 @@ pub struct Finding {
     pub failures: Vec<CheckFailure>,
     /// The exchanges of the step that went wrong.
     pub transcript: Vec<Exchange>,
+    /// How many exchanges at the front of the transcript are the failure's own; after
+    /// them come those of a concurrent step's other branches, cut from the printed text.
+    #[serde(skip)]
+    pub lead: usize,
 }
 
 #[derive(Clone, Debug, serde::Serialize)]

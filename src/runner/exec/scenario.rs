@@ -26,6 +26,9 @@ pub(super) struct Runner<'a> {
     pub created: Vec<Url>,
     /// Checks judged so far, by position: whether each held.
     pub judged: HashMap<String, bool>,
+    /// Set by a concurrent step that failed: how many exchanges at the front of the log's
+    /// latest step are the failure's own (the rest ran beside it).
+    pub lead: Option<usize>,
 }
 
 pub(super) fn value_str(v: &Value) -> String {
@@ -68,6 +71,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         log: vec![],
         created: vec![],
         judged: HashMap::new(),
+        lead: None,
     };
     // the first failure, error or skip (with the step and its exchanges) decides the
     // verdict; failures of later steps that did not rely on it are reported too
@@ -83,6 +87,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
             ),
             &s.steps[0],
             0..0,
+            None,
         ));
         ended = true;
     }
@@ -101,6 +106,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
             continue;
         }
         let mark = r.log.len();
+        r.lead = None;
         match r.step(step).await {
             Ok(()) => states[i] = StepState::Ran,
             Err(stop) => {
@@ -112,7 +118,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
                     (true, _) => ended = true,
                     (false, stop) => {
                         ended = !matches!(stop, Stop::Fail(_));
-                        outcome = Some((stop, step, span));
+                        outcome = Some((stop, step, span, r.lead));
                     }
                 }
             }
@@ -129,7 +135,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
     let (verdict, finding, skip_reason) = match outcome {
         None => (Verdict::Pass, None, None),
         Some((Stop::Skip(reason), ..)) => (Verdict::Skip, None, Some(reason)),
-        Some((stop, step, span)) => {
+        Some((stop, step, span, lead)) => {
             let (verdict, failures, message) = match stop {
                 Stop::Fail(mut failures) => {
                     for f in &mut failures {
@@ -147,6 +153,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
                 Stop::Error(m) => (Verdict::Error, vec![], m),
                 Stop::Skip(_) => unreachable!("handled above"),
             };
+            let lead = lead.unwrap_or(span.len());
             let transcript = r.log[span].to_vec();
             (
                 verdict,
@@ -160,6 +167,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
                     message,
                     failures,
                     transcript,
+                    lead,
                 }),
                 None,
             )
@@ -294,14 +302,20 @@ impl<'a> Runner<'a> {
                 log: vec![],
                 created: vec![],
                 judged: HashMap::new(),
+                lead: None,
             })
             .collect();
         let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st));
         let outcomes = futures_util::future::join_all(runs).await;
-        // the transcript starts with the exchanges of the sub-step that failed first, so a
-        // failure shows its own answer before those of the others
+        // the transcript starts with the last exchange of the sub-step that failed first
+        // (a sub-step stops at its failure, so that is the failing answer), then the rest:
+        // a failure shows its own answer, and the others can be cut from what is printed
         if let Some(first) = outcomes.iter().position(Result::is_err) {
             forks.swap(0, first);
+            if let Some(failing) = forks[0].log.pop() {
+                forks[0].log.insert(0, failing);
+                self.lead = Some(1);
+            }
         }
         for f in forks {
             self.log.extend(f.log);

@@ -1,23 +1,22 @@
-//! `regverify run`: settings, one libtest-mimic trial per scenario, and the closing summary
-//! with the conformance statement. The registry is given as a URL: the CLI starts the
+//! `regverify run`: settings, the scenarios selected and run on a few threads, and the
+//! closing summary with the conformance statement. The registry is given as a URL: the CLI starts the
 //! embedded reference when the user names none.
 
 mod outcome;
+mod schedule;
 mod settings;
-mod trials;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use libtest_mimic::Arguments;
 use reqwest::Url;
 
 use super::client::{Client, ClientConfig, display_url};
 use super::corpus::Corpus;
 use super::error::RunError;
-use super::exec::{RunContext, ScenarioResult};
+use super::exec::{RunContext, Verdict};
 use super::loader::{self, Specs};
 
 pub use super::report::transcript;
@@ -140,23 +139,33 @@ fn run_checked(
             settings.seed
         );
     }
-    let results: Arc<Mutex<Vec<ScenarioResult>>> = Arc::default();
-    let trials = trials::trials(specs, &settings, &ctx, &rt, &results);
-    let targs = Arguments {
-        filter: args.filter.clone(),
-        list: args.list,
+    let names = schedule::NameFilter {
+        filter: args.filter.as_deref(),
+        skip: &args.skip,
         exact: args.exact,
-        skip: args.skip.clone(),
-        test_threads: Some(args.test_threads.max(1)),
-        quiet: !args.verbose,
-        ..Arguments::default()
     };
-    let started = Instant::now();
-    let conclusion = libtest_mimic::run(&targs, trials);
+    let selection = schedule::select(specs, &settings, &names);
     if args.list {
+        // the listing format of libtest, which tools that drive test binaries read
+        for s in &selection.scenarios {
+            println!("{}: test", s.name());
+        }
         return Ok(ExitCode::SUCCESS);
     }
-    let results = results.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let started = Instant::now();
+    let results = schedule::run_all(
+        &selection.scenarios,
+        &ctx,
+        &rt,
+        args.test_threads,
+        args.verbose,
+        settings.debug,
+    );
+    for r in &results {
+        if matches!(r.verdict, Verdict::Fail | Verdict::Error) {
+            println!("\n{}", failure_text(specs, r));
+        }
+    }
     let took = started.elapsed();
     let report = super::report::Report::build(
         specs,
@@ -166,7 +175,7 @@ fn run_checked(
         took.as_millis() as u64,
         &results,
     );
-    outcome::print_summary(&report, took);
+    outcome::print_summary(&report, selection.not_selected, took);
     let mut outputs = super::report::Outputs {
         junit: args.junit.clone(),
         json: args.json.clone(),
@@ -206,7 +215,10 @@ fn run_checked(
         }
         return Ok(ExitCode::from(1));
     }
-    Ok(if conclusion.has_failed() {
+    let found = results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error));
+    Ok(if found {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -43,20 +43,23 @@ pub fn failure_text(specs: &Specs, r: &ScenarioResult) -> String {
     for line in f.message.lines() {
         s.push_str(&format!("  {line}\n"));
     }
-    s.push_str(&transcript(&f.transcript));
+    let lead = f.lead.min(f.transcript.len());
+    s.push_str(&transcript(&f.transcript[..lead]));
+    let others = f.transcript.len() - lead;
+    if others > 0 {
+        s.push_str(&format!(
+            "  … {others} other exchange(s) of the step ran beside it, not shown \
+             (the JSON report and --debug have them)\n"
+        ));
+    }
     s
 }
 
-pub(super) fn print_summary(report: &Report, took: Duration) {
-    let c = &report.scenarios_summary;
+/// The run's one summary: the scenarios' verdicts, then the conformance statement.
+pub(super) fn print_summary(report: &Report, not_selected: usize, took: Duration) {
     println!(
-        "\nscenarios: {} passed, {} failed, {} errors, {} skipped in {:.1}s (seed {})",
-        c.pass,
-        c.fail,
-        c.error,
-        c.skip,
-        took.as_secs_f64(),
-        report.seed
+        "\n{}",
+        scenario_line(report, not_selected, took.as_secs_f64())
     );
     let st = &report.conformance.statement;
     let coloured = if report.conformance.conformant {
@@ -70,4 +73,19 @@ pub(super) fn print_summary(report: &Report, took: Duration) {
         st.replace("not conformant", &"not conformant".red().to_string())
     };
     println!("conformance: {coloured}");
+}
+
+/// `scenarios: 3 passed, 1 failed, 1 errors, 2 skipped in 1.0s (seed 7)`, with the scenarios
+/// of the profile that the filters left out when there are any.
+fn scenario_line(report: &Report, not_selected: usize, secs: f64) -> String {
+    let c = &report.scenarios_summary;
+    let left_out = if not_selected > 0 {
+        format!(", {not_selected} not selected")
+    } else {
+        String::new()
+    };
+    format!(
+        "scenarios: {} passed, {} failed, {} errors, {} skipped{left_out} in {secs:.1}s (seed {})",
+        c.pass, c.fail, c.error, c.skip, report.seed
+    )
 }

@@ -15,7 +15,7 @@ pub struct RunArgs {
     /// Registry to verify (e.g. http://localhost:5000). Without it, the embedded reference
     /// registry is started on a temporary directory (by the CLI). [env: OCI_ROOT_URL, or OCI_REGISTRY + OCI_TLS]
     pub url: Option<String>,
-    /// Only scenarios whose name contains this (libtest filter).
+    /// Only scenarios whose name contains this (as libtest filters tests).
     pub filter: Option<String>,
     /// Repository namespace; each scenario works in `<namespace>/<scenario>-<run>`.
     /// [env: OCI_NAMESPACE or OCI_REPO1; default: regverify]
