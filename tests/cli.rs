@@ -113,6 +113,23 @@ fn a_malformed_scenario_is_reported_with_its_position_and_nothing_runs() {
         stderr.contains("broken.yaml:12:14: error: use of unknown step nothing"),
         "{stderr}"
     );
+
+    // a capture in a step that checks nothing must name what a missing value breaks
+    std::fs::write(
+        specs.join("scenarios/broken.yaml"),
+        "scenarios:\n  - id: broken\n    title: t\n    requirements: [base.v2]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        capture:\n          loc: {header: Location}\n      - name: t\n        request: {method: GET, url: /v2/}\n        capture:\n          loc2: {header: Location, req: no.such}\n        expect: {req: base.v2, status: 200}\n",
+    )
+    .unwrap();
+    let (code, stderr) = check_specs(&specs);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("broken.yaml:10:16: error: step \"s\": capture loc in a step without expectations has no req:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("step \"t\": unknown requirement id no.such"),
+        "{stderr}"
+    );
 }
 
 #[test]

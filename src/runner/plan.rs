@@ -297,6 +297,9 @@ pub struct Capture {
     pub from: CaptureFrom,
     /// A missing value captures "" (or null) instead of failing.
     pub optional: bool,
+    /// The requirement a missing value breaks: the capture's own `req:`, else that of the
+    /// step's first expectation (the loader refuses a capture that has neither).
+    pub requirement: String,
     pub source: Source,
 }
 

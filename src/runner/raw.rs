@@ -236,4 +236,7 @@ pub(crate) struct Capture {
     pub challenge: Option<String>,
     #[serde(default)]
     pub optional: bool,
+    /// The requirement a missing value breaks, when the step has no expectation to blame.
+    #[serde(default)]
+    pub req: Option<Spanned<String>>,
 }

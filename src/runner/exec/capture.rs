@@ -16,10 +16,9 @@ impl Runner<'_> {
         url: &Url,
         res: &Response,
     ) -> Result<(), Stop> {
-        // a capture that finds nothing breaks the requirement the step checks
-        let step_req = rs.expect.first().map(|e| e.requirement.clone());
-        let step_req = step_req.as_deref();
         for c in &rs.capture {
+            // a capture that finds nothing breaks the requirement it names (or the step's)
+            let step_req = Some(c.requirement.as_str());
             let v = match &c.from {
                 CaptureFrom::Header { name, resolve } => {
                     // a field sent on several lines is one list (RFC 9110 §5.3)

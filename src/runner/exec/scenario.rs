@@ -137,12 +137,9 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         Some((Stop::Skip(reason), ..)) => (Verdict::Skip, None, Some(reason)),
         Some((stop, step, span, lead)) => {
             let (verdict, failures, message) = match stop {
-                Stop::Fail(mut failures) => {
-                    for f in &mut failures {
-                        if f.requirement.is_none() {
-                            f.requirement = s.requirements.first().cloned();
-                        }
-                    }
+                // every failure names its own requirement (the loader sees to it): none is
+                // charged to the scenario's first
+                Stop::Fail(failures) => {
                     let message = failures
                         .iter()
                         .map(super::CheckFailure::line)

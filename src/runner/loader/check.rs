@@ -499,7 +499,7 @@ impl Checker<'_, '_> {
                 reason: sk.reason,
             });
         }
-        let expect = st
+        let expect: Vec<plan::Expectation> = st
             .expect
             .clone()
             .map(raw::OneOrMany::into_vec)
@@ -547,10 +547,36 @@ impl Checker<'_, '_> {
                     None,
                 );
             }
+            let requirement = match (&c.req, expect.first()) {
+                (Some(r), _) => {
+                    if !self.specs.requirements.contains_key(&r.value) {
+                        let rat = self.file.source(r);
+                        self.err(
+                            &rat,
+                            format!("{label}: unknown requirement id {}", r.value),
+                            None,
+                        );
+                    }
+                    r.value.clone()
+                }
+                (None, Some(e)) => e.requirement.clone(),
+                (None, None) if c.optional => String::new(),
+                (None, None) => {
+                    self.err(
+                        &at,
+                        format!(
+                            "{label}: capture {name} in a step without expectations has no req:"
+                        ),
+                        Some("name the requirement a missing value breaks".into()),
+                    );
+                    String::new()
+                }
+            };
             capture.push(plan::Capture {
                 name: name.clone(),
                 from,
                 optional: c.optional,
+                requirement,
                 source: at,
             });
         }
@@ -559,6 +585,14 @@ impl Checker<'_, '_> {
             scope.made_by.insert(c.name.clone(), scope.current);
         }
         if let Some(p) = &r.paginate {
+            // a page that breaks the walk is blamed on what the step checks
+            if expect.is_empty() {
+                self.err(
+                    src,
+                    format!("{label}: paginate needs an expectation naming the requirement the pages serve"),
+                    None,
+                );
+            }
             scope.defined.insert(p.into.clone());
             scope.made_by.insert(p.into.clone(), scope.current);
         }
