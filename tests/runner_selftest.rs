@@ -788,3 +788,41 @@ async fn a_body_cut_short_fails_framing_and_its_status_is_still_judged() {
     assert_eq!(outcome("base.v2"), [Outcome::Pass], "{:#?}", r.checks);
     assert_eq!(outcome("http.framing"), [Outcome::Fail], "{:#?}", r.checks);
 }
+
+#[tokio::test]
+async fn a_broken_push_way_fails_once_and_the_scenario_goes_on_by_another() {
+    use regverify::runner::exec::Outcome;
+    // every PUT closing an upload answers 200 instead of 201: the monolithic and the
+    // chunked ways fail, single-POST still gets the blob in
+    let r = against_broken(
+        Arc::new(|m, p, status, _, _| {
+            if m == "PUT" && p.contains("/blobs/uploads/") && *status == 201 {
+                *status = 200;
+            }
+        }),
+        "blob-get",
+    )
+    .await;
+    let text = regverify::runner::harness::failure_text(&specs(), &r);
+    assert_eq!(r.verdict, Verdict::Fail, "{text}");
+    let outcomes = |req: &str| -> Vec<Outcome> {
+        r.checks
+            .iter()
+            .filter(|c| c.requirement == req)
+            .map(|c| c.outcome)
+            .collect()
+    };
+    // each broken way is its own requirement's failure, once
+    assert_eq!(outcomes("push.put.201"), vec![Outcome::Fail], "{text}");
+    assert_eq!(outcomes("push.chunk.close"), vec![Outcome::Fail], "{text}");
+    // the blob got in by single POST, so the pull was judged, and held
+    let pulled = outcomes("pull.blob.get");
+    assert!(!pulled.is_empty(), "{text}");
+    assert!(pulled.iter().all(|o| *o == Outcome::Pass), "{text}");
+    assert!(
+        r.exchanges
+            .iter()
+            .any(|e| e.method == "POST" && e.url.contains("digest=")),
+        "the fallback is in the transcript"
+    );
+}

@@ -29,6 +29,9 @@ pub(super) struct Runner<'a> {
     /// Set by a concurrent step that failed: how many exchanges at the front of the log's
     /// latest step are the failure's own (the rest ran beside it).
     pub lead: Option<usize>,
+    /// Failures that did not stop their step: a push whose first way failed and whose
+    /// fallback got the content in. They are reported; the steps after go on.
+    pub kept_going: Vec<CheckFailure>,
 }
 
 pub(super) fn value_str(v: &Value) -> String {
@@ -72,6 +75,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         created: vec![],
         judged: HashMap::new(),
         lead: None,
+        kept_going: vec![],
     };
     // the first failure, error or skip (with the step and its exchanges) decides the
     // verdict; failures of later steps that did not rely on it are reported too
@@ -107,20 +111,36 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         }
         let mark = r.log.len();
         r.lead = None;
-        match r.step(step).await {
-            Ok(()) => states[i] = StepState::Ran,
+        let result = r.step(step).await;
+        let kept_going = std::mem::take(&mut r.kept_going);
+        let stop = match result {
+            // the step got what later steps need: they go on, its failures are reported
+            Ok(()) => {
+                states[i] = StepState::Ran;
+                if kept_going.is_empty() {
+                    continue;
+                }
+                Stop::Fail(kept_going)
+            }
+            Err(Stop::Fail(mut f)) => {
+                states[i] = StepState::Failed;
+                f.splice(0..0, kept_going);
+                Stop::Fail(f)
+            }
             Err(stop) => {
                 states[i] = StepState::Failed;
-                let span = mark..r.log.len();
-                match (outcome.is_some(), stop) {
-                    (true, Stop::Fail(f)) => later_failures.extend(f),
-                    // an error or a skip ends the scenario
-                    (true, _) => ended = true,
-                    (false, stop) => {
-                        ended = !matches!(stop, Stop::Fail(_));
-                        outcome = Some((stop, step, span, r.lead));
-                    }
-                }
+                later_failures.extend(kept_going);
+                stop
+            }
+        };
+        let span = mark..r.log.len();
+        match (outcome.is_some(), stop) {
+            (true, Stop::Fail(f)) => later_failures.extend(f),
+            // an error or a skip ends the scenario
+            (true, _) => ended = true,
+            (false, stop) => {
+                ended = !matches!(stop, Stop::Fail(_));
+                outcome = Some((stop, step, span, r.lead));
             }
         }
     }
@@ -300,6 +320,7 @@ impl<'a> Runner<'a> {
                 created: vec![],
                 judged: HashMap::new(),
                 lead: None,
+                kept_going: vec![],
             })
             .collect();
         let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st));
@@ -317,6 +338,7 @@ impl<'a> Runner<'a> {
         for f in forks {
             self.log.extend(f.log);
             self.created.extend(f.created);
+            self.kept_going.extend(f.kept_going);
             for (k, held) in f.judged {
                 *self.judged.entry(k).or_insert(true) &= held;
             }
