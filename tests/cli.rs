@@ -186,6 +186,36 @@ fn a_failing_registry_gives_exit_code_one() {
     assert!(stdout.contains("FAIL"), "{stdout}");
 }
 
+#[test]
+fn a_must_within_an_optional_feature_is_reported_with_its_condition() {
+    let (_server, port) = defective_server("single-post-no-location");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = regverify()
+        .args(["run", &format!("http://127.0.0.1:{port}"), "single-post"])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("push.single-post.201 [MUST, when single-POST is supported]"),
+        "{stdout}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let entry = report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "push.single-post.201")
+        .unwrap();
+    assert_eq!(entry["level"], "MUST");
+    assert_eq!(entry["when"], "single-POST is supported");
+    assert_eq!(entry["verdict"], "fail");
+}
+
 /// A registry that answers the preflight `GET /v2/` and drops every other request
 /// unanswered, so each scenario ends in an error (a transport fault), never in a verdict.
 /// Serves until the test process ends.

@@ -11,7 +11,8 @@ use common::{Http, run_profile, specs, start};
 use libtest_mimic::{Arguments, Failed, Trial};
 use regverify::oci::Digest;
 use regverify::runner::client::ClientConfig;
-use regverify::runner::exec::Verdict;
+use regverify::runner::exec::{Outcome, Verdict};
+use regverify::runner::verdict::requirement_verdicts;
 use regverify::server::Config;
 use regverify::server::variations::{VARIATIONS, Variation, VariationInfo};
 
@@ -44,6 +45,9 @@ struct Findings {
     must_failed: BTreeSet<String>,
     other_failed: BTreeSet<String>,
     errors: Vec<String>,
+    /// MUST and SHOULD requirements skipped although they name no optional feature they
+    /// hold within: a skip is only for what the spec lets a registry lack.
+    unconditional_skips: BTreeSet<String>,
 }
 
 async fn run_every_profile(v: &VariationInfo) -> Findings {
@@ -60,9 +64,18 @@ async fn run_every_profile(v: &VariationInfo) -> Findings {
         must_failed: BTreeSet::new(),
         other_failed: BTreeSet::new(),
         errors: vec![],
+        unconditional_skips: BTreeSet::new(),
     };
     for profile in PROFILES {
-        for r in run_profile(&reg.url, profile, ClientConfig::default()).await {
+        let results = run_profile(&reg.url, profile, ClientConfig::default()).await;
+        for (id, v) in requirement_verdicts(&specs, &results) {
+            let q = &specs.requirements[&id];
+            let binding = matches!(q.level.class(), "MUST" | "SHOULD");
+            if v == Outcome::Skip && binding && q.when.is_none() {
+                f.unconditional_skips.insert(id);
+            }
+        }
+        for r in results {
             let finding = r.finding.as_ref();
             match r.verdict {
                 Verdict::Fail => {
@@ -109,12 +122,17 @@ fn quiet(v: &'static VariationInfo) -> Result<(), Failed> {
         .unwrap_or_default();
     let new: Vec<_> = f.must_failed.difference(&known).collect();
     let fixed: Vec<_> = known.difference(&f.must_failed).collect();
-    if new.is_empty() && fixed.is_empty() && f.other_failed.is_empty() && f.errors.is_empty() {
+    if new.is_empty()
+        && fixed.is_empty()
+        && f.other_failed.is_empty()
+        && f.errors.is_empty()
+        && f.unconditional_skips.is_empty()
+    {
         return Ok(());
     }
     Err(format!(
-        "{}: MUST failures not listed {new:?}\n    listed but passing now (remove them) {fixed:?}\n    SHOULD/MAY failures {:?}\n    errors {:?}",
-        v.name, f.other_failed, f.errors
+        "{}: MUST failures not listed {new:?}\n    listed but passing now (remove them) {fixed:?}\n    SHOULD/MAY failures {:?}\n    errors {:?}\n    skipped without a feature to lack (give them `when:`) {:?}",
+        v.name, f.other_failed, f.errors, f.unconditional_skips
     )
     .into())
 }

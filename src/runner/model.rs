@@ -89,6 +89,19 @@ pub struct Requirement {
     /// Why a client cannot observe it; present only for untestable requirements.
     #[serde(default)]
     pub untestable: Option<String>,
+    /// The optional feature a duty holds within, in words ("single-POST is supported"): the
+    /// duty is judged only where the registry has the feature (a scenario finding it absent
+    /// skips it) and is reported as conditional ("MUST, when single-POST is supported").
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+/// `MUST` or, within an optional feature, `MUST, when <feature>`.
+pub fn level_text(level: &str, when: Option<&str>) -> String {
+    match when {
+        Some(w) => format!("{level}, when {w}"),
+        None => level.to_string(),
+    }
 }
 
 fn default_source() -> String {
@@ -96,6 +109,11 @@ fn default_source() -> String {
 }
 
 impl Requirement {
+    /// The level as reports show it: with its condition, when it has one.
+    pub fn level_text(&self) -> String {
+        level_text(self.level.as_str(), self.when.as_deref())
+    }
+
     pub fn spec_url(&self) -> String {
         let base = match self.source.as_str() {
             "main" => "https://github.com/opencontainers/distribution-spec/blob/main/spec.md",

@@ -26,7 +26,7 @@ pub fn failure_text(specs: &Specs, r: &ScenarioResult) -> String {
                     format!(
                         "{} [{}] {} — {}",
                         req,
-                        q.level.as_str(),
+                        q.level_text(),
                         q.summary.trim(),
                         q.spec_url()
                     )

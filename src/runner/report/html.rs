@@ -1,6 +1,7 @@
 //! One self-contained HTML page: no remote assets, works from disk. Everything from a
 //! registry is escaped by maud.
 
+use crate::runner::model::level_text;
 use maud::{DOCTYPE, Markup, PreEscaped, html as h};
 
 use super::transcript;
@@ -97,7 +98,7 @@ pub fn html(r: &Report) -> String {
                     @for q in &r.requirements {
                         tr class=(format!("row v-{}", outcome_class(q.verdict))) {
                             td { a href=(q.spec) { code { (q.id) } } }
-                            td { (q.level) }
+                            td { (level_text(q.level, q.when.as_deref())) }
                             td class=(outcome_class(q.verdict)) { (q.verdict.as_str()) }
                             td { (q.summary) }
                             td { small { (q.scenarios.join(", ")) } }
@@ -127,7 +128,7 @@ pub fn html(r: &Report) -> String {
                                                 tr { th { "requirement" } th { "check" } th { "expected" } th { "got" } th { "at" } }
                                                 @for c in &s.failures {
                                                     tr {
-                                                        td { code { (c.requirement.as_deref().unwrap_or("")) } " " small { (c.level) } }
+                                                        td { code { (c.requirement.as_deref().unwrap_or("")) } " " small { (level_text(c.level, c.when.as_deref())) } }
                                                         td { (c.query) }
                                                         td class="expected" { code { (c.expected) } }
                                                         td class="got" { code { (c.got) } }

@@ -1,6 +1,7 @@
 //! JUnit XML: one test case per scenario, class name = its workflow; failures and errors
 //! kept apart; the failing step's transcript in the case's output.
 
+use crate::runner::model::level_text;
 use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
@@ -48,7 +49,7 @@ pub fn junit(r: &Report) -> String {
                     text.push_str(&format!(
                         "requirement: {} [{}]\ncheck: {} at {}\nexpected: {}\ngot: {}\n",
                         c.requirement.as_deref().unwrap_or(""),
-                        c.level,
+                        level_text(c.level, c.when.as_deref()),
                         c.query,
                         c.source,
                         c.expected,

@@ -1,5 +1,6 @@
 //! A short Markdown summary, for CI step summaries (`$GITHUB_STEP_SUMMARY`).
 
+use crate::runner::model::level_text;
 use std::fmt::Write;
 
 use super::Report;
@@ -91,7 +92,10 @@ pub fn markdown(r: &Report) -> String {
                     s,
                     "| `{}` | {outcome} | {} | {} | {} | {} |",
                     cell(&x.name),
-                    cell(c.requirement.as_deref().unwrap_or("")),
+                    cell(&match &c.requirement {
+                        Some(q) => format!("{q} ({})", level_text(c.level, c.when.as_deref())),
+                        None => String::new(),
+                    }),
                     cell(&c.query),
                     cell(&c.expected),
                     cell(&c.got)

@@ -91,6 +91,9 @@ pub struct ScenarioEntry {
 pub struct FailureEntry {
     pub requirement: Option<String>,
     pub level: &'static str,
+    /// The optional feature the requirement holds within, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
     /// What was looked at: `status`, `header Location`, `json tags`, `body`, …
     pub query: String,
     pub expected: String,
@@ -105,6 +108,9 @@ pub struct FailureEntry {
 pub struct RequirementEntry {
     pub id: String,
     pub level: &'static str,
+    /// The optional feature the requirement holds within, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
     pub summary: String,
     pub spec: String,
     pub verdict: Outcome,
@@ -187,6 +193,11 @@ impl Report {
                                         .as_ref()
                                         .and_then(|q| specs.requirements.get(q))
                                         .map_or("", |q| q.level.as_str()),
+                                    when: c
+                                        .requirement
+                                        .as_ref()
+                                        .and_then(|q| specs.requirements.get(q))
+                                        .and_then(|q| q.when.clone()),
                                     requirement: c.requirement.clone(),
                                     query: c.query.clone(),
                                     expected: c.expected.clone(),
@@ -224,6 +235,7 @@ impl Report {
             requirements.push(RequirementEntry {
                 id: q.id.clone(),
                 level: q.level.as_str(),
+                when: q.when.clone(),
                 summary: q.summary.clone(),
                 spec: q.spec_url(),
                 verdict: *v,

@@ -31,6 +31,11 @@ pub(super) async fn rewrite(defect: Defect, seen: super::Seen<'_>, mut res: Resp
             set_status(&mut res, 200, StatusCode::NOT_FOUND)
         }
         (D::Post201, Some(E::UploadStart)) => set_status(&mut res, 202, StatusCode::CREATED),
+        (D::SinglePostNoLocation, Some(E::UploadStart))
+            if seen.query.contains("digest=") && res.status() == StatusCode::CREATED =>
+        {
+            res.headers_mut().remove(header::LOCATION);
+        }
         (D::Put200, Some(E::UploadClose)) => set_status(&mut res, 201, StatusCode::OK),
         (D::Status200, Some(E::UploadStatus)) => set_status(&mut res, 204, StatusCode::OK),
         (

@@ -102,6 +102,7 @@ defects! {
     Head404 = "head-404": "every HEAD answers 404" breaks ["pull.head.200", "next.head.headers", "push.blob.empty", "push.put.201"];
     Post201 = "post-201": "opening an upload answers 201" breaks ["push.post.202"];
     ReusedLocation = "reused-location": "a new upload reuses the location of an idle one" breaks ["push.location.session-id"] .at_times(&["push.put.201"]);
+    SinglePostNoLocation = "single-post-no-location": "a blob pushed by single POST is answered 201 without a Location" breaks ["push.single-post.201"];
     Put200 = "put-200": "closing an upload answers 200" breaks ["push.put.201", "push.chunk.close", "push.chunk.last-in-put", "push.blob.empty", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "next.final-put.order"];
     NoDigestCheck = "no-digest-check": "an upload is stored under the digest claimed, unverified" breaks ["push.digest-mismatch"] .skips(Check::UploadDigest);
     RangeOffByOne = "range-off-by-one": "upload progress reports Range 0-<size> instead of 0-<size-1>" breaks ["push.chunk.202", "push.chunk.order", "dist.stream-upload", "next.final-put.order"];
