@@ -826,3 +826,40 @@ async fn a_broken_push_way_fails_once_and_the_scenario_goes_on_by_another() {
         "the fallback is in the transcript"
     );
 }
+
+#[tokio::test]
+async fn body_checks_of_a_body_cut_short_are_not_verified_with_the_reason() {
+    use regverify::runner::exec::Outcome;
+    use regverify::server::defects::Defect;
+    let reg = start(
+        Config {
+            defect: Some(Defect::BlobShortBody),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let ctx = context(&reg.url, ClientConfig::default(), false);
+    let r = run_scenario(&specs(), &ctx, "blob-get").await;
+    reg.server.shutdown().await;
+    let text = regverify::runner::harness::failure_text(&specs(), &r);
+    assert_eq!(r.verdict, Verdict::Fail, "{text}");
+    let pull: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.requirement == "pull.blob.get")
+        .collect();
+    // the status was judged; the body, cut short, could not be: not verified, and why
+    assert!(pull.iter().any(|c| c.outcome == Outcome::Pass), "{pull:#?}");
+    let unread = pull
+        .iter()
+        .find(|c| c.outcome == Outcome::NotVerified)
+        .unwrap_or_else(|| panic!("the body check is listed as not verified: {pull:#?}"));
+    assert!(
+        unread
+            .blocked_by
+            .as_deref()
+            .is_some_and(|b| b.contains("http.framing")),
+        "{unread:#?}"
+    );
+}

@@ -32,6 +32,9 @@ pub(super) struct Runner<'a> {
     /// Failures that did not stop their step: a push whose first way failed and whose
     /// fallback got the content in. They are reported; the steps after go on.
     pub kept_going: Vec<CheckFailure>,
+    /// Checks of a step that ran but could not be judged, by position, with the reason
+    /// (a body cut short): reported as not verified.
+    pub unjudged: HashMap<String, String>,
 }
 
 pub(super) fn value_str(v: &Value) -> String {
@@ -76,6 +79,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         judged: HashMap::new(),
         lead: None,
         kept_going: vec![],
+        unjudged: HashMap::new(),
     };
     // the first failure, error or skip (with the step and its exchanges) decides the
     // verdict; failures of later steps that did not rely on it are reported too
@@ -152,6 +156,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         r.remove_created().await;
     }
     let judged = std::mem::take(&mut r.judged);
+    let unjudged = std::mem::take(&mut r.unjudged);
     let (verdict, finding, skip_reason) = match outcome {
         None => (Verdict::Pass, None, None),
         Some((Stop::Skip(reason), ..)) => (Verdict::Skip, None, Some(reason)),
@@ -193,6 +198,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
     let checks = check_results(
         s,
         &judged,
+        &unjudged,
         verdict,
         &states,
         finding.as_ref(),
@@ -321,6 +327,7 @@ impl<'a> Runner<'a> {
                 judged: HashMap::new(),
                 lead: None,
                 kept_going: vec![],
+                unjudged: HashMap::new(),
             })
             .collect();
         let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st));
@@ -339,6 +346,7 @@ impl<'a> Runner<'a> {
             self.log.extend(f.log);
             self.created.extend(f.created);
             self.kept_going.extend(f.kept_going);
+            self.unjudged.extend(f.unjudged);
             for (k, held) in f.judged {
                 *self.judged.entry(k).or_insert(true) &= held;
             }
@@ -453,6 +461,7 @@ enum StepState {
 fn check_results(
     s: &Scenario,
     judged: &HashMap<String, bool>,
+    unjudged: &HashMap<String, String>,
     verdict: Verdict,
     states: &[StepState],
     finding: Option<&Finding>,
@@ -503,6 +512,9 @@ fn check_results(
         let (outcome, blocked_by) = match judged.get(&at) {
             Some(true) => (Outcome::Pass, None),
             Some(false) => (Outcome::Fail, None),
+            None if unjudged.contains_key(&at) => {
+                (Outcome::NotVerified, unjudged.get(&at).cloned())
+            }
             // a step that ran without judging it: a branch not taken
             None if matches!(states[idx], StepState::Ran) => continue,
             None if matches!(states[idx], StepState::Failed) && verdict == Verdict::Fail => {
