@@ -89,11 +89,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
 /// started here on real storage in a temporary directory and stopped when the run is done.
 fn verify(args: RunArgs) -> Result<ExitCode, CliError> {
     if !args.wants_embedded_registry() {
-        return Ok(harness::run(args, None));
+        return Ok(harness::run(args, None)?);
     }
     let reference = Reference::start()?;
     let url = reference.url().clone();
-    let code = harness::run(args, Some(harness::Embedded { url }));
+    let code = harness::run(args, Some(harness::Embedded { url }))?;
     drop(reference);
     Ok(code)
 }

@@ -19,6 +19,11 @@ pub enum RunError {
     Client(#[from] crate::runner::client::ClientError),
     #[error("writing reports: {0}")]
     Reports(#[from] std::io::Error),
+    #[error("{0}\nnothing was run")]
+    Corpus(#[from] crate::runner::corpus::CorpusError),
+    /// The spec files do not check: every diagnostic, at its position.
+    #[error("{}{} problem(s) in the spec files; nothing was run", .0.iter().map(|d| format!("{d}\n\n")).collect::<String>(), .0.len())]
+    SpecFiles(Vec<crate::runner::loader::Diagnostic>),
     /// The registry could not be verified at all (unreachable, TLS, credentials).
     #[error("{0}\nnothing was run")]
     Preflight(#[from] crate::runner::client::PreflightError),

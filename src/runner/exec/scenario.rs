@@ -197,8 +197,10 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
     };
     let checks = check_results(
         s,
-        &judged,
-        &unjudged,
+        Judgements {
+            held: &judged,
+            unread: &unjudged,
+        },
         verdict,
         &states,
         finding.as_ref(),
@@ -452,6 +454,13 @@ enum StepState {
     Blocked,
 }
 
+/// What the run made of the checks, by position: whether each judged one held, and why
+/// each unread one could not be judged.
+struct Judgements<'j> {
+    held: &'j HashMap<String, bool>,
+    unread: &'j HashMap<String, String>,
+}
+
 /// Every check of the scenario with its outcome, in the order written. Checks judged keep
 /// their outcome whatever came later; checks of the step that stopped the scenario and of
 /// the steps after it were never reached (not verified, naming what stopped it; skipped with
@@ -460,8 +469,10 @@ enum StepState {
 /// checks (a push, a capture, the error envelope) are listed too.
 fn check_results(
     s: &Scenario,
-    judged: &HashMap<String, bool>,
-    unjudged: &HashMap<String, String>,
+    Judgements {
+        held: judged,
+        unread: unjudged,
+    }: Judgements<'_>,
     verdict: Verdict,
     states: &[StepState],
     finding: Option<&Finding>,

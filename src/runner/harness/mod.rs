@@ -31,29 +31,13 @@ pub struct Embedded {
 
 /// Runs the scenarios. `embedded`: the registry the caller started because the user named
 /// none (see [`RunArgs::wants_embedded_registry`]). Exit code 0 when nothing failed or
-/// errored (or the run matches its baseline), 1 otherwise, 2 when nothing could run.
-pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> ExitCode {
+/// errored (or the run matches its baseline), 1 otherwise; what stops the run before any
+/// verdict (spec files, settings, an unreachable registry) is the error, for the caller to
+/// report.
+pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> Result<ExitCode, RunError> {
     args.normalize();
-    let corpus = match Corpus::from_dirs(args.specs.as_deref(), args.fixtures.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}\nnothing was run");
-            return ExitCode::from(2);
-        }
-    };
-    let specs = match loader::load_corpus(&corpus) {
-        Ok(s) => Arc::new(s),
-        Err(diags) => {
-            for d in &diags {
-                eprintln!("{d}\n");
-            }
-            eprintln!(
-                "{} problem(s) in the spec files; nothing was run",
-                diags.len()
-            );
-            return ExitCode::from(2);
-        }
-    };
+    let corpus = Corpus::from_dirs(args.specs.as_deref(), args.fixtures.as_deref())?;
+    let specs = Arc::new(loader::load_corpus(&corpus).map_err(RunError::SpecFiles)?);
     if args.check {
         let testable = specs
             .requirements
@@ -66,15 +50,9 @@ pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> ExitCode {
             specs.profiles.len(),
             specs.scenarios.len()
         );
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
-    match run_checked(&args, &specs, embedded) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }
-    }
+    run_checked(&args, &specs, embedded)
 }
 
 fn run_checked(
