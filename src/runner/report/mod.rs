@@ -249,9 +249,15 @@ impl Report {
         let must = levels.get("MUST").cloned().unwrap_or_default();
         let errors = scenarios_summary.error > 0;
         let conformant = must.fail == 0 && must.error == 0 && must.not_verified == 0 && !errors;
+        // per level: passed of those the run had to judge, and how many of those were never
+        // reached, so a partial run says how much it could not judge
         let part = |k: &str, label: &str| {
             let c = levels.get(k).cloned().unwrap_or_default();
-            format!("{label} {}/{}", c.pass, c.judged())
+            let mut p = format!("{label} {}/{}", c.pass, c.judged());
+            if c.not_verified > 0 {
+                p.push_str(&format!(" ({} not verified)", c.not_verified));
+            }
+            p
         };
         let verdict = if errors {
             "incomplete (errors)"
@@ -260,14 +266,8 @@ impl Report {
         } else {
             "not conformant"
         };
-        let not_verified: usize = levels.values().map(|c| c.not_verified).sum();
-        let unjudged = if not_verified > 0 {
-            format!(" ({not_verified} not verified)")
-        } else {
-            String::new()
-        };
         let statement = format!(
-            "profile {profile}: {} · {} · {}{unjudged} — {verdict}",
+            "profile {profile}: {} · {} · {} — {verdict}",
             part("MUST", "MUST"),
             part("SHOULD", "SHOULD"),
             part("MAY", "MAY supported"),
