@@ -38,6 +38,8 @@ pub enum CliError {
     Signal(#[source] std::io::Error),
     #[error(transparent)]
     Corpus(#[from] regverify::runner::corpus::CorpusError),
+    #[error(transparent)]
+    Explain(#[from] regverify::runner::explain::ExplainError),
     /// Already printed, one diagnostic each, where they were found.
     #[error("{0} problem(s) in the spec files")]
     SpecFiles(usize),

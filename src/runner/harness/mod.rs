@@ -34,7 +34,11 @@ pub struct Embedded {
 /// errored (or the run matches its baseline), 1 otherwise, 2 when nothing could run.
 pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> ExitCode {
     args.normalize();
-    let corpus = match Corpus::from_dirs(args.specs.as_deref(), args.fixtures.as_deref()) {
+    let corpus = match Corpus::open(
+        args.specs.as_deref(),
+        args.specs_mode,
+        args.fixtures.as_deref(),
+    ) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}\nnothing was run");
@@ -66,6 +70,9 @@ pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> ExitCode {
             specs.profiles.len(),
             specs.scenarios.len()
         );
+        if let Some(changes) = super::overlay::changes(&corpus) {
+            println!("{changes}");
+        }
         return ExitCode::SUCCESS;
     }
     match run_checked(&args, &specs, embedded) {
