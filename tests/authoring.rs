@@ -43,15 +43,15 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The text at `file:line:col` (a file of the repository), from the column on.
-fn at(source: &str) -> String {
+/// The line at `file:line:col` (a file of the repository), cut at the column.
+fn at(source: &str) -> (String, String) {
     let mut parts = source.rsplitn(3, ':');
     let col: usize = parts.next().unwrap().parse().unwrap();
     let line: usize = parts.next().unwrap().parse().unwrap();
     let file = parts.next().unwrap();
     let text = std::fs::read_to_string(root().join(file)).unwrap();
     let l = text.lines().nth(line - 1).unwrap();
-    l[col - 1..].to_string()
+    (l[..col - 1].to_string(), l[col - 1..].to_string())
 }
 
 /// `file:line:col` of the first line of `file` holding `needle`, at its first non-blank.
@@ -110,15 +110,19 @@ fn explain_a_requirement_as_json_and_text() {
         assert_eq!(c["requirement"], "push.chunk.order");
         let src = c["source"].as_str().unwrap();
         assert!(src.starts_with("specs/scenarios/push.yaml:"), "{src}");
-        let here = at(src);
+        // a check's place is its value, right after the key it checks
+        let (before, _) = at(src);
         let what = c["what"].as_str().unwrap();
         let key = what.split(' ').next_back().unwrap();
-        assert!(here.starts_with(key), "{src} is {here:?}, not {what}");
+        assert!(
+            before.trim_end().ends_with(&format!("{key}:")),
+            "{src} is after {before:?}, not {what}"
+        );
     }
     assert!(
         checks.iter().any(|c| c["what"] == "status"
             && c["step"] == "a chunk that skips ahead"
-            && at(c["source"].as_str().unwrap()).starts_with("status: 416")),
+            && at(c["source"].as_str().unwrap()).1 == "416"),
         "{checks:?}"
     );
     // failable: the defects the reference's table says break it, as `serve --defect list` says
