@@ -79,6 +79,7 @@ fn explain_a_requirement_as_json_and_text() {
         "https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#pushing-a-blob-in-chunks"
     );
     assert!(j["derived_from"].is_null());
+    assert_eq!(j["needs_credentials"], false);
     // the scenarios naming it are those `coverage` lists for it
     let coverage = stdout(&regverify(&["coverage"]));
     let row = coverage
@@ -205,6 +206,14 @@ fn a_derived_requirement_shows_what_it_is_derived_from() {
     let text = stdout(&regverify(&["explain", "base.v2"]));
     assert!(
         text.contains("\n  derived from: the spec defines implementing it"),
+        "{text}"
+    );
+    // verified only with credentials: the variations, run without, prove nothing of it
+    let j = explain_json(&["auth.challenge"]);
+    assert_eq!(j["needs_credentials"], true);
+    let text = stdout(&regverify(&["explain", "auth.challenge"]));
+    assert!(
+        text.contains("\nquiet: the reference with authentication on"),
         "{text}"
     );
 }

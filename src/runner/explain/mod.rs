@@ -73,6 +73,8 @@ pub struct RequirementView {
     pub overlay: Option<String>,
     /// Profiles whose runs verify it.
     pub profiles: Vec<String>,
+    /// Every scenario verifying it runs only with credentials.
+    pub needs_credentials: bool,
     pub scenarios: Vec<Verifier>,
     pub defects: Vec<DefectRef>,
     pub variations: Vec<VariationRef>,
@@ -231,6 +233,11 @@ fn requirement(
         });
     }
     let ids = BTreeSet::from([r.id.as_str()]);
+    let needs_credentials = !scenarios.is_empty()
+        && specs
+            .scenarios
+            .iter()
+            .all(|s| s.needs_credentials || !scenarios.iter().any(|v| v.name == s.name()));
     RequirementView {
         id: r.id.clone(),
         renamed_from,
@@ -247,6 +254,7 @@ fn requirement(
         aliases: old_names(specs.aliases.requirements(), &r.id),
         overlay: None,
         profiles: profiles.into_iter().collect(),
+        needs_credentials,
         scenarios,
         defects: defects_breaking(proofs, &ids),
         variations: variations_of(proofs, &BTreeSet::from([r.section.as_str()])),

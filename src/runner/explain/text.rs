@@ -45,7 +45,14 @@ pub(super) fn requirement(r: &RequirementView) -> String {
     }
     overlaid(&mut s, r.overlay.as_deref());
     defects(&mut s, &r.defects, "it");
-    if !r.scenarios.is_empty() {
+    if r.needs_credentials {
+        let _ = writeln!(
+            s,
+            "\nquiet: the reference with authentication on (serve --auth basic|token) passes it; \
+             its scenarios run only with credentials, so the variations, run without, do not \
+             bear on it"
+        );
+    } else if !r.scenarios.is_empty() {
         variations(&mut s, &r.variations, r.variations_total, "its section");
     }
     s
