@@ -717,3 +717,95 @@ fn the_example_proposal_checks_and_passes_against_the_reference() {
     );
     assert_eq!(j["scenarios"][0]["name"], "push::upload-uuid");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_proposal_fails_a_registry_that_changes_the_upload_uuid() {
+    // the reference behind a front that gives each PATCH answer another upload id
+    let reg = common::start(regverify::server::Config::default(), false).await;
+    let upstream = reg.url.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let upstream = upstream.clone();
+        async move {
+            let patch = req.method() == axum::http::Method::PATCH;
+            let (status, mut headers, body) = common::forward_parts(req, &upstream, false).await;
+            if patch {
+                headers.insert("docker-upload-uuid", "another-id".parse().unwrap());
+            }
+            common::answer(status, headers, body)
+        }
+    });
+    let front = common::serve_router(app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("results.json");
+    let args: Vec<String> = [
+        "run",
+        &format!("http://{front}"),
+        "--specs",
+        EXAMPLE,
+        "--profile",
+        "distribution",
+        "push::upload-uuid",
+        "--exact",
+        "--json",
+        json.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        regverify(&args)
+    })
+    .await
+    .unwrap();
+    reg.server.shutdown().await;
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("\n  requirement: dist.upload-uuid [MAY] "),
+        "{text}"
+    );
+    // that requirement fails, and nothing else (the status step, which needs the PATCH,
+    // is not verified)
+    let results: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let with = |verdict: &str| -> Vec<String> {
+        results["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["verdict"] == verdict)
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(with("fail"), ["dist.upload-uuid"], "{text}");
+    assert_eq!(with("not_verified"), ["push.status.204"], "{text}");
+    assert!(with("error").is_empty(), "{text}");
+}
+
+#[test]
+fn no_variation_of_the_reference_fails_the_example_proposal() {
+    for v in regverify::server::variations::VARIATIONS {
+        let port = free_port();
+        let _server = KillOnDrop(
+            Command::new(env!("CARGO_BIN_EXE_regverify"))
+                .args(["serve", "--memory", "--variation", v.name])
+                .args(["--addr", &format!("127.0.0.1:{port}")])
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        assert!(wait_for_port(port), "{}", v.name);
+        let out = regverify(&[
+            "run",
+            &format!("http://127.0.0.1:{port}"),
+            "--specs",
+            EXAMPLE,
+            "--profile",
+            "distribution",
+            "push::upload-uuid",
+            "--exact",
+        ]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{}: {text}", v.name);
+        assert!(text.contains("scenarios: 1 passed"), "{}: {text}", v.name);
+    }
+}
