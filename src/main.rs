@@ -49,7 +49,7 @@ enum Command {
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
-        /// Directory of spec files to use instead of the embedded ones.
+        /// Directory of spec files laid over the embedded ones (see `run --specs`).
         #[arg(long, value_name = "DIR")]
         specs: Option<PathBuf>,
         /// Directory of fixtures to use instead of the embedded ones.
