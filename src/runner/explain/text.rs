@@ -44,7 +44,10 @@ pub(super) fn requirement(r: &RequirementView) -> String {
         checks(&mut s, &v.checks);
     }
     overlaid(&mut s, r.overlay.as_deref());
-    defects(&mut s, &r.defects, "it");
+    // of a requirement nothing verifies, there is nothing to prove failable
+    if !r.scenarios.is_empty() || !r.defects.is_empty() {
+        defects(&mut s, &r.defects, "it");
+    }
     if r.needs_credentials {
         let _ = writeln!(
             s,
