@@ -269,3 +269,52 @@ impl Entry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn overlay(files: &[(&str, &str)]) -> (tempfile::TempDir, OverlayChanges) {
+        let dir = tempfile::tempdir().unwrap();
+        for (rel, text) in files {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let corpus = Corpus::from_dirs(Some(dir.path()), None).unwrap();
+        let changes = changes(&corpus).unwrap();
+        (dir, changes)
+    }
+
+    #[test]
+    fn a_changed_step_library_changes_every_scenario_of_its_file() {
+        let push = Corpus::embedded()
+            .spec_text("specs/scenarios/push.yaml")
+            .unwrap()
+            .to_string();
+        // the same text: nothing changes
+        let (_d, same) = overlay(&[("scenarios/push.yaml", &push)]);
+        assert!(same.changes.is_empty(), "{same}");
+        let n = same.unchanged[&Entry::Scenario];
+        assert!(n > 5, "{same}");
+        // the library's step renamed: the scenarios are the same text but not the same plan
+        let edited = push.replacen("name: open a session", "name: open an upload session", 1);
+        assert_ne!(edited, push);
+        let (_d, changed) = overlay(&[("scenarios/push.yaml", &edited)]);
+        assert!(changed.unchanged.is_empty(), "{changed}");
+        assert_eq!(changed.changes.len(), n, "{changed}");
+        assert!(
+            changed
+                .changes
+                .iter()
+                .all(|c| c.how == How::Replaced && c.entry == Entry::Scenario),
+            "{changed}"
+        );
+        assert!(changed.to_string().contains(&format!(": {n} replaced\n")));
+    }
+
+    #[test]
+    fn no_overlay_no_changes() {
+        assert!(changes(&Corpus::embedded()).is_none());
+    }
+}
