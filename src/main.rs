@@ -42,10 +42,14 @@ enum Command {
     /// Remove blobs and manifests nothing references any more (mark and sweep), from a registry
     /// that is stopped or serving --read-only.
     Gc(GcArgs),
+    /// Everything about one requirement or scenario: the sentence it cites, the checks that
+    /// verify it, the profiles, the defects that prove it failable and the variations that
+    /// show it quiet.
+    Explain(cli::explain::ExplainArgs),
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
-        /// Directory of spec files to use instead of the embedded ones.
+        /// Directory of spec files laid over the embedded ones (see `run --specs`).
         #[arg(long, value_name = "DIR")]
         specs: Option<PathBuf>,
         /// Directory of fixtures to use instead of the embedded ones.
@@ -73,6 +77,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             verify(*a)
         }
         Some(Command::Gc(a)) => cli::gc::gc(a),
+        Some(Command::Explain(a)) => cli::explain::explain(a),
         Some(Command::Coverage { specs, fixtures }) => {
             coverage(specs.as_deref(), fixtures.as_deref())
         }

@@ -40,6 +40,8 @@ pub enum CliError {
     Corpus(#[from] regverify::runner::corpus::CorpusError),
     #[error(transparent)]
     Run(#[from] regverify::runner::error::RunError),
+    #[error(transparent)]
+    Explain(#[from] regverify::runner::explain::ExplainError),
     /// Already printed, one diagnostic each, where they were found.
     #[error("{0} problem(s) in the spec files")]
     SpecFiles(usize),

@@ -1,7 +1,8 @@
-//! The command line's pieces beside `main.rs`: the exit-code mapping, `serve` and `gc`, the
-//! embedded reference `run` starts, the `--profile` help.
+//! The command line's pieces beside `main.rs`: the exit-code mapping, `serve`, `gc` and
+//! `explain`, the embedded reference `run` starts, the `--profile` help.
 
 pub mod error;
+pub mod explain;
 pub mod gc;
 pub mod profiles;
 pub mod reference;

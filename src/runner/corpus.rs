@@ -1,8 +1,12 @@
-//! The corpus a run replays: the spec files (requirements, profiles, scenarios) and the
-//! fixtures. Both are embedded in the binary at build time, so it runs from anywhere;
-//! `--specs DIR` / `--fixtures DIR` replace them with an edited copy, explicitly (a `specs/`
-//! folder in the working directory shadows nothing). Files are named relative to the corpus
-//! (`specs/scenarios/push.yaml`), never by the build machine's paths.
+//! The corpus a run replays: the spec files (requirements, profiles, aliases, scenarios) and
+//! the fixtures. Both are embedded in the binary at build time, so it runs from anywhere.
+//! `--specs DIR` is an overlay on the embedded spec files by default: its requirements and
+//! profiles add to or replace the embedded ones by id (the loader merges them), and a
+//! scenario file replaces the embedded file of the same name or adds to them; with
+//! [`SpecsMode::Replace`] the directory is the whole corpus. `--fixtures DIR` replaces the
+//! fixtures. Nothing is picked up implicitly (a `specs/` folder in the working directory
+//! shadows nothing). Files are named relative to the corpus (`specs/scenarios/push.yaml`),
+//! never by the build machine's paths.
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
@@ -19,14 +23,39 @@ pub enum SpecKind {
     Requirements,
     /// `profiles.yaml`
     Profiles,
+    /// `aliases.yaml`: old ids of renamed requirements and scenarios
+    Aliases,
     /// `scenarios/*.yaml`
     Scenarios,
+}
+
+/// Where a spec file comes from: the corpus itself, or an overlay laid on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    /// The embedded files, or the directory given with [`SpecsMode::Replace`].
+    Base,
+    /// A file of `--specs DIR` laid on the embedded corpus.
+    Overlay,
+}
+
+/// How `--specs DIR` combines with the embedded spec files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum SpecsMode {
+    /// Add to and replace the embedded requirements, profiles, aliases and scenario files.
+    #[default]
+    Overlay,
+    /// Use the directory alone, as a complete corpus.
+    Replace,
 }
 
 /// One spec file: its name as printed in positions, and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CorpusFile {
     pub kind: SpecKind,
+    pub layer: Layer,
+    /// Its path relative to the specs folder (`scenarios/push.yaml`): what an overlay file
+    /// must be named to replace it.
+    pub rel: String,
     /// `specs/scenarios/push.yaml` when embedded; the path under `--specs DIR` otherwise.
     pub display: String,
     pub text: String,
@@ -47,6 +76,10 @@ pub enum CorpusError {
     NoFixture { name: String, fixtures: String },
     #[error("fixture {name}: a fixture is named by a relative path inside the fixtures")]
     OutsideFixtures { name: String },
+    #[error(
+        "{path}: no spec files (requirements.yaml, profiles.yaml, aliases.yaml, scenarios/*.yaml)"
+    )]
+    EmptyOverlay { path: PathBuf },
 }
 
 /// Where the fixtures come from.
@@ -59,6 +92,11 @@ enum FixtureSource {
 #[derive(Clone, Debug)]
 pub struct Corpus {
     specs: Vec<CorpusFile>,
+    /// Embedded scenario files an overlay file of the same name replaced (to say what the
+    /// overlay changes).
+    shadowed: Vec<CorpusFile>,
+    /// The overlay directory, when there is one.
+    overlay: Option<PathBuf>,
     fixtures: FixtureSource,
 }
 
@@ -70,6 +108,7 @@ fn kind_of(rel: &Path) -> Option<SpecKind> {
     match parts.as_slice() {
         [Component::Normal(f)] if *f == "requirements.yaml" => Some(SpecKind::Requirements),
         [Component::Normal(f)] if *f == "profiles.yaml" => Some(SpecKind::Profiles),
+        [Component::Normal(f)] if *f == "aliases.yaml" => Some(SpecKind::Aliases),
         [Component::Normal(d), Component::Normal(_)] if *d == "scenarios" && yaml => {
             Some(SpecKind::Scenarios)
         }
@@ -77,10 +116,11 @@ fn kind_of(rel: &Path) -> Option<SpecKind> {
     }
 }
 
-/// Requirements, then profiles, then scenario files by name: the order the loader reads
-/// them and diagnostics appear in, the same on every machine.
+/// Requirements, then profiles, aliases and scenario files by name, the embedded file of a
+/// kind before the overlay's: the order the loader reads them (a later one replaces) and
+/// diagnostics appear in, the same on every machine.
 fn sort(files: &mut [CorpusFile]) {
-    files.sort_by(|a, b| (a.kind, &a.display).cmp(&(b.kind, &b.display)));
+    files.sort_by(|a, b| (a.kind, a.layer, &a.display).cmp(&(b.kind, b.layer, &b.display)));
 }
 
 impl Corpus {
@@ -100,6 +140,8 @@ impl Corpus {
                 };
                 specs.push(CorpusFile {
                     kind,
+                    layer: Layer::Base,
+                    rel: slashed(f.path()),
                     display,
                     text: text.to_string(),
                 });
@@ -109,16 +151,50 @@ impl Corpus {
         sort(&mut specs);
         Corpus {
             specs,
+            shadowed: vec![],
+            overlay: None,
             fixtures: FixtureSource::Embedded,
         }
     }
 
-    /// The embedded corpus with the spec files, the fixtures or both replaced by the
-    /// contents of these directories.
+    /// The embedded corpus with the spec files of `specs` laid over it, and the fixtures
+    /// replaced by `fixtures`: what `--specs DIR` and `--fixtures DIR` do.
     pub fn from_dirs(specs: Option<&Path>, fixtures: Option<&Path>) -> Result<Corpus, CorpusError> {
+        Corpus::open(specs, SpecsMode::Overlay, fixtures)
+    }
+
+    /// The embedded corpus with the spec files of `specs` laid over it or replacing it
+    /// (`mode`), and the fixtures replaced by `fixtures`.
+    pub fn open(
+        specs: Option<&Path>,
+        mode: SpecsMode,
+        fixtures: Option<&Path>,
+    ) -> Result<Corpus, CorpusError> {
         let mut corpus = Corpus::embedded();
-        if let Some(dir) = specs {
-            corpus.specs = read_specs(dir)?;
+        match (specs, mode) {
+            (None, _) => {}
+            (Some(dir), SpecsMode::Replace) => corpus.specs = read_specs(dir, Layer::Base)?,
+            (Some(dir), SpecsMode::Overlay) => {
+                let over = read_specs(dir, Layer::Overlay)?;
+                if over.is_empty() {
+                    return Err(CorpusError::EmptyOverlay { path: dir.into() });
+                }
+                // a scenario file replaces the embedded one of the same name, whole: its
+                // `steps:` library and its scenarios belong together
+                let (shadowed, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut corpus.specs)
+                    .into_iter()
+                    .partition(|f| {
+                        f.kind == SpecKind::Scenarios
+                            && over
+                                .iter()
+                                .any(|o| o.kind == SpecKind::Scenarios && o.rel == f.rel)
+                    });
+                corpus.specs = kept;
+                corpus.specs.extend(over);
+                sort(&mut corpus.specs);
+                corpus.shadowed = shadowed;
+                corpus.overlay = Some(dir.to_path_buf());
+            }
         }
         if let Some(dir) = fixtures {
             if !dir.is_dir() {
@@ -129,9 +205,20 @@ impl Corpus {
         Ok(corpus)
     }
 
-    /// The spec files: requirements, profiles, then scenarios sorted by name.
+    /// The spec files: requirements, profiles, aliases, then scenarios sorted by name; of
+    /// each kind the embedded file before the overlay's.
     pub fn spec_files(&self) -> Vec<CorpusFile> {
         self.specs.clone()
+    }
+
+    /// The embedded scenario files the overlay's replaced.
+    pub fn shadowed_files(&self) -> &[CorpusFile] {
+        &self.shadowed
+    }
+
+    /// The overlay directory, if `--specs DIR` was laid over the embedded corpus.
+    pub fn overlay_dir(&self) -> Option<&Path> {
+        self.overlay.as_deref()
     }
 
     /// The text of a spec file by its display name (for showing a diagnostic's line).
@@ -229,6 +316,7 @@ impl fmt::Display for SpecKind {
         f.write_str(match self {
             SpecKind::Requirements => "requirements",
             SpecKind::Profiles => "profiles",
+            SpecKind::Aliases => "aliases",
             SpecKind::Scenarios => "scenarios",
         })
     }
@@ -241,7 +329,7 @@ fn slashed(p: &Path) -> String {
         .join("/")
 }
 
-fn read_specs(dir: &Path) -> Result<Vec<CorpusFile>, CorpusError> {
+fn read_specs(dir: &Path, layer: Layer) -> Result<Vec<CorpusFile>, CorpusError> {
     if !dir.is_dir() {
         return Err(CorpusError::NotADirectory { path: dir.into() });
     }
@@ -249,7 +337,11 @@ fn read_specs(dir: &Path) -> Result<Vec<CorpusFile>, CorpusError> {
         let path = path.to_path_buf();
         move |source| CorpusError::Read { path, source }
     };
-    let mut candidates = vec![dir.join("requirements.yaml"), dir.join("profiles.yaml")];
+    let mut candidates = vec![
+        dir.join("requirements.yaml"),
+        dir.join("profiles.yaml"),
+        dir.join("aliases.yaml"),
+    ];
     let scenarios = dir.join("scenarios");
     if scenarios.is_dir() {
         for e in std::fs::read_dir(&scenarios).map_err(read_err(&scenarios))? {
@@ -258,9 +350,13 @@ fn read_specs(dir: &Path) -> Result<Vec<CorpusFile>, CorpusError> {
     }
     let mut out = vec![];
     for p in candidates {
-        let Some(kind) = p.strip_prefix(dir).ok().and_then(kind_of) else {
+        let Some(rel) = p.strip_prefix(dir).ok() else {
             continue;
         };
+        let Some(kind) = kind_of(rel) else {
+            continue;
+        };
+        let rel = slashed(rel);
         if !p.is_file() {
             continue;
         }
@@ -271,6 +367,8 @@ fn read_specs(dir: &Path) -> Result<Vec<CorpusFile>, CorpusError> {
         })?;
         out.push(CorpusFile {
             kind,
+            layer,
+            rel,
             display,
             text,
         });
@@ -290,12 +388,18 @@ mod tests {
         let names: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
         assert_eq!(names[0], "specs/requirements.yaml");
         assert_eq!(names[1], "specs/profiles.yaml");
+        assert_eq!(names[2], "specs/aliases.yaml");
         assert!(names.contains(&"specs/scenarios/push.yaml"), "{names:?}");
-        let scen: Vec<&str> = names[2..].to_vec();
+        let scen: Vec<&str> = names[3..].to_vec();
         let mut sorted = scen.clone();
         sorted.sort();
         assert_eq!(scen, sorted);
-        assert!(files[2..].iter().all(|f| f.kind == SpecKind::Scenarios));
+        assert!(files[3..].iter().all(|f| f.kind == SpecKind::Scenarios));
+        assert!(files.iter().all(|f| f.layer == Layer::Base));
+        assert_eq!(
+            files[3].rel,
+            format!("scenarios/{}", &names[3]["specs/scenarios/".len()..])
+        );
         // no path of the build machine, no README
         let root = env!("CARGO_MANIFEST_DIR");
         assert!(
@@ -346,7 +450,7 @@ mod tests {
         std::fs::create_dir_all(fixtures.join("sub")).unwrap();
         std::fs::write(fixtures.join("sub/x.json"), "{}").unwrap();
 
-        let c = Corpus::from_dirs(Some(&specs), Some(&fixtures)).unwrap();
+        let c = Corpus::open(Some(&specs), SpecsMode::Replace, Some(&fixtures)).unwrap();
         let names: Vec<String> = c.spec_files().into_iter().map(|f| f.display).collect();
         let shown = |rel: &str| specs.join(rel).display().to_string();
         assert_eq!(
@@ -367,6 +471,67 @@ mod tests {
         assert!(matches!(
             Corpus::from_dirs(Some(&dir.path().join("missing")), None),
             Err(CorpusError::NotADirectory { .. })
+        ));
+    }
+
+    #[test]
+    fn an_overlay_replaces_scenario_files_by_name_and_adds_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let over = dir.path();
+        std::fs::create_dir_all(over.join("scenarios")).unwrap();
+        std::fs::write(over.join("requirements.yaml"), "requirements: []\n").unwrap();
+        std::fs::write(over.join("scenarios/push.yaml"), "scenarios: []\n").unwrap();
+        std::fs::write(over.join("scenarios/zz-new.yaml"), "scenarios: []\n").unwrap();
+        let c = Corpus::from_dirs(Some(over), None).unwrap();
+        let embedded = Corpus::embedded().spec_files();
+        let files = c.spec_files();
+        let shown = |rel: &str| over.join(rel).display().to_string();
+        // both requirements files, the embedded one first: the loader merges them by id
+        let reqs: Vec<(&str, Layer)> = files
+            .iter()
+            .filter(|f| f.kind == SpecKind::Requirements)
+            .map(|f| (f.display.as_str(), f.layer))
+            .collect();
+        let over_reqs = shown("requirements.yaml");
+        assert_eq!(
+            reqs,
+            [
+                ("specs/requirements.yaml", Layer::Base),
+                (over_reqs.as_str(), Layer::Overlay)
+            ]
+        );
+        // push.yaml replaced, zz-new.yaml added, every other embedded file kept
+        let scen: Vec<&str> = files
+            .iter()
+            .filter(|f| f.kind == SpecKind::Scenarios)
+            .map(|f| f.display.as_str())
+            .collect();
+        assert!(!scen.contains(&"specs/scenarios/push.yaml"), "{scen:?}");
+        assert!(
+            scen.contains(&shown("scenarios/push.yaml").as_str()),
+            "{scen:?}"
+        );
+        assert!(
+            scen.contains(&shown("scenarios/zz-new.yaml").as_str()),
+            "{scen:?}"
+        );
+        assert!(scen.contains(&"specs/scenarios/pull.yaml"), "{scen:?}");
+        assert_eq!(
+            scen.len(),
+            embedded
+                .iter()
+                .filter(|f| f.kind == SpecKind::Scenarios)
+                .count()
+                + 1
+        );
+        let shadowed: Vec<&str> = c.shadowed_files().iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(shadowed, ["scenarios/push.yaml"]);
+        assert_eq!(c.overlay_dir(), Some(over));
+        // a directory holding no spec file is a mistake, not an empty overlay
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Corpus::from_dirs(Some(empty.path()), None),
+            Err(CorpusError::EmptyOverlay { .. })
         ));
     }
 }

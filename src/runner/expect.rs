@@ -50,7 +50,7 @@ pub fn load(path: &Path, specs: &Specs) -> Result<Expectations, RunError> {
         message,
     };
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-    let e: Expectations = serde_saphyr::from_str(&text).map_err(|e| {
+    let mut e: Expectations = serde_saphyr::from_str(&text).map_err(|e| {
         let at = e
             .location()
             .map(|l| format!("line {} column {}: ", l.line(), l.column()))
@@ -60,6 +60,15 @@ pub fn load(path: &Path, specs: &Specs) -> Result<Expectations, RunError> {
             e.to_string().lines().next().unwrap_or("")
         ))
     })?;
+    // entries written before a rename mean the renamed requirement or scenario
+    let a = &specs.aliases;
+    for f in &mut e.failures {
+        f.requirement = a.requirement(&f.requirement).to_string();
+        f.scenario = f.scenario.as_deref().map(|s| a.scenario(s).to_string());
+    }
+    for x in &mut e.errors {
+        x.scenario = a.scenario(&x.scenario).to_string();
+    }
     for f in &e.failures {
         if !specs.requirements.contains_key(&f.requirement) {
             return Err(fail(format!("unknown requirement id {}", f.requirement)));

@@ -64,6 +64,19 @@ pub enum Keyword {
     Unstated,
 }
 
+impl Keyword {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Keyword::Must => "MUST",
+            Keyword::MustNot => "MUST NOT",
+            Keyword::Should => "SHOULD",
+            Keyword::ShouldNot => "SHOULD NOT",
+            Keyword::May => "MAY",
+            Keyword::Unstated => "none",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requirement {
@@ -261,4 +274,25 @@ pub enum ManifestFormat {
     #[default]
     Oci,
     Docker,
+}
+
+// --- aliases -------------------------------------------------------------------------------
+
+/// A renamed requirement or scenario: files written with the old name still mean the new.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alias {
+    pub old: String,
+    pub new: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasesFile {
+    /// Old requirement ids.
+    #[serde(default)]
+    pub requirements: Vec<Spanned<Alias>>,
+    /// Old scenario names (`<workflow>::<id>`).
+    #[serde(default)]
+    pub scenarios: Vec<Spanned<Alias>>,
 }

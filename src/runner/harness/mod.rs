@@ -36,7 +36,11 @@ pub struct Embedded {
 /// report.
 pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> Result<ExitCode, RunError> {
     args.normalize();
-    let corpus = Corpus::from_dirs(args.specs.as_deref(), args.fixtures.as_deref())?;
+    let corpus = Corpus::open(
+        args.specs.as_deref(),
+        args.specs_mode,
+        args.fixtures.as_deref(),
+    )?;
     let specs = Arc::new(loader::load_corpus(&corpus).map_err(RunError::SpecFiles)?);
     if args.check {
         let testable = specs
@@ -50,6 +54,9 @@ pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> Result<ExitCode, Ru
             specs.profiles.len(),
             specs.scenarios.len()
         );
+        if let Some(changes) = super::overlay::changes(&corpus) {
+            println!("{changes}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     run_checked(&args, &specs, embedded)

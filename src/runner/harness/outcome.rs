@@ -52,6 +52,9 @@ pub fn failure_text(specs: &Specs, r: &ScenarioResult) -> String {
              (the JSON report and --debug have them)\n"
         ));
     }
+    if let (Verdict::Fail, Some(req)) = (r.verdict, f.requirement.as_deref()) {
+        s.push_str(&format!("  explain: regverify explain {req}\n"));
+    }
     s
 }
 

@@ -6,6 +6,7 @@ use clap::Args;
 use reqwest::Url;
 
 use crate::runner::client::{Credentials, display_url};
+use crate::runner::corpus::SpecsMode;
 use crate::runner::error::RunError;
 use crate::runner::loader::Specs;
 use crate::runner::model::Workflow;
@@ -88,10 +89,15 @@ pub struct RunArgs {
     /// Baseline of known deviations: the run passes when its failures match it exactly.
     #[arg(long = "expect")]
     pub expect: Option<PathBuf>,
-    /// Directory of spec files to use instead of those built into the binary (an edited copy
-    /// of `specs/`).
+    /// Directory of spec files laid over those built into the binary: its requirements and
+    /// profiles (by id), aliases, and scenario files (by name) add to or replace the embedded
+    /// ones. `--check` prints what it changes.
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,
+    /// How --specs combines with the embedded spec files: `overlay`, or `replace` (the
+    /// directory is the whole corpus, e.g. an edited copy of `specs/` with entries removed).
+    #[arg(long, value_enum, value_name = "MODE", default_value = "overlay")]
+    pub specs_mode: SpecsMode,
     /// Directory of fixtures to use instead of those built into the binary.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,

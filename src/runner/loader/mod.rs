@@ -7,6 +7,7 @@
 //! The inputs are `(display path, text)` pairs and a fixture lookup, so the files may come
 //! from a directory or from a corpus embedded in the binary.
 
+mod aliases;
 mod catalogue;
 mod check;
 mod diagnostics;
@@ -16,13 +17,14 @@ mod references;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
 
+pub use aliases::Aliases;
 pub use diagnostics::Diagnostic;
 use diagnostics::FileText;
 
-use super::corpus::{Corpus, SpecKind};
+use super::corpus::{Corpus, Layer, SpecKind, SpecsMode};
 use super::fixtures::Fixtures;
 use super::model::{Profile, ProfilesFile, Requirement, RequirementsFile};
-use super::plan::Scenario;
+use super::plan::{self, Scenario};
 use super::raw::ScenarioFile;
 
 #[derive(Debug)]
@@ -31,6 +33,8 @@ pub struct Specs {
     pub profiles: BTreeMap<String, Profile>,
     pub scenarios: Vec<Scenario>,
     pub fixtures: Fixtures,
+    /// Old names of renamed requirements and scenarios.
+    pub aliases: Aliases,
 }
 
 impl Specs {
@@ -62,52 +66,65 @@ impl Specs {
     }
 }
 
-/// Loads `specs_dir` (requirements.yaml, profiles.yaml, scenarios/*.yaml) with fixtures
-/// under `fixtures_dir`; `Err` holds every diagnostic found.
+/// Loads `specs_dir` as a complete corpus (requirements.yaml, profiles.yaml, aliases.yaml,
+/// scenarios/*.yaml) with fixtures under `fixtures_dir`; `Err` holds every diagnostic found.
 pub fn load(specs_dir: &Path, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnostic>> {
-    let corpus = Corpus::from_dirs(Some(specs_dir), Some(fixtures_dir)).map_err(|e| {
-        vec![whole_file(
-            specs_dir.display().to_string(),
-            format!("cannot read: {e}"),
-        )]
-    })?;
+    let corpus =
+        Corpus::open(Some(specs_dir), SpecsMode::Replace, Some(fixtures_dir)).map_err(|e| {
+            vec![whole_file(
+                specs_dir.display().to_string(),
+                format!("cannot read: {e}"),
+            )]
+        })?;
     load_corpus(&corpus)
 }
 
-/// Loads a corpus: the embedded one, or one replaced by directories (`--specs`,
-/// `--fixtures`).
+/// Loads a corpus: the embedded one, one with an overlay laid over it, or one replaced by
+/// directories (`--specs`, `--fixtures`).
 pub fn load_corpus(corpus: &Corpus) -> Result<Specs, Vec<Diagnostic>> {
     let files = corpus.spec_files();
-    let one = |kind: SpecKind, name: &str| -> Result<(String, String), Diagnostic> {
-        let mut of_kind = files.iter().filter(|f| f.kind == kind);
+    let texts = |kind: SpecKind| -> Vec<(String, String)> {
+        files
+            .iter()
+            .filter(|f| f.kind == kind)
+            .map(|f| (f.display.clone(), f.text.clone()))
+            .collect()
+    };
+    // the base corpus has each of these once; an overlay may add one more, merged by id
+    let base = |kind: SpecKind, name: &str| -> Option<Diagnostic> {
+        let mut of_kind = files
+            .iter()
+            .filter(|f| f.kind == kind && f.layer == Layer::Base);
         match (of_kind.next(), of_kind.next()) {
-            (Some(f), None) => Ok((f.display.clone(), f.text.clone())),
-            (None, _) => Err(whole_file(format!("specs/{name}"), "missing".into())),
-            (Some(_), Some(f)) => Err(whole_file(f.display.clone(), "found twice".into())),
+            (Some(_), None) => None,
+            (None, _) => Some(whole_file(format!("specs/{name}"), "missing".into())),
+            (Some(_), Some(f)) => Some(whole_file(f.display.clone(), "found twice".into())),
         }
     };
-    let (req, prof) = match (
-        one(SpecKind::Requirements, "requirements.yaml"),
-        one(SpecKind::Profiles, "profiles.yaml"),
-    ) {
-        (Ok(r), Ok(p)) => (r, p),
-        (r, p) => return Err([r.err(), p.err()].into_iter().flatten().collect()),
-    };
-    let scenarios: Vec<(String, String)> = files
-        .iter()
-        .filter(|f| f.kind == SpecKind::Scenarios)
-        .map(|f| (f.display.clone(), f.text.clone()))
-        .collect();
+    let missing: Vec<Diagnostic> = [
+        base(SpecKind::Requirements, "requirements.yaml"),
+        base(SpecKind::Profiles, "profiles.yaml"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !missing.is_empty() {
+        return Err(missing);
+    }
+    let scenarios = texts(SpecKind::Scenarios);
     if scenarios.is_empty() {
         return Err(vec![whole_file(
             "specs/scenarios".into(),
             "no scenario files (*.yaml)".into(),
         )]);
     }
-    load_files(
-        (&req.0, &req.1),
-        (&prof.0, &prof.1),
-        &scenarios,
+    load_layers(
+        &Texts {
+            requirements: &texts(SpecKind::Requirements),
+            profiles: &texts(SpecKind::Profiles),
+            aliases: &texts(SpecKind::Aliases),
+            scenarios: &scenarios,
+        },
         corpus.fixtures(),
     )
 }
@@ -132,22 +149,53 @@ pub fn load_files(
     scenarios: &[(String, String)],
     fixtures: Fixtures,
 ) -> Result<Specs, Vec<Diagnostic>> {
+    let one = |(name, text): (&str, &str)| vec![(name.to_string(), text.to_string())];
+    load_layers(
+        &Texts {
+            requirements: &one(requirements),
+            profiles: &one(profiles),
+            aliases: &[],
+            scenarios,
+        },
+        fixtures,
+    )
+}
+
+/// The spec files' texts as `(display path, text)`. Of requirements, profiles and aliases
+/// there may be several files (the corpus's, then an overlay's): an entry of a later file
+/// replaces the one with the same id of an earlier file.
+pub(crate) struct Texts<'a> {
+    pub requirements: &'a [(String, String)],
+    pub profiles: &'a [(String, String)],
+    pub aliases: &'a [(String, String)],
+    pub scenarios: &'a [(String, String)],
+}
+
+fn file_texts(files: &[(String, String)]) -> Vec<FileText<'_>> {
+    files
+        .iter()
+        .map(|(name, text)| FileText { name, text })
+        .collect()
+}
+
+pub(crate) fn load_layers(texts: &Texts<'_>, fixtures: Fixtures) -> Result<Specs, Vec<Diagnostic>> {
     let mut diags = vec![];
     let mut specs = Specs {
         requirements: BTreeMap::new(),
         profiles: BTreeMap::new(),
         scenarios: vec![],
         fixtures,
+        aliases: Aliases::default(),
     };
     let fixture_exists = |f: &str| specs.fixtures.exists(f);
-    let req_file = FileText {
-        name: requirements.0,
-        text: requirements.1,
-    };
-    if let Some(f) = parse::parse_yaml::<RequirementsFile>(&req_file, &mut diags) {
+    for req_file in file_texts(texts.requirements) {
+        let Some(f) = parse::parse_yaml::<RequirementsFile>(&req_file, &mut diags) else {
+            continue;
+        };
+        let mut here = HashSet::new();
         for r in f.requirements {
             let src = req_file.source(&r);
-            if specs.requirements.contains_key(&r.value.id) {
+            if !here.insert(r.value.id.clone()) {
                 diags.push(req_file.at(
                     &src,
                     format!("requirement {} is defined twice", r.value.id),
@@ -158,36 +206,42 @@ pub fn load_files(
             specs.requirements.insert(r.value.id.clone(), r.value);
         }
     }
-    let prof_file = FileText {
-        name: profiles.0,
-        text: profiles.1,
-    };
-    if let Some(f) = parse::parse_yaml::<ProfilesFile>(&prof_file, &mut diags) {
-        let mut places = BTreeMap::new();
+    let prof_files = file_texts(texts.profiles);
+    // where each profile was defined last: (file, place)
+    let mut places: BTreeMap<String, (usize, plan::Source)> = BTreeMap::new();
+    for (i, prof_file) in prof_files.iter().enumerate() {
+        let Some(f) = parse::parse_yaml::<ProfilesFile>(prof_file, &mut diags) else {
+            continue;
+        };
+        let mut here = HashSet::new();
         for p in f.profiles {
             let src = prof_file.source(&p);
-            if specs.profiles.contains_key(&p.value.id) {
+            if !here.insert(p.value.id.clone()) {
                 diags.push(prof_file.at(
                     &src,
                     format!("profile {} is defined twice", p.value.id),
                     None,
                 ));
             }
-            places.insert(p.value.id.clone(), src);
+            places.insert(p.value.id.clone(), (i, src));
             specs.profiles.insert(p.value.id.clone(), p.value);
         }
-        for p in specs.profiles.values() {
-            for e in &p.extends {
-                if !specs.profiles.contains_key(e) {
-                    diags.push(prof_file.at(
-                        &places[&p.id],
-                        format!("profile {} extends unknown profile {e}", p.id),
-                        None,
-                    ));
-                }
+    }
+    for p in specs.profiles.values() {
+        for e in &p.extends {
+            if !specs.profiles.contains_key(e) {
+                let (i, src) = &places[&p.id];
+                diags.push(prof_files[*i].at(
+                    src,
+                    format!("profile {} extends unknown profile {e}", p.id),
+                    None,
+                ));
             }
         }
     }
+    let alias_files = file_texts(texts.aliases);
+    let declared = aliases::read(&alias_files, &mut diags);
+    let scenarios = texts.scenarios;
     let mut ids = HashSet::new();
     for (name, text) in scenarios {
         let file = FileText { name, text };
@@ -222,6 +276,16 @@ pub fn load_files(
         }
         specs.scenarios.extend(planned);
     }
+    let names: HashSet<String> = specs.scenarios.iter().map(Scenario::name).collect();
+    specs.aliases = aliases::check(
+        &declared,
+        &alias_files,
+        |kind, name| match kind {
+            aliases::AliasKind::Requirement => specs.requirements.contains_key(name),
+            aliases::AliasKind::Scenario => names.contains(name),
+        },
+        &mut diags,
+    );
     if diags.is_empty() {
         Ok(specs)
     } else {
