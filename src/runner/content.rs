@@ -331,8 +331,10 @@ impl<'a> ContentStore<'a> {
         for (i, name) in spec.manifests.iter().enumerate() {
             let mut d = self.descriptor(name, None, vars, depth)?;
             // distinct platforms, as indexes of images usually carry
-            let arch = ["amd64", "arm64", "riscv64", "s390x"][i % 4];
-            d["platform"] = json!({ "architecture": arch, "os": "linux" });
+            if !spec.without_platform.contains(name) {
+                let arch = ["amd64", "arm64", "riscv64", "s390x"][i % 4];
+                d["platform"] = json!({ "architecture": arch, "os": "linux" });
+            }
             manifests.push(d);
         }
         m.insert("manifests".into(), Value::Array(manifests));

@@ -236,4 +236,14 @@ pub(crate) struct Capture {
     pub challenge: Option<String>,
     #[serde(default)]
     pub optional: bool,
+    /// Of a header capture: the value with `from` replaced by `to` (both templates).
+    #[serde(default)]
+    pub replace: Option<Replace>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Replace {
+    pub from: String,
+    pub to: String,
 }
