@@ -143,7 +143,9 @@ pub(super) async fn before(
             Some(E::UploadStatus | E::UploadChunk | E::UploadClose | E::UploadCancel),
             Some(Target::Upload { name, id }),
         ) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {
-            // the id is taken as it comes: the request opens the session it names
+            // the id is taken as it comes: the request opens the session it names (only ids
+            // of UUID characters, so nothing else reaches storage paths); a failure to open it
+            // leaves the handler's answer
             let (i, r) = (id.to_string(), name.to_string());
             let _ = app
                 .blocking(move |s| {
