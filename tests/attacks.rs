@@ -343,6 +343,29 @@ async fn sessions_expire_and_are_capped() {
     );
 }
 
+/// A request naming a session through another repository's path is refused (404) and leaves
+/// the session alone: it stays counted against its client's cap, and open in its own path.
+#[tokio::test]
+async fn a_session_named_through_another_repository_is_left_alone() {
+    let config = Config {
+        max_uploads_per_client: 1,
+        ..Config::default()
+    };
+    let (_server, app, h) = serve(config, Arc::new(MemStorage::new())).await;
+    let loc = open_upload(&h, "owner/repo").await;
+    let foreign = loc.replacen("/v2/owner/repo/", "/v2/other/repo/", 1);
+    for method in ["GET", "PATCH", "PUT", "DELETE"] {
+        let a = h.req(method, &foreign, &[], Bytes::new()).await;
+        assert_eq!(a.status, 404, "{method} {foreign}");
+    }
+    assert_eq!(app.open_sessions(), 1);
+    let second = h
+        .req("POST", "/v2/owner/repo/blobs/uploads/", &[], Bytes::new())
+        .await;
+    assert_eq!(second.status, 429, "the session was no longer counted");
+    assert_eq!(h.get(&loc).await.status, 204);
+}
+
 #[tokio::test]
 async fn memory_storage_refuses_past_its_cap() {
     let storage = Arc::new(MemStorage::with_limit(1024 * 1024));

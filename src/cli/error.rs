@@ -59,6 +59,11 @@ pub enum Outcome {
 pub fn exit_code(result: Result<ExitCode, CliError>) -> ExitCode {
     match result {
         Ok(code) => code,
+        // diagnostics of the spec files carry their own `error:` at each position
+        Err(e @ CliError::Run(regverify::runner::error::RunError::SpecFiles(_))) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

@@ -331,8 +331,10 @@ impl<'a> ContentStore<'a> {
         for (i, name) in spec.manifests.iter().enumerate() {
             let mut d = self.descriptor(name, None, vars, depth)?;
             // distinct platforms, as indexes of images usually carry
-            let arch = ["amd64", "arm64", "riscv64", "s390x"][i % 4];
-            d["platform"] = json!({ "architecture": arch, "os": "linux" });
+            if !spec.without_platform.contains(name) {
+                let arch = ["amd64", "arm64", "riscv64", "s390x"][i % 4];
+                d["platform"] = json!({ "architecture": arch, "os": "linux" });
+            }
             manifests.push(d);
         }
         m.insert("manifests".into(), Value::Array(manifests));
@@ -396,6 +398,24 @@ pub fn dependencies(spec: &ContentSpec) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_entries_get_a_platform_but_those_listed_without() {
+        let specs: BTreeMap<String, ContentSpec> = serde_json::from_value(json!({
+            "config": {"json": {}},
+            "a": {"image": {"config": "config"}},
+            "b": {"image": {"config": "config", "annotations": {"x": "b"}}},
+            "index": {"index": {"manifests": ["a", "b"], "without_platform": ["b"]}},
+        }))
+        .unwrap();
+        let mut store = ContentStore::new(&specs, Fixtures::Files(Default::default()), 1, "s");
+        let index = store.resolve("index", &|_| None).unwrap();
+        let v: Value = serde_json::from_slice(&index.bytes).unwrap();
+        let entries = v["manifests"].as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["platform"]["architecture"], "amd64");
+        assert!(entries[1].get("platform").is_none(), "{v}");
+    }
 
     #[test]
     fn seeded_bytes_are_reproducible() {

@@ -258,6 +258,10 @@ pub struct ImageSpec {
 #[serde(deny_unknown_fields)]
 pub struct IndexSpec {
     pub manifests: Vec<String>,
+    /// Entries (of `manifests`) left without a `platform`, which the image spec makes
+    /// optional; every other entry gets one.
+    #[serde(default)]
+    pub without_platform: Vec<String>,
     #[serde(default)]
     pub format: ManifestFormat,
     #[serde(default)]

@@ -305,10 +305,13 @@ pub struct Capture {
 
 #[derive(Clone, Debug)]
 pub enum CaptureFrom {
-    /// A header's value; `resolve`: as a URL resolved against the request URL.
+    /// A header's value; `resolve`: as a URL resolved against the request URL; `replace`:
+    /// with its first occurrence of one template replaced by another (a value without it is
+    /// captured as missing).
     Header {
         name: String,
         resolve: bool,
+        replace: Option<(String, String)>,
     },
     /// The first of these JSON paths that is present (`token|access_token`).
     Json(Vec<String>),

@@ -239,4 +239,14 @@ pub(crate) struct Capture {
     /// The requirement a missing value breaks, when the step has no expectation to blame.
     #[serde(default)]
     pub req: Option<Spanned<String>>,
+    /// Of a header capture: the value with `from` replaced by `to` (both templates).
+    #[serde(default)]
+    pub replace: Option<Replace>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Replace {
+    pub from: String,
+    pub to: String,
 }

@@ -33,6 +33,8 @@ const STORAGE_DEFECTS: &[Defect] = &[
     Defect::BlobDeleteKeeps,
     Defect::BlobDeleteUnknown202,
     Defect::BlobDeleteGlobal,
+    Defect::BlobReadAnyRepository,
+    Defect::BlobDeleteAnyRepository,
     Defect::ReferrersNoIndexes,
     Defect::ReferrersNoConfigType,
     Defect::TagsLastRestart,
@@ -107,6 +109,14 @@ impl Storage for Decorated {
         self.inner.blob_size(repo, digest)
     }
     fn blob_open(&self, repo: &str, digest: &Digest) -> io::Result<Option<BlobData>> {
+        if self.has(Defect::BlobReadAnyRepository) {
+            for r in std::iter::once(repo.to_string()).chain(self.inner.repositories()?) {
+                if let Some(found) = self.inner.blob_open(&r, digest)? {
+                    return Ok(Some(found));
+                }
+            }
+            return Ok(None);
+        }
         match self.inner.blob_open(repo, digest)? {
             None if self.varies(Variation::ManifestAsBlob) => Ok(self
                 .inner
@@ -123,6 +133,13 @@ impl Storage for Decorated {
             return Ok(self.inner.blob_size(repo, digest)?.is_some());
         }
         let unlinked = self.inner.blob_unlink(repo, digest)?;
+        if self.has(Defect::BlobDeleteAnyRepository) && !unlinked {
+            let mut elsewhere = false;
+            for other in self.inner.repositories()? {
+                elsewhere |= self.inner.blob_unlink(&other, digest)?;
+            }
+            return Ok(elsewhere);
+        }
         if self.has(Defect::BlobDeleteGlobal) && unlinked {
             for other in self.inner.repositories()? {
                 self.inner.blob_unlink(&other, digest)?;

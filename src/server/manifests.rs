@@ -150,7 +150,13 @@ pub async fn put(
     })?;
 
     let digest = match &parsed {
-        Reference::Digest(d) if !app.config.checks(Check::ManifestDigest) => d.clone(),
+        Reference::Digest(d)
+            if !app.config.checks(Check::ManifestDigest)
+                || (d.algorithm() == crate::oci::Algorithm::Sha512
+                    && !app.config.checks(Check::Sha512ManifestDigest)) =>
+        {
+            d.clone()
+        }
         Reference::Digest(d) => {
             let actual = Digest::of(d.algorithm(), &body);
             if &actual != d {

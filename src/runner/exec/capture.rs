@@ -20,7 +20,11 @@ impl Runner<'_> {
             // a capture that finds nothing breaks the requirement it names (or the step's)
             let step_req = Some(c.requirement.as_str());
             let v = match &c.from {
-                CaptureFrom::Header { name, resolve } => {
+                CaptureFrom::Header {
+                    name,
+                    resolve,
+                    replace,
+                } => {
                     // a field sent on several lines is one list (RFC 9110 §5.3)
                     let lines = res.header_all(name);
                     let joined = (!lines.is_empty()).then(|| lines.join(", "));
@@ -38,7 +42,7 @@ impl Runner<'_> {
                             &c.source,
                         ));
                     };
-                    if *resolve {
+                    let value = if *resolve {
                         let joined = url.join(raw).map_err(|e| {
                             fail(
                                 step_req,
@@ -48,9 +52,28 @@ impl Runner<'_> {
                                 &c.source,
                             )
                         })?;
-                        Value::String(joined.to_string())
+                        joined.to_string()
                     } else {
-                        Value::String(raw.to_string())
+                        raw.to_string()
+                    };
+                    let Some((from, to)) = replace else {
+                        self.vars.insert(c.name.clone(), Value::String(value));
+                        continue;
+                    };
+                    let (from, to) = (self.render(from)?, self.render(to)?);
+                    match value.contains(&from) {
+                        true => Value::String(value.replacen(&from, &to, 1)),
+                        // the value is not of the form the replacement needs
+                        false if c.optional => Value::String(String::new()),
+                        false => {
+                            return Err(fail(
+                                step_req,
+                                &format!("header {name}"),
+                                format!("a value holding {from:?} (later steps use it)"),
+                                value,
+                                &c.source,
+                            ));
+                        }
                     }
                 }
                 CaptureFrom::Challenge(part) => {

@@ -101,6 +101,21 @@ impl Checker<'_, '_> {
             {
                 self.err(&here, format!("fixture {f} not found"), None);
             }
+            if let ContentSpec::Index(i) = spec {
+                for w in i
+                    .without_platform
+                    .iter()
+                    .filter(|w| !i.manifests.contains(w))
+                {
+                    self.err(
+                        &here,
+                        format!(
+                            "content {name}: without_platform names {w}, not one of its manifests"
+                        ),
+                        None,
+                    );
+                }
+            }
         }
         let mut scope = Scope {
             scenario: s,
@@ -512,10 +527,17 @@ impl Checker<'_, '_> {
             let at = self.file.source(c);
             let c = &c.value;
             let from = match (&c.header, &c.json, c.status, &c.challenge) {
-                (Some(h), None, false, None) => plan::CaptureFrom::Header {
-                    name: h.clone(),
-                    resolve: c.resolve,
-                },
+                (Some(h), None, false, None) => {
+                    let replace = c.replace.as_ref().map(|r| (r.from.clone(), r.to.clone()));
+                    if let Some((from, to)) = &replace {
+                        self.placeholders(&at, label, &[from.as_str(), to.as_str()], scope);
+                    }
+                    plan::CaptureFrom::Header {
+                        name: h.clone(),
+                        resolve: c.resolve,
+                        replace,
+                    }
+                }
                 (None, Some(p), false, None) => {
                     plan::CaptureFrom::Json(p.split('|').map(|x| x.trim().to_string()).collect())
                 }
@@ -540,10 +562,10 @@ impl Checker<'_, '_> {
                     continue;
                 }
             };
-            if c.resolve && c.header.is_none() {
+            if (c.resolve || c.replace.is_some()) && c.header.is_none() {
                 self.err(
                     &at,
-                    format!("{label}: resolve is for header captures"),
+                    format!("{label}: resolve and replace are for header captures"),
                     None,
                 );
             }
@@ -560,7 +582,10 @@ impl Checker<'_, '_> {
                     r.value.clone()
                 }
                 (None, Some(e)) => e.requirement.clone(),
-                (None, None) if c.optional => String::new(),
+                // a status is always there: nothing to blame
+                (None, None) if c.optional || matches!(from, plan::CaptureFrom::Status) => {
+                    String::new()
+                }
                 (None, None) => {
                     self.err(
                         &at,

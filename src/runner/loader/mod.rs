@@ -387,6 +387,36 @@ mod tests {
     }
 
     #[test]
+    fn a_capture_replacement_and_an_index_without_platform_are_checked() {
+        let scenario = "scenarios:\n  - id: s\n    title: t\n    requirements: [a.b]\n    workflows: [pull]\n    content:\n      c: {json: {}}\n      i: {image: {config: c}}\n      x: {index: {manifests: [i], without_platform: [c]}}\n    steps:\n      - name: one\n        request: {method: POST, url: /v2/}\n        expect: {req: a.b, status: 202}\n        capture: {loc: {header: Location, replace: {from: \"/{repo}/\", to: \"/{nowhere}/\"}}}\n      - name: two\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n        capture: {s: {status: true, replace: {from: a, to: b}}}\n";
+        let d = load_files(
+            ("specs/requirements.yaml", &requirement("")),
+            ("specs/profiles.yaml", PROFILES),
+            &[("specs/scenarios/s.yaml".into(), scenario.into())],
+            Fixtures::Files(Default::default()),
+        )
+        .unwrap_err();
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert_eq!(text.len(), 3, "{text:?}");
+        assert!(
+            text.iter().any(
+                |t| t.contains("content x: without_platform names c, not one of its manifests")
+            ),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("unknown variable {nowhere}")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("resolve and replace are for header captures")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
     fn a_profile_defined_twice_is_refused() {
         let d = load(
             &requirement(""),

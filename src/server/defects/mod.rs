@@ -111,9 +111,16 @@ defects! {
     AcceptOutOfOrder = "accept-out-of-order": "a chunk out of order is appended and answered 202" breaks ["push.chunk.order"] .skips(Check::ChunkOrder);
     CloseNeedsBody = "close-needs-body": "a closing PUT without a body is refused" breaks ["push.chunk.close", "push.blob.empty", "dist.stream-upload", "next.digest-algorithm"];
     Status200 = "status-200": "upload status answers 200" breaks ["push.status.204", "push.chunk.order", "next.final-put.order"];
-    UnknownUpload400 = "unknown-upload-400": "an unknown upload answers 400" breaks ["push.status.unknown"];
+    UnknownUpload400 = "unknown-upload-400": "an unknown upload answers 400" breaks ["push.status.unknown", "next.upload.cancel.unknown"];
     Mount200 = "mount-200": "a mount answers 200" breaks ["push.mount.201"];
     EmptyBlobRefused = "empty-blob-refused": "the empty blob is refused" breaks ["push.blob.empty"];
+    NoUploadStatus = "no-upload-status": "there is no upload status: GET of a session answers 405" breaks ["push.status.204", "push.chunk.order", "push.status.unknown", "next.final-put.order"];
+    NoUploadCancel = "no-upload-cancel": "there is no upload cancel: DELETE of a session answers 405" breaks ["next.upload.cancel"];
+    UnknownUploadAccepted = "unknown-upload-accepted": "a request to an upload session that does not exist opens it" breaks ["push.status.unknown", "next.upload.cancel.unknown"];
+    UploadAnyRepository = "upload-any-repository": "an upload session answers through any repository's path" breaks ["push.status.unknown", "next.upload.cancel.unknown"] .skips(Check::UploadRepository);
+    EmptyPatchRange = "empty-patch-range": "a PATCH that leaves an upload empty answers Range 0--1" breaks ["push.chunk.202"];
+    BlobReadAnyRepository = "blob-read-any-repository": "blob GETs and HEADs serve a blob that only another repository holds" breaks ["pull.blob.404"];
+    BlobDeleteAnyRepository = "blob-delete-any-repository": "deleting a blob through a repository that lacks it deletes it where it is (202)" breaks ["delete.blob.404"];
     ManifestPut200 = "manifest-put-200": "a manifest PUT answers 200" breaks ["push.manifest.201", "push.manifest.4mb", "push.manifest.missing-subject", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param"];
     ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "delete.tag", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers"];
     ManifestDigestHeader = "manifest-digest-header": "a manifest PUT answers another digest in Docker-Content-Digest" breaks ["push.manifest.digest-header"];
@@ -121,8 +128,11 @@ defects! {
     SubjectRequired = "subject-required": "a manifest whose subject is missing is refused" breaks ["push.manifest.missing-subject"];
     NoOciSubject = "no-oci-subject": "manifest PUTs never carry OCI-Subject" breaks ["push.manifest.oci-subject"];
     ManifestDigestUnchecked = "manifest-digest-unchecked": "a manifest pushed by digest is stored under it unverified" breaks ["push.manifest.digest-mismatch"] .skips(Check::ManifestDigest);
+    Sha512ManifestUnchecked = "sha512-manifest-unchecked": "a manifest pushed to a sha512 digest is stored under it unverified" breaks ["push.manifest.digest-mismatch"] .skips(Check::Sha512ManifestDigest);
     ManifestUnvalidated = "manifest-unvalidated": "any body is taken as a manifest" breaks ["push.manifest.invalid"];
     IndexRefused = "index-refused": "image indexes are refused" breaks ["push.manifest.index", "push.manifest.201", "dist.schema2"];
+    IndexChildUnknown404 = "index-child-unknown-404": "an index naming a manifest the repository lacks is refused with 404 MANIFEST_UNKNOWN" breaks ["push.manifest.missing-blobs-code"];
+    IndexNeedsPlatform = "index-needs-platform": "an index entry without platform is refused" breaks ["push.manifest.index"];
     TagsImmutable = "tags-immutable": "a tag never moves once set" breaks ["push.tag.move"];
     UnknownRepoTags = "unknown-repo-tags": "the tags of an unknown repository are an empty list" breaks ["pull.repository.404"];
     TagsNoName = "tags-no-name": "the tags list has no name field" breaks ["tags.list"];
@@ -194,6 +204,10 @@ pub enum Check {
     UploadDigest,
     /// A manifest pushed by digest hashes to it.
     ManifestDigest,
+    /// A manifest pushed by a sha512 digest hashes to it.
+    Sha512ManifestDigest,
+    /// An upload session is used only through the repository it was opened in.
+    UploadRepository,
 }
 
 impl super::Config {

@@ -75,7 +75,10 @@ pub(super) async fn before(
             }
         }
         (
-            D::ManifestUnvalidated | D::SubjectRequired,
+            D::ManifestUnvalidated
+            | D::SubjectRequired
+            | D::IndexChildUnknown404
+            | D::IndexNeedsPlatform,
             Some(E::ManifestPut),
             Some(Target::Manifest { name, reference }),
         ) => {
@@ -118,14 +121,67 @@ pub(super) async fn before(
                     .into_response());
                 }
             }
+            if let Ok(m) = &parsed
+                && m.kind == ManifestKind::Index
+                && let Some(refusal) = index_refusal(app, defect, name, m, &body).await
+            {
+                return Err(refusal);
+            }
             req = Request::from_parts(parts, Body::from(body));
         }
-        (D::CloseNeedsBody, Some(E::UploadClose), Some(Target::Upload { id, .. }))
+        (D::NoUploadStatus, Some(E::UploadStatus), _)
+        | (D::NoUploadCancel, Some(E::UploadCancel), _) => {
+            return Err(AppError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::Unsupported,
+                format!("{} is not allowed here", seen.method),
+            )
+            .into_response());
+        }
+        (
+            D::UnknownUploadAccepted,
+            Some(E::UploadStatus | E::UploadChunk | E::UploadClose | E::UploadCancel),
+            Some(Target::Upload { name, id }),
+        ) if id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') => {
+            // the id is taken as it comes: the request opens the session it names (only ids
+            // of UUID characters, so nothing else reaches storage paths); a failure to open it
+            // leaves the handler's answer
+            let (i, r) = (id.to_string(), name.to_string());
+            let _ = app
+                .blocking(move |s| {
+                    if s.upload_info(&i)?.is_none() {
+                        s.upload_create(&i, &r, crate::oci::Algorithm::Sha256)?;
+                    }
+                    Ok(())
+                })
+                .await;
+        }
+        (D::EmptyPatchRange, Some(E::UploadChunk), Some(Target::Upload { name, id }))
+            if !has_body(req.headers()) && !req.headers().contains_key(header::CONTENT_RANGE) =>
+        {
+            // an empty chunk to an empty session: the last byte reported as at -1
+            let i = id.to_string();
+            let info = app.blocking(move |s| s.upload_info(&i)).await;
+            if matches!(info, Ok(Some(ref u)) if u.size == 0 && u.repo == *name) {
+                return Err((
+                    StatusCode::ACCEPTED,
+                    [
+                        (header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}")),
+                        (header::RANGE, "0--1".to_string()),
+                        (header::CONTENT_LENGTH, "0".to_string()),
+                    ],
+                )
+                    .into_response());
+            }
+        }
+        (D::CloseNeedsBody, Some(E::UploadClose), Some(Target::Upload { name, id }))
             if !has_body(req.headers()) =>
         {
-            // an unknown upload is still answered 404 by the handler
+            // an unknown upload (or one of another repository) is still answered 404 by the
+            // handler
             let i = id.to_string();
-            if matches!(app.blocking(move |s| s.upload_info(&i)).await, Ok(Some(_))) {
+            let info = app.blocking(move |s| s.upload_info(&i)).await;
+            if matches!(info, Ok(Some(ref u)) if u.repo == *name) {
                 return Err(
                     AppError::code(StatusCode::BAD_REQUEST, ErrorCode::DigestInvalid)
                         .into_response(),
@@ -220,6 +276,54 @@ pub(super) async fn before(
         _ => {}
     }
     Ok(req)
+}
+
+/// The refusal of an index the defect makes: one naming a manifest the repository lacks
+/// answered as an unknown manifest, or one with an entry without `platform`.
+async fn index_refusal(
+    app: &App,
+    defect: Defect,
+    repo: &str,
+    m: &manifest::ParsedManifest,
+    body: &[u8],
+) -> Option<Response> {
+    match defect {
+        Defect::IndexChildUnknown404 => {
+            let (r, children) = (repo.to_string(), m.children.clone());
+            let missing = app
+                .blocking(move |s| {
+                    for c in children.iter().filter(|c| !c.external) {
+                        if s.manifest_get(&r, &c.digest)?.is_none()
+                            && s.blob_size(&r, &c.digest)?.is_none()
+                        {
+                            return Ok(Some(c.digest.to_string()));
+                        }
+                    }
+                    Ok(None)
+                })
+                .await;
+            match missing {
+                Ok(Some(d)) => Some(manifest_unknown(&d).into_response()),
+                _ => None,
+            }
+        }
+        Defect::IndexNeedsPlatform => {
+            let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+            let bare = v["manifests"]
+                .as_array()?
+                .iter()
+                .any(|d| d.get("platform").is_none());
+            bare.then(|| {
+                AppError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::ManifestInvalid,
+                    "every index entry needs a platform",
+                )
+                .into_response()
+            })
+        }
+        _ => None,
+    }
 }
 
 fn manifest_unknown(reference: &str) -> AppError {
