@@ -18,10 +18,25 @@ fn alone() -> (tempfile::TempDir, PathBuf) {
     (dir, bin)
 }
 
+/// Runs `cmd`, retrying while the kernel calls the fresh copy busy: a test beside this one
+/// may fork while the copy's file is still open for writing, and the child holds that
+/// descriptor until it execs (ETXTBSY), a matter of milliseconds.
+fn busy_retry<T>(mut cmd: impl FnMut() -> std::io::Result<T>) -> T {
+    for _ in 0..100 {
+        match cmd() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    panic!("the copied binary stayed busy for 2 s")
+}
+
 #[test]
 fn the_binary_copied_to_an_empty_directory_runs_the_suite() {
     let (dir, bin) = alone();
-    let out = Command::new(&bin).current_dir(dir.path()).output().unwrap();
+    let out = busy_retry(|| Command::new(&bin).current_dir(dir.path()).output());
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -40,20 +55,20 @@ fn the_binary_copied_to_an_empty_directory_runs_the_suite() {
 fn failures_name_spec_files_relative_to_the_corpus() {
     let (dir, bin) = alone();
     let port = free_port();
-    let _server = KillOnDrop(
+    let _server = KillOnDrop(busy_retry(|| {
         Command::new(&bin)
             .args(["serve", "--memory", "--defect", "base-404"])
             .args(["--addr", &format!("127.0.0.1:{port}")])
             .stderr(std::process::Stdio::null())
             .spawn()
-            .unwrap(),
-    );
+    }));
     assert!(wait_for_port(port), "the server did not start");
-    let out = Command::new(&bin)
-        .current_dir(dir.path())
-        .args(["run", &format!("http://127.0.0.1:{port}"), "base-v2"])
-        .output()
-        .unwrap();
+    let out = busy_retry(|| {
+        Command::new(&bin)
+            .current_dir(dir.path())
+            .args(["run", &format!("http://127.0.0.1:{port}"), "base-v2"])
+            .output()
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains(" at specs/scenarios/"), "{stdout}");
