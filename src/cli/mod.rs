@@ -1,7 +1,9 @@
 //! The command line's pieces beside `main.rs`: the exit-code mapping, `serve` and `gc`, the
-//! embedded reference `run` starts, the `--profile` help.
+//! embedded reference `run` and `matrix` start, the release gates (`diff`, `baseline`,
+//! `matrix`), the `--profile` help.
 
 pub mod error;
+pub mod gates;
 pub mod gc;
 pub mod profiles;
 pub mod reference;

@@ -1,9 +1,10 @@
-//! The embedded reference registry `run` verifies when it is given no URL: the real server
-//! on real storage in a temporary directory, on its own runtime, stopped when dropped.
+//! The embedded reference registry `run` verifies when it is given no URL (and `matrix`
+//! starts for `--reference`, `--defect`, `--variation`): the real server on real storage in
+//! a temporary directory, on its own runtime, stopped when dropped.
 
 use std::sync::Arc;
 
-use regverify::server::{self, App, storage};
+use regverify::server::{self, App, Config, storage};
 use reqwest::Url;
 
 /// Why the embedded reference could not start.
@@ -29,6 +30,11 @@ pub struct Reference {
 
 impl Reference {
     pub fn start() -> Result<Reference, ReferenceError> {
+        Reference::with_config(Config::default())
+    }
+
+    /// The reference with these settings (a defect or variations, for `matrix`).
+    pub fn with_config(config: Config) -> Result<Reference, ReferenceError> {
         let dir = tempfile::tempdir().map_err(ReferenceError::TempDir)?;
         let storage = storage::FsStorage::open(dir.path()).map_err(ReferenceError::Storage)?;
         // its own runtime: the runner's requests and the server's answers never wait on
@@ -38,7 +44,7 @@ impl Reference {
             .thread_name("reference")
             .build()
             .map_err(ReferenceError::Runtime)?;
-        let app = App::new(Default::default(), Arc::new(storage));
+        let app = App::new(config, Arc::new(storage));
         let server = rt
             .block_on(server::spawn(app, ([127, 0, 0, 1], 0).into()))
             .map_err(ReferenceError::Listen)?;
