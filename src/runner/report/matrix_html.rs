@@ -15,7 +15,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:90em;color:#2
 h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0} td,th{padding:.25em .7em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 th.group{background:#eef;font-size:1.05em}
-td.cell a{text-decoration:none;display:block}
+td.cell a{text-decoration:none;display:block;color:inherit}
 .pass{color:#17692b}.fail{color:#b3261e;font-weight:600}.error{color:#9a5b00;font-weight:600}.skip,.not-verified,.absent{color:#777}
 .statement.ok{color:#17692b}.statement.bad{color:#b3261e}
 pre{background:#f6f6f6;padding:.7em;overflow-x:auto;font-size:12px;white-space:pre-wrap;word-break:break-all}

@@ -47,6 +47,7 @@ pub fn matrix_text(m: &Matrix) -> String {
     for (c, &w) in m.columns.iter().zip(&widths) {
         let _ = write!(s, "  {:<w$}", c.label);
     }
+    s.truncate(s.trim_end_matches(' ').len());
     s.push('\n');
     for class in CLASSES {
         let mut rows = m.group(class).peekable();
@@ -57,10 +58,13 @@ pub fn matrix_text(m: &Matrix) -> String {
         for r in rows {
             let _ = write!(s, "{:<id_width$}  {:<10}", r.id, r.level);
             for (o, &w) in r.cells.iter().zip(&widths) {
-                // padded before colouring: escape codes have no width
-                let padded = format!("{:<w$}", cell_word(*o));
-                let _ = write!(s, "  {}", coloured(&padded, *o));
+                // coloured alone, padded after: escape codes have no width
+                let word = cell_word(*o);
+                let pad = w - word.chars().count();
+                let _ = write!(s, "  {}{:pad$}", coloured(word, *o), "");
             }
+            // the last column's padding
+            s.truncate(s.trim_end_matches(' ').len());
             s.push('\n');
         }
     }
