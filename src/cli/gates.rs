@@ -18,7 +18,7 @@ use regverify::server::defects::Defect;
 use regverify::server::variations::{Variation, Variations};
 
 use super::error::{CliError, Outcome};
-use super::reference::Reference;
+use super::reference::{Reference, Store};
 
 #[derive(Args)]
 pub struct DiffArgs {
@@ -120,8 +120,8 @@ pub struct MatrixCli {
     defect: Vec<String>,
 }
 
-/// `matrix`: starts the references asked for, each on storage of its own, then runs every
-/// registry side by side.
+/// `matrix`: starts the references asked for, each on a memory store of its own (see
+/// [`Store::Memory`]), then runs every registry side by side.
 pub fn matrix(a: MatrixCli) -> Result<ExitCode, CliError> {
     let mut wanted: Vec<(TargetKind, Config)> = vec![];
     if a.reference {
@@ -152,7 +152,7 @@ pub fn matrix(a: MatrixCli) -> Result<ExitCode, CliError> {
     // kept until the runs are done: dropping one stops it
     let mut references = vec![];
     for (kind, config) in wanted {
-        let r = Reference::with_config(config)?;
+        let r = Reference::with_config(config, Store::Memory)?;
         let label = match &kind {
             TargetKind::Defect(n) => format!("defect {n}"),
             TargetKind::Variation(n) => format!("variation {n}"),

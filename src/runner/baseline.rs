@@ -132,3 +132,73 @@ pub fn make(run: &RunFile, source: &str, keep: Option<&Expectations>) -> String 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::results::FailureRecord;
+
+    fn scenario(name: &str, verdict: Verdict, req: Option<&str>, got: &str) -> ScenarioRecord {
+        ScenarioRecord {
+            name: name.into(),
+            verdict,
+            failed_requirement: req.map(String::from),
+            message: Some(format!("{got}\nsecond line")),
+            failures: req
+                .map(|r| FailureRecord {
+                    requirement: Some(r.into()),
+                    query: "header Location".into(),
+                    expected: "present".into(),
+                    got: got.into(),
+                    source: "f:1:1".into(),
+                })
+                .into_iter()
+                .collect(),
+            checks: vec![],
+        }
+    }
+
+    #[test]
+    fn what_a_registry_sent_reads_back_unchanged() {
+        // a registry's text in a reason: quotes, a comment sign, a colon, a newline
+        let hostile = "\"x\": # not a comment\n- [y]";
+        let run = RunFile {
+            tool: "regverify".into(),
+            registry: "http://r/".into(),
+            profile: "oci-1.1".into(),
+            seed: 3,
+            scenarios: vec![
+                scenario("push::a", Verdict::Fail, Some("push.post.202"), hostile),
+                scenario("pull::b", Verdict::Error, None, hostile),
+                scenario("pull::c", Verdict::Pass, None, ""),
+            ],
+            requirements: vec![],
+        };
+        let text = make(&run, "r.json", None);
+        let back: Expectations = serde_saphyr::from_str(&text).unwrap();
+        assert_eq!(back.failures.len(), 1);
+        let f = &back.failures[0];
+        assert_eq!(f.requirement, "push.post.202");
+        assert_eq!(f.scenario.as_deref(), Some("push::a"));
+        assert_eq!(
+            f.reason,
+            format!("{TO_FILL} why? the run saw header Location: expected present, got {hostile}")
+        );
+        assert_eq!(back.errors.len(), 1);
+        assert_eq!(back.errors[0].scenario, "pull::b");
+        assert_eq!(
+            back.errors[0].reason,
+            format!("{TO_FILL} why? the run saw \"x\": # not a comment")
+        );
+        // refreshed: the reason a person wrote stays, a requirement-wide entry stays one
+        let kept: Expectations = serde_saphyr::from_str(
+            "failures:\n  - {requirement: push.post.202, reason: \"known\"}\nerrors:\n  - {scenario: \"pull::b\", reason: flaky}\n",
+        )
+        .unwrap();
+        let again: Expectations =
+            serde_saphyr::from_str(&make(&run, "r.json", Some(&kept))).unwrap();
+        assert_eq!(again.failures[0].reason, "known");
+        assert_eq!(again.failures[0].scenario, None);
+        assert_eq!(again.errors[0].reason, "flaky");
+    }
+}

@@ -251,3 +251,103 @@ pub fn compare(old_file: &str, old: &RunFile, new_file: &str, new: &RunFile) -> 
         scenarios_removed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::results::{RequirementRecord, ScenarioRecord};
+
+    fn run(reqs: &[(&str, Outcome)], scenarios: &[(&str, Verdict)]) -> RunFile {
+        RunFile {
+            tool: "regverify".into(),
+            registry: "http://r/".into(),
+            profile: "oci-1.1".into(),
+            seed: 1,
+            scenarios: scenarios
+                .iter()
+                .map(|(n, v)| ScenarioRecord {
+                    name: n.to_string(),
+                    verdict: *v,
+                    failed_requirement: None,
+                    message: None,
+                    failures: vec![],
+                    checks: vec![],
+                })
+                .collect(),
+            requirements: reqs
+                .iter()
+                .map(|(id, o)| RequirementRecord {
+                    id: id.to_string(),
+                    level: "MUST".into(),
+                    summary: String::new(),
+                    verdict: *o,
+                })
+                .collect(),
+        }
+    }
+
+    fn ids(c: &[RequirementChange]) -> Vec<&str> {
+        c.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[test]
+    fn only_moves_towards_fail_or_error_are_worse() {
+        use Outcome::*;
+        let old = run(
+            &[
+                ("a", Pass),
+                ("b", Fail),
+                ("c", Pass),
+                ("d", Error),
+                ("e", Skip),
+            ],
+            &[("x::one", Verdict::Pass), ("x::gone", Verdict::Pass)],
+        );
+        // b fixed, c now a skip (a feature dropped as the spec allows), d judged, e gone
+        let better = run(
+            &[("a", Pass), ("b", Pass), ("c", Skip), ("d", Pass)],
+            &[("x::one", Verdict::Pass), ("x::new", Verdict::Pass)],
+        );
+        let d = compare("old", &old, "new", &better);
+        assert!(!d.worse, "{d:?}");
+        assert_eq!(ids(&d.newly_passing), ["b"]);
+        assert_eq!(ids(&d.other_changes), ["c", "d", "e"]);
+        assert_eq!(d.scenarios_added, ["x::new"]);
+        assert_eq!(d.scenarios_removed, ["x::gone"]);
+        // a requirement new in the run that fails is newly failing
+        let new_failing = run(
+            &[
+                ("a", Pass),
+                ("b", Fail),
+                ("c", Pass),
+                ("d", Error),
+                ("e", Skip),
+                ("f", Fail),
+            ],
+            &[],
+        );
+        let d = compare("old", &old, "new", &new_failing);
+        assert!(d.worse);
+        assert_eq!(ids(&d.newly_failing), ["f"]);
+        // a pass that became an error is worse, though not a failure
+        let erred = run(
+            &[
+                ("a", Error),
+                ("b", Fail),
+                ("c", Pass),
+                ("d", Error),
+                ("e", Skip),
+            ],
+            &[],
+        );
+        let d = compare("old", &old, "new", &erred);
+        assert!(d.worse && d.newly_failing.is_empty());
+        assert_eq!(ids(&d.other_changes), ["a"]);
+        // a scenario that erred where it passed is worse on its own
+        let old_s = run(&[], &[("x::one", Verdict::Pass)]);
+        let new_s = run(&[], &[("x::one", Verdict::Error)]);
+        assert!(compare("o", &old_s, "n", &new_s).worse);
+        assert!(!compare("n", &new_s, "o", &old_s).worse);
+        assert!(compare("o", &old_s, "o", &old_s).is_empty());
+    }
+}

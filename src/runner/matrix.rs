@@ -242,6 +242,18 @@ pub fn build(
         Some(p) => p.clone(),
         None => specs.default_profile().unwrap_or("oci-1.1").to_string(),
     };
+    // said once here rather than by every run
+    if !specs.profiles.contains_key(&profile) {
+        return Err(super::error::RunError::Profile {
+            known: specs
+                .profiles
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            profile,
+        });
+    }
     let started = Instant::now();
     let done: Mutex<Vec<Option<Column>>> = Mutex::new(vec![None; targets.len()]);
     std::thread::scope(|scope| {
