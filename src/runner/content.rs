@@ -320,7 +320,12 @@ impl<'a> ContentStore<'a> {
                 .expect("the padding annotation is in the manifest")
                 + marker.len()
                 - 1;
-            bytes.splice(at..at, std::iter::repeat_n(b'x', pad));
+            // copies and a fill, not a byte-at-a-time splice
+            let mut padded = Vec::with_capacity(bytes.len() + pad);
+            padded.extend_from_slice(&bytes[..at]);
+            padded.extend_from_slice(&vec![b'x'; pad]);
+            padded.extend_from_slice(&bytes[at..]);
+            bytes = padded;
         }
         Ok(Resolved::new(Bytes::from(bytes), Some(mt.to_string())))
     }
