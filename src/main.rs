@@ -42,8 +42,6 @@ enum Command {
     /// Remove blobs and manifests nothing references any more (mark and sweep), from a registry
     /// that is stopped or serving --read-only.
     Gc(GcArgs),
-    /// Print the requirements × scenarios matrix; fails when a testable requirement has no
-    /// scenario.
     /// Compare two results files (`run --json`): requirements newly failing or passing,
     /// changed evidence, scenarios added or removed; exit 1 when something got worse.
     Diff(cli::gates::DiffArgs),
@@ -52,6 +50,8 @@ enum Command {
     /// Run the same scenarios against several registries at once: one table of
     /// requirement × registry.
     Matrix(Box<cli::gates::MatrixCli>),
+    /// Print the requirements × scenarios matrix; fails when a testable requirement has no
+    /// scenario.
     Coverage {
         /// Directory of spec files to use instead of the embedded ones.
         #[arg(long, value_name = "DIR")]
