@@ -203,6 +203,14 @@ async fn a_baseline_gates_its_run_then_reports_stale_entries_with_the_refresh() 
         "{}",
         text(&o)
     );
+    let to_fill = yaml.matches("reason: \"FILL IN:").count();
+    assert!(
+        text(&o).contains(&format!(
+            "{to_fill} reason(s) in {expect_arg} still to fill in"
+        )),
+        "{}",
+        text(&o)
+    );
 
     // a person fills a reason in
     let filled = yaml.replacen(
@@ -470,4 +478,26 @@ fn matrix_of_reference_distribution_defect_and_variation() {
         "the failing exchange, escaped: {evidence}"
     );
     assert!(dom.contains("not conformant"), "statements rendered");
+}
+
+#[test]
+fn a_matrix_shows_the_registries_it_ran_beside_one_it_could_not() {
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let o = regverify(&["matrix", &nobody, "--reference", "--workflow", "pull"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains(&format!("{nobody}: could not run")), "{out}");
+    assert!(out.contains("reference: profile oci-1.1:"), "{out}");
+    assert!(out.contains("pull.blob.get"), "the table is printed: {out}");
+    // a reference with a defect that needs a login it cannot have
+    let auth_only = regverify::server::defects::DEFECTS
+        .iter()
+        .find(|d| d.needs_auth)
+        .unwrap();
+    let o = regverify(&["matrix", "--defect", auth_only.name]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("needs authentication"), "{}", text(&o));
+    let o = regverify(&["matrix", "--reference", "--profile", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("unknown profile nope"), "{}", text(&o));
 }

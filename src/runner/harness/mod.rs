@@ -121,6 +121,20 @@ fn run_checked(
     }
     if let (Some(e), Some(path)) = (&expectations, &args.expect) {
         let diff = super::expect::compare(e, specs, results);
+        let to_fill = e
+            .failures
+            .iter()
+            .map(|x| &x.reason)
+            .chain(e.errors.iter().map(|x| &x.reason))
+            .filter(|r| r.starts_with(super::baseline::TO_FILL))
+            .count();
+        if to_fill > 0 {
+            println!(
+                "expectations: {to_fill} reason(s) in {} still to fill in (marked {})",
+                path.display(),
+                super::baseline::TO_FILL
+            );
+        }
         if diff.is_empty() {
             println!(
                 "expectations: the run matches {} ({} known failures, {} known errors)",
