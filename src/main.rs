@@ -46,6 +46,14 @@ enum Command {
     /// verify it, the profiles, the defects that prove it failable and the variations that
     /// show it quiet.
     Explain(cli::explain::ExplainArgs),
+    /// Compare two results files (`run --json`): requirements newly failing or passing,
+    /// changed evidence, scenarios added or removed; exit 1 when something got worse.
+    Diff(cli::gates::DiffArgs),
+    /// Write the `--expect` file a results file matches (reasons to fill in are marked).
+    Baseline(cli::gates::BaselineArgs),
+    /// Run the same scenarios against several registries at once: one table of
+    /// requirement × registry.
+    Matrix(Box<cli::gates::MatrixCli>),
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
@@ -62,7 +70,10 @@ fn main() -> ExitCode {
     // the profiles and the default come from the corpus the binary carries
     let profile_help = cli::profiles::help();
     let matches = Cli::command()
-        .mut_subcommand("run", |c| c.mut_arg("profile", |a| a.help(profile_help)))
+        .mut_subcommand("run", |c| {
+            c.mut_arg("profile", |a| a.help(profile_help.clone()))
+        })
+        .mut_subcommand("matrix", |c| c.mut_arg("profile", |a| a.help(profile_help)))
         .get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     exit_code(dispatch(cli))
@@ -78,6 +89,9 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Some(Command::Gc(a)) => cli::gc::gc(a),
         Some(Command::Explain(a)) => cli::explain::explain(a),
+        Some(Command::Diff(a)) => cli::gates::diff(a),
+        Some(Command::Baseline(a)) => cli::gates::baseline(a),
+        Some(Command::Matrix(a)) => cli::gates::matrix(*a),
         Some(Command::Coverage { specs, fixtures }) => {
             coverage(specs.as_deref(), fixtures.as_deref())
         }

@@ -42,6 +42,25 @@ pub enum CliError {
     Run(#[from] regverify::runner::error::RunError),
     #[error(transparent)]
     Explain(#[from] regverify::runner::explain::ExplainError),
+    #[error(transparent)]
+    Results(#[from] regverify::runner::results::ResultsError),
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not an expectations file: {source}")]
+    Expectations {
+        path: PathBuf,
+        source: Box<serde_saphyr::Error>,
+    },
+    #[error("defect {0} needs authentication, which the references of a matrix run without")]
+    DefectNeedsAuth(String),
     /// Already printed, one diagnostic each, where they were found.
     #[error("{0} problem(s) in the spec files")]
     SpecFiles(usize),

@@ -1,8 +1,10 @@
 //! The command line's pieces beside `main.rs`: the exit-code mapping, `serve`, `gc` and
-//! `explain`, the embedded reference `run` starts, the `--profile` help.
+//! `explain`, the embedded reference `run` and `matrix` start, the release gates (`diff`,
+//! `baseline`, `matrix`), the `--profile` help.
 
 pub mod error;
 pub mod explain;
+pub mod gates;
 pub mod gc;
 pub mod profiles;
 pub mod reference;

@@ -12,6 +12,9 @@ use super::model::{ContentSpec, ImageSpec, IndexSpec, ManifestFormat};
 use super::template;
 use crate::oci::{Algorithm, Digest, media};
 
+/// The annotation that pads a manifest to the size a scenario asks (`pad_to`).
+const PADDING: &str = "org.regverify.padding";
+
 /// A deterministic generator (SplitMix64): same seed, same bytes, on every platform.
 pub struct SplitMix(u64);
 
@@ -295,19 +298,35 @@ impl<'a> ContentStore<'a> {
             m.insert("subject".into(), self.descriptor(s, None, vars, depth)?);
         }
         let mut ann = annotations(&spec.annotations, vars)?;
+        let mut pad = 0;
         if let Some(target) = spec.pad_to {
             let base = serde_json::to_vec(&Value::Object(m.clone()))?.len() as u64;
             let overhead = 64;
-            let pad = target.saturating_sub(base + overhead);
-            ann.insert(
-                "org.regverify.padding".into(),
-                json!("x".repeat(pad as usize)),
-            );
+            pad = target.saturating_sub(base + overhead) as usize;
+            // the padding is spliced in once serialised: having the serialiser scan
+            // megabytes of `x` for characters to escape costs more than the rest of a run
+            ann.insert(PADDING.into(), json!(""));
         }
         if !ann.is_empty() {
             m.insert("annotations".into(), Value::Object(ann));
         }
-        let bytes = serde_json::to_vec(&Value::Object(m))?;
+        let mut bytes = serde_json::to_vec(&Value::Object(m))?;
+        if pad > 0 {
+            // the key is ours and unique; inside another string it would be escaped
+            let marker = format!("\"{PADDING}\":\"\"");
+            let at = bytes
+                .windows(marker.len())
+                .position(|w| w == marker.as_bytes())
+                .expect("the padding annotation is in the manifest")
+                + marker.len()
+                - 1;
+            // copies and a fill, not a byte-at-a-time splice
+            let mut padded = Vec::with_capacity(bytes.len() + pad);
+            padded.extend_from_slice(&bytes[..at]);
+            padded.extend_from_slice(&vec![b'x'; pad]);
+            padded.extend_from_slice(&bytes[at..]);
+            bytes = padded;
+        }
         Ok(Resolved::new(Bytes::from(bytes), Some(mt.to_string())))
     }
 

@@ -1,7 +1,9 @@
 //! The runner: scenarios kept as data under `specs/`, checked into a plan, replayed against
 //! a registry.
 
+pub mod baseline;
 pub mod client;
+pub mod compare;
 pub mod content;
 pub mod corpus;
 pub mod coverage;
@@ -14,11 +16,13 @@ pub mod harness;
 pub(crate) mod jsonpath;
 pub(crate) mod link;
 pub mod loader;
+pub mod matrix;
 pub mod model;
 pub mod overlay;
 pub mod plan;
 pub mod predicate;
 pub(crate) mod raw;
 pub mod report;
+pub mod results;
 pub(crate) mod template;
 pub mod verdict;

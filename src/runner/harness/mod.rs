@@ -21,6 +21,7 @@ use super::loader::{self, Specs};
 
 pub use super::report::transcript;
 pub use outcome::failure_text;
+use schedule::Progress;
 pub use settings::RunArgs;
 
 /// A registry started for this run by the caller (the embedded reference), as opposed to
@@ -36,12 +37,11 @@ pub struct Embedded {
 /// report.
 pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> Result<ExitCode, RunError> {
     args.normalize();
-    let corpus = Corpus::open(
+    let (corpus, specs) = load_specs(
         args.specs.as_deref(),
         args.specs_mode,
         args.fixtures.as_deref(),
     )?;
-    let specs = Arc::new(loader::load_corpus(&corpus).map_err(RunError::SpecFiles)?);
     if args.check {
         let testable = specs
             .requirements
@@ -79,88 +79,27 @@ fn run_checked(
         // listing needs no registry
         (None, None) => Url::parse("http://127.0.0.1/").expect("static URL"),
     };
-    let rt = Arc::new(
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("tokio runtime"),
-    );
-    let client = Client::new(ClientConfig {
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        insecure: args.insecure,
-        ca_file: args.ca_file.clone(),
-        credentials: settings.credentials.clone(),
-        ..ClientConfig::default()
-    })?;
-    if !args.list {
-        rt.block_on(client.preflight(&base))?;
-    }
-    let mut tag = [0u8; 3];
-    getrandom::fill(&mut tag).map_err(|e| RunError::Random(e.to_string()))?;
-    let ctx = Arc::new(RunContext {
-        client,
-        base: base.clone(),
-        namespace: settings.namespace.clone(),
-        crossmount: settings.crossmount.clone(),
-        seed: settings.seed,
-        run_tag: crate::oci::digest::hex(&tag),
-        fixtures: specs.fixtures.clone(),
-        check_warnings: specs
-            .profile_closure(&settings.profile)
-            .contains("oci-next"),
-        cleanup: !args.no_cleanup,
-    });
-    if !args.list {
-        println!(
-            "regverify {} · registry {}{} · profile {} · seed {}",
-            env!("CARGO_PKG_VERSION"),
-            display_url(&base),
-            if is_embedded {
-                " (embedded reference)"
-            } else {
-                ""
-            },
-            settings.profile,
-            settings.seed
-        );
-    }
-    let names = schedule::NameFilter {
-        filter: args.filter.as_deref(),
-        skip: &args.skip,
-        exact: args.exact,
-    };
-    let selection = schedule::select(specs, &settings, &names);
     if args.list {
+        let names = name_filter(args);
         // the listing format of libtest, which tools that drive test binaries read
-        for s in &selection.scenarios {
+        for s in &schedule::select(specs, &settings, &names).scenarios {
             println!("{}: test", s.name());
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let started = Instant::now();
-    let results = schedule::run_all(
-        &selection.scenarios,
-        &ctx,
-        &rt,
-        args.test_threads,
-        args.verbose,
-        settings.debug,
-    );
-    for r in &results {
+    let progress = if args.verbose {
+        Progress::Lines
+    } else {
+        Progress::Marks
+    };
+    let judged = judge(args, specs, &settings, &base, is_embedded, progress)?;
+    let (report, results) = (&judged.report, &judged.results);
+    for r in results {
         if matches!(r.verdict, Verdict::Fail | Verdict::Error) {
             println!("\n{}", failure_text(specs, r));
         }
     }
-    let took = started.elapsed();
-    let report = super::report::Report::build(
-        specs,
-        &display_url(&base),
-        &settings.profile,
-        settings.seed,
-        took.as_millis() as u64,
-        &results,
-    );
-    outcome::print_summary(&report, selection.not_selected, took);
+    outcome::print_summary(report, judged.not_selected, judged.took);
     let mut outputs = super::report::Outputs {
         junit: args.junit.clone(),
         json: args.json.clone(),
@@ -176,19 +115,30 @@ fn run_checked(
         outputs = outputs.in_dir(&dir);
     }
     if outputs.any() {
-        for (p, n) in outputs.write(&report)? {
+        for (p, n) in outputs.write(report)? {
             println!("report: {} ({n} bytes)", p.display());
         }
     }
-    if let Some(e) = &expectations {
-        let diff = super::expect::compare(e, specs, &results);
+    if let (Some(e), Some(path)) = (&expectations, &args.expect) {
+        let diff = super::expect::compare(e, specs, results);
+        let to_fill = e
+            .failures
+            .iter()
+            .map(|x| &x.reason)
+            .chain(e.errors.iter().map(|x| &x.reason))
+            .filter(|r| r.starts_with(super::baseline::TO_FILL))
+            .count();
+        if to_fill > 0 {
+            println!(
+                "expectations: {to_fill} reason(s) in {} still to fill in (marked {})",
+                path.display(),
+                super::baseline::TO_FILL
+            );
+        }
         if diff.is_empty() {
             println!(
                 "expectations: the run matches {} ({} known failures, {} known errors)",
-                args.expect
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
+                path.display(),
                 e.failures.len(),
                 e.errors.len()
             );
@@ -198,6 +148,7 @@ fn run_checked(
         for d in diff {
             println!("  {d}");
         }
+        println!("{}", refresh_hint(path, outputs.json.as_deref()));
         return Ok(ExitCode::from(1));
     }
     let found = results
@@ -208,4 +159,145 @@ fn run_checked(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The command that makes the baseline match this run (its stale entries dropped, its new
+/// failures listed with reasons to fill in), from the results file the run wrote if any.
+fn refresh_hint(expect: &std::path::Path, json: Option<&std::path::Path>) -> String {
+    match json {
+        Some(j) => format!(
+            "to accept this run as the baseline (reasons kept, new ones to fill in): \
+             regverify baseline {} --update {}",
+            j.display(),
+            expect.display()
+        ),
+        None => format!(
+            "to accept this run as the baseline (reasons kept, new ones to fill in): rerun \
+             with --json results.json, then regverify baseline results.json --update {}",
+            expect.display()
+        ),
+    }
+}
+
+fn name_filter(args: &RunArgs) -> schedule::NameFilter<'_> {
+    schedule::NameFilter {
+        filter: args.filter.as_deref(),
+        skip: &args.skip,
+        exact: args.exact,
+    }
+}
+
+/// The corpus (embedded, with the directories given laid over it or replacing it) checked
+/// and planned.
+pub(crate) fn load_specs(
+    specs: Option<&std::path::Path>,
+    mode: super::corpus::SpecsMode,
+    fixtures: Option<&std::path::Path>,
+) -> Result<(Corpus, Arc<Specs>), RunError> {
+    let corpus = Corpus::open(specs, mode, fixtures)?;
+    let specs = loader::load_corpus(&corpus).map_err(RunError::SpecFiles)?;
+    Ok((corpus, Arc::new(specs)))
+}
+
+/// A run judged: its report, the scenarios' results, how long it took.
+pub(crate) struct Judged {
+    pub report: super::report::Report,
+    pub results: Vec<super::exec::ScenarioResult>,
+    /// Scenarios of the profile the filters left out.
+    pub not_selected: usize,
+    pub took: Duration,
+}
+
+/// Checks the registry answers (preflight), runs the selected scenarios and builds the
+/// report. Prints the run's first line and progress unless `progress` is silent.
+fn judge(
+    args: &RunArgs,
+    specs: &Arc<Specs>,
+    settings: &settings::Settings,
+    base: &Url,
+    is_embedded: bool,
+    progress: Progress,
+) -> Result<Judged, RunError> {
+    let rt = Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime"),
+    );
+    let client = Client::new(ClientConfig {
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        insecure: args.insecure,
+        ca_file: args.ca_file.clone(),
+        credentials: settings.credentials.clone(),
+        ..ClientConfig::default()
+    })?;
+    rt.block_on(client.preflight(base))?;
+    let mut tag = [0u8; 3];
+    getrandom::fill(&mut tag).map_err(|e| RunError::Random(e.to_string()))?;
+    let ctx = Arc::new(RunContext {
+        client,
+        base: base.clone(),
+        namespace: settings.namespace.clone(),
+        crossmount: settings.crossmount.clone(),
+        seed: settings.seed,
+        run_tag: crate::oci::digest::hex(&tag),
+        fixtures: specs.fixtures.clone(),
+        check_warnings: specs
+            .profile_closure(&settings.profile)
+            .contains("oci-next"),
+        cleanup: !args.no_cleanup,
+    });
+    if progress != Progress::Silent {
+        println!(
+            "regverify {} · registry {}{} · profile {} · seed {}",
+            env!("CARGO_PKG_VERSION"),
+            display_url(base),
+            if is_embedded {
+                " (embedded reference)"
+            } else {
+                ""
+            },
+            settings.profile,
+            settings.seed
+        );
+    }
+    let names = name_filter(args);
+    let selection = schedule::select(specs, settings, &names);
+    let started = Instant::now();
+    let results = schedule::run_all(
+        &selection.scenarios,
+        &ctx,
+        &rt,
+        args.test_threads,
+        progress,
+        settings.debug,
+    );
+    let took = started.elapsed();
+    let report = super::report::Report::build(
+        specs,
+        &display_url(base),
+        &settings.profile,
+        settings.seed,
+        took.as_millis() as u64,
+        &results,
+    );
+    Ok(Judged {
+        report,
+        results,
+        not_selected: selection.not_selected,
+        took,
+    })
+}
+
+/// One run without output, as `matrix` makes them side by side: `args.url` names the
+/// registry (credentials in it are used and never shown).
+pub(crate) fn judge_silently(args: &RunArgs, specs: &Arc<Specs>) -> Result<Judged, RunError> {
+    let settings = settings::settings(args, specs)?;
+    let Some(base) = settings.url.clone() else {
+        return Err(RunError::Url {
+            url: String::new(),
+            reason: "a registry URL is needed".into(),
+        });
+    };
+    judge(args, specs, &settings, &base, false, Progress::Silent)
 }

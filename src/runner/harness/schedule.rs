@@ -72,6 +72,15 @@ pub(super) fn select<'s>(
     }
 }
 
+/// How a run shows its scenarios ending: a mark each, a line each (`--verbose`), or nothing
+/// (runs side by side, as `matrix` makes them, each print their summary once done).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Progress {
+    Marks,
+    Lines,
+    Silent,
+}
+
 /// The progress mark of a verdict: `.` pass, `F` fail, `E` error, `s` skip.
 pub(super) fn mark(v: Verdict) -> char {
     match v {
@@ -109,7 +118,7 @@ pub(super) fn run_all(
     ctx: &RunContext,
     rt: &tokio::runtime::Runtime,
     threads: usize,
-    verbose: bool,
+    progress: Progress,
     debug: bool,
 ) -> Vec<ScenarioResult> {
     let next = AtomicUsize::new(0);
@@ -128,10 +137,14 @@ pub(super) fn run_all(
                     eprint!("{}", transcript(&r.exchanges));
                 }
                 let mut stdout = std::io::stdout().lock();
-                if verbose {
-                    let _ = writeln!(stdout, "{}", verbose_line(&r));
-                } else {
-                    let _ = write!(stdout, "{}", coloured_mark(r.verdict));
+                match progress {
+                    Progress::Lines => {
+                        let _ = writeln!(stdout, "{}", verbose_line(&r));
+                    }
+                    Progress::Marks => {
+                        let _ = write!(stdout, "{}", coloured_mark(r.verdict));
+                    }
+                    Progress::Silent => {}
                 }
                 let _ = stdout.flush();
             }
@@ -143,7 +156,7 @@ pub(super) fn run_all(
             scope.spawn(worker);
         }
     });
-    if !verbose && !scenarios.is_empty() {
+    if progress == Progress::Marks && !scenarios.is_empty() {
         println!();
     }
     done.into_inner()

@@ -7,7 +7,7 @@ use super::Report;
 use crate::runner::exec::Verdict;
 
 /// Keeps a registry's text from breaking the table or injecting markup.
-fn cell(s: &str) -> String {
+pub(crate) fn cell(s: &str) -> String {
     s.replace('|', "\\|")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -1,9 +1,14 @@
 //! Reports of a run: one data model ([`Report`], which is also the JSON format) and a small
 //! writer per format.
 
+mod diff_markdown;
+mod diff_text;
 mod html;
 mod junit;
 mod markdown;
+mod matrix_html;
+mod matrix_markdown;
+mod matrix_text;
 mod text;
 
 use std::collections::BTreeMap;
@@ -16,9 +21,14 @@ use super::exec::{CheckResult, Outcome, ScenarioResult, Verdict};
 use super::loader::Specs;
 use super::verdict::requirement_verdicts;
 
+pub use diff_markdown::diff_markdown;
+pub use diff_text::diff_text;
 pub use html::html;
 pub use junit::junit;
 pub use markdown::markdown;
+pub use matrix_html::matrix_html;
+pub use matrix_markdown::matrix_markdown;
+pub use matrix_text::matrix_text;
 pub use text::transcript;
 
 #[derive(Debug, Clone, Serialize, Default)]

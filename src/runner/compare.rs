@@ -1,0 +1,396 @@
+//! `regverify diff`: what changed between two results files — two releases of a registry,
+//! two corpus versions, two registries. Requirements are matched by id and scenarios by
+//! name (the public interface of results files); a check is matched within its scenario by
+//! requirement, step and its rank among the checks sharing both, so moving a check to
+//! another line of its file is no change.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::exec::{Outcome, Verdict};
+use super::results::{CheckRecord, RunFile, ScenarioRecord};
+
+/// Which run a side of the comparison is.
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    pub file: String,
+    pub registry: String,
+    pub profile: String,
+    pub seed: u64,
+}
+
+/// A requirement whose outcome differs; `None` where a run did not have it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementChange {
+    pub id: String,
+    pub level: String,
+    pub summary: String,
+    pub old: Option<Outcome>,
+    pub new: Option<Outcome>,
+    /// Scenarios of the new run that failed on it.
+    pub failing_in: Vec<String>,
+}
+
+/// A scenario whose verdict differs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioChange {
+    pub name: String,
+    pub old: Verdict,
+    pub new: Verdict,
+}
+
+/// The same check, judged on different evidence: what it looked at (a status, a header, a
+/// body) came back otherwise.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceChange {
+    pub scenario: String,
+    pub requirement: String,
+    pub step: String,
+    /// What the check looks at (`status`, `header Location`, …) when the run says.
+    pub query: Option<String>,
+    pub old: Evidence,
+    pub new: Evidence,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Evidence {
+    pub outcome: Outcome,
+    pub expected: Option<String>,
+    pub got: Option<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    pub old: Side,
+    pub new: Side,
+    /// Something got worse: a requirement newly failing or erring, a scenario newly
+    /// failing or erring (exit code 1).
+    pub worse: bool,
+    pub newly_failing: Vec<RequirementChange>,
+    pub newly_passing: Vec<RequirementChange>,
+    /// Every other change of a requirement's outcome (to or from skip, not verified,
+    /// error, or absent).
+    pub other_changes: Vec<RequirementChange>,
+    pub scenario_changes: Vec<ScenarioChange>,
+    pub changed_evidence: Vec<EvidenceChange>,
+    pub scenarios_added: Vec<String>,
+    pub scenarios_removed: Vec<String>,
+}
+
+impl Diff {
+    /// Nothing changed at all.
+    pub fn is_empty(&self) -> bool {
+        self.newly_failing.is_empty()
+            && self.newly_passing.is_empty()
+            && self.other_changes.is_empty()
+            && self.scenario_changes.is_empty()
+            && self.changed_evidence.is_empty()
+            && self.scenarios_added.is_empty()
+            && self.scenarios_removed.is_empty()
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a diff serialises")
+    }
+}
+
+/// How bad an outcome is for the gate: only a move up this scale is "worse".
+fn badness(o: Option<Outcome>) -> u8 {
+    match o {
+        Some(Outcome::Fail) => 3,
+        Some(Outcome::Error) => 2,
+        Some(Outcome::NotVerified) => 1,
+        Some(Outcome::Pass | Outcome::Skip) | None => 0,
+    }
+}
+
+fn verdict_badness(v: Verdict) -> u8 {
+    match v {
+        Verdict::Fail => 2,
+        Verdict::Error => 1,
+        Verdict::Pass | Verdict::Skip => 0,
+    }
+}
+
+fn side(file: &str, r: &RunFile) -> Side {
+    Side {
+        file: file.to_string(),
+        registry: r.registry.clone(),
+        profile: r.profile.clone(),
+        seed: r.seed,
+    }
+}
+
+/// Checks of a scenario keyed by (requirement, step, rank among those sharing both).
+fn keyed_checks(s: &ScenarioRecord) -> BTreeMap<(&str, &str, usize), &CheckRecord> {
+    let mut seen: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut out = BTreeMap::new();
+    for c in &s.checks {
+        let n = seen
+            .entry((c.requirement.as_str(), c.step.as_str()))
+            .or_default();
+        out.insert((c.requirement.as_str(), c.step.as_str(), *n), c);
+        *n += 1;
+    }
+    out
+}
+
+fn evidence(c: &CheckRecord) -> Evidence {
+    Evidence {
+        outcome: c.outcome,
+        expected: c.expected.clone(),
+        got: c.got.clone(),
+        source: c.source.clone(),
+    }
+}
+
+/// What a failed check looked at, from the scenario's failures (matched by place).
+fn query_of(s: &ScenarioRecord, c: &CheckRecord) -> Option<String> {
+    s.failures
+        .iter()
+        .find(|f| f.source == c.source && f.requirement.as_deref() == Some(&c.requirement))
+        .map(|f| f.query.clone())
+}
+
+/// Evidence as compared: what each run makes up for itself — digests of its seeded content,
+/// the run tag in its repository names, upload ids — is left out, so two runs of the same
+/// registry differ only where its answers do. Such values are runs of hex digits with a
+/// letter among them (sizes, statuses and offsets are digits alone and stay).
+fn comparable(text: &Option<String>) -> Option<String> {
+    let text = text.as_deref()?;
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let made_up = run.len() >= 4 && run.chars().any(|c| c.is_ascii_alphabetic());
+        out.push_str(if made_up { "…" } else { run });
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || ('a'..='f').contains(&c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    Some(out)
+}
+
+/// Compares two runs; `old_file` and `new_file` only name them in the output.
+pub fn compare(old_file: &str, old: &RunFile, new_file: &str, new: &RunFile) -> Diff {
+    let old_reqs: BTreeMap<&str, _> = old.requirements.iter().map(|r| (&*r.id, r)).collect();
+    let new_reqs: BTreeMap<&str, _> = new.requirements.iter().map(|r| (&*r.id, r)).collect();
+    let ids: BTreeSet<&str> = old_reqs.keys().chain(new_reqs.keys()).copied().collect();
+    let mut worse = false;
+    let (mut newly_failing, mut newly_passing, mut other_changes) = (vec![], vec![], vec![]);
+    for id in ids {
+        let (o, n) = (old_reqs.get(id), new_reqs.get(id));
+        let (ov, nv) = (o.map(|r| r.verdict), n.map(|r| r.verdict));
+        if ov == nv {
+            continue;
+        }
+        let about = n.or(o).expect("in one of the runs");
+        let change = RequirementChange {
+            id: id.to_string(),
+            level: about.level.clone(),
+            summary: about.summary.clone(),
+            old: ov,
+            new: nv,
+            failing_in: new
+                .scenarios
+                .iter()
+                .filter(|s| {
+                    s.checks
+                        .iter()
+                        .any(|c| c.requirement == id && c.outcome == Outcome::Fail)
+                        || s.failed_requirement.as_deref() == Some(id)
+                })
+                .map(|s| s.name.clone())
+                .collect(),
+        };
+        worse |= badness(nv) > badness(ov);
+        match (ov, nv) {
+            (_, Some(Outcome::Fail)) => newly_failing.push(change),
+            (Some(Outcome::Fail), Some(Outcome::Pass)) => newly_passing.push(change),
+            _ => other_changes.push(change),
+        }
+    }
+    let old_sc: BTreeMap<&str, &ScenarioRecord> =
+        old.scenarios.iter().map(|s| (&*s.name, s)).collect();
+    let new_sc: BTreeMap<&str, &ScenarioRecord> =
+        new.scenarios.iter().map(|s| (&*s.name, s)).collect();
+    let scenarios_added: Vec<String> = new_sc
+        .keys()
+        .filter(|n| !old_sc.contains_key(*n))
+        .map(|n| n.to_string())
+        .collect();
+    let scenarios_removed: Vec<String> = old_sc
+        .keys()
+        .filter(|n| !new_sc.contains_key(*n))
+        .map(|n| n.to_string())
+        .collect();
+    let mut scenario_changes = vec![];
+    let mut changed_evidence = vec![];
+    for (name, o) in &old_sc {
+        let Some(n) = new_sc.get(name) else { continue };
+        if o.verdict != n.verdict {
+            worse |= verdict_badness(n.verdict) > verdict_badness(o.verdict);
+            scenario_changes.push(ScenarioChange {
+                name: name.to_string(),
+                old: o.verdict,
+                new: n.verdict,
+            });
+        }
+        let (oc, nc) = (keyed_checks(o), keyed_checks(n));
+        for (key, c_old) in &oc {
+            let Some(c_new) = nc.get(key) else { continue };
+            // a check judged in both whose evidence differs: what came back changed (a
+            // status, a header, a body), or what was expected of it
+            let judged = |c: &CheckRecord| matches!(c.outcome, Outcome::Pass | Outcome::Fail);
+            let (eo, en) = (evidence(c_old), evidence(c_new));
+            let differs = eo.outcome != en.outcome
+                || comparable(&eo.got) != comparable(&en.got)
+                || comparable(&eo.expected) != comparable(&en.expected);
+            if judged(c_old) && judged(c_new) && differs {
+                changed_evidence.push(EvidenceChange {
+                    scenario: name.to_string(),
+                    requirement: key.0.to_string(),
+                    step: key.1.to_string(),
+                    query: query_of(n, c_new).or_else(|| query_of(o, c_old)),
+                    old: eo,
+                    new: en,
+                });
+            }
+        }
+    }
+    Diff {
+        old: side(old_file, old),
+        new: side(new_file, new),
+        worse,
+        newly_failing,
+        newly_passing,
+        other_changes,
+        scenario_changes,
+        changed_evidence,
+        scenarios_added,
+        scenarios_removed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::results::{RequirementRecord, ScenarioRecord};
+
+    fn run(reqs: &[(&str, Outcome)], scenarios: &[(&str, Verdict)]) -> RunFile {
+        RunFile {
+            tool: "regverify".into(),
+            registry: "http://r/".into(),
+            profile: "oci-1.1".into(),
+            seed: 1,
+            scenarios: scenarios
+                .iter()
+                .map(|(n, v)| ScenarioRecord {
+                    name: n.to_string(),
+                    verdict: *v,
+                    failed_requirement: None,
+                    message: None,
+                    failures: vec![],
+                    checks: vec![],
+                })
+                .collect(),
+            requirements: reqs
+                .iter()
+                .map(|(id, o)| RequirementRecord {
+                    id: id.to_string(),
+                    level: "MUST".into(),
+                    summary: String::new(),
+                    verdict: *o,
+                })
+                .collect(),
+        }
+    }
+
+    fn ids(c: &[RequirementChange]) -> Vec<&str> {
+        c.iter().map(|c| c.id.as_str()).collect()
+    }
+
+    #[test]
+    fn only_moves_towards_fail_or_error_are_worse() {
+        use Outcome::*;
+        let old = run(
+            &[
+                ("a", Pass),
+                ("b", Fail),
+                ("c", Pass),
+                ("d", Error),
+                ("e", Skip),
+            ],
+            &[("x::one", Verdict::Pass), ("x::gone", Verdict::Pass)],
+        );
+        // b fixed, c now a skip (a feature dropped as the spec allows), d judged, e gone
+        let better = run(
+            &[("a", Pass), ("b", Pass), ("c", Skip), ("d", Pass)],
+            &[("x::one", Verdict::Pass), ("x::new", Verdict::Pass)],
+        );
+        let d = compare("old", &old, "new", &better);
+        assert!(!d.worse, "{d:?}");
+        assert_eq!(ids(&d.newly_passing), ["b"]);
+        assert_eq!(ids(&d.other_changes), ["c", "d", "e"]);
+        assert_eq!(d.scenarios_added, ["x::new"]);
+        assert_eq!(d.scenarios_removed, ["x::gone"]);
+        // a requirement new in the run that fails is newly failing
+        let new_failing = run(
+            &[
+                ("a", Pass),
+                ("b", Fail),
+                ("c", Pass),
+                ("d", Error),
+                ("e", Skip),
+                ("f", Fail),
+            ],
+            &[],
+        );
+        let d = compare("old", &old, "new", &new_failing);
+        assert!(d.worse);
+        assert_eq!(ids(&d.newly_failing), ["f"]);
+        // a pass that became an error is worse, though not a failure
+        let erred = run(
+            &[
+                ("a", Error),
+                ("b", Fail),
+                ("c", Pass),
+                ("d", Error),
+                ("e", Skip),
+            ],
+            &[],
+        );
+        let d = compare("old", &old, "new", &erred);
+        assert!(d.worse && d.newly_failing.is_empty());
+        assert_eq!(ids(&d.other_changes), ["a"]);
+        // a scenario that erred where it passed is worse on its own
+        let old_s = run(&[], &[("x::one", Verdict::Pass)]);
+        let new_s = run(&[], &[("x::one", Verdict::Error)]);
+        assert!(compare("o", &old_s, "n", &new_s).worse);
+        assert!(!compare("n", &new_s, "o", &old_s).worse);
+        assert!(compare("o", &old_s, "o", &old_s).is_empty());
+    }
+
+    #[test]
+    fn values_a_run_makes_up_are_not_evidence() {
+        let c = |s: &str| comparable(&Some(s.to_string())).unwrap();
+        let a = "4096 bytes (sha256:0984e212cabc20ae), first difference at byte 2048";
+        let b = "4096 bytes (sha256:8ad12fcc27ab71c1), first difference at byte 2048";
+        assert_eq!(c(a), c(b));
+        assert_ne!(c(a), c(&a.replace("2048", "1024")));
+        assert_eq!(
+            c("/v2/regverify/push-mount-3fa2c1/blobs/uploads/9b2e4d10-aa"),
+            c("/v2/regverify/push-mount-77be02/blobs/uploads/0c4d77e2-aa")
+        );
+        assert_ne!(c("status 404"), c("status 405"));
+        assert_eq!(comparable(&None), None);
+    }
+}

@@ -1,0 +1,384 @@
+//! `regverify matrix`: the same scenarios against several registries at once, and one
+//! table of requirement × registry. Each registry gets a run of its own (its own client,
+//! runtime and repositories), all with one seed so they push the same content; the runs go
+//! side by side, so the matrix takes about as long as its slowest registry. The CLI starts
+//! the references and hands over URLs: the runner never knows a server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::client::display_url;
+use super::exec::Outcome;
+use super::harness::{self, RunArgs};
+use super::loader::Specs;
+use super::model::Workflow;
+use super::report::{Conformance, Counts, Report};
+
+/// What every registry of a matrix shares: the corpus, the profile, the settings of each run.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MatrixArgs {
+    /// Registries to verify (e.g. http://localhost:5000); credentials in a URL are used for
+    /// that registry alone and never shown.
+    #[arg(value_name = "URL")]
+    pub urls: Vec<String>,
+    /// Profile every registry is held to.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Only these workflows (repeatable).
+    #[arg(long = "workflow", value_enum)]
+    pub workflows: Vec<Workflow>,
+    /// Seed of generated content, the same for every registry.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Seconds allowed for each request, body included.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Accept any TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// PEM file of extra CA certificates to trust.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// Repository namespace; each scenario works in `<namespace>/<scenario>-<run>`.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Scenarios run at once against each registry.
+    #[arg(long, default_value_t = 8)]
+    pub test_threads: usize,
+    /// Write the matrix as one self-contained HTML page here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write the matrix as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the matrix as Markdown here.
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+    /// Directory of spec files to use instead of those built into the binary.
+    #[arg(long, value_name = "DIR")]
+    pub specs: Option<PathBuf>,
+    /// Directory of fixtures to use instead of those built into the binary.
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
+}
+
+/// What a column of the matrix is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum TargetKind {
+    /// A registry the user named.
+    Url,
+    /// The embedded reference as it is.
+    Reference,
+    /// The reference with one deliberate defect.
+    Defect(String),
+    /// The reference with one allowed variation.
+    Variation(String),
+}
+
+/// A registry to verify: `url` as given (it may hold credentials), `label` as shown.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub label: String,
+    pub kind: TargetKind,
+    pub url: String,
+}
+
+impl Target {
+    /// A registry the user named, labelled by its URL without credentials.
+    pub fn named(url: &str) -> Target {
+        let label = reqwest::Url::parse(url)
+            .map(|u| display_url(&u).trim_end_matches('/').to_string())
+            .unwrap_or_else(|_| url.to_string());
+        Target {
+            label,
+            kind: TargetKind::Url,
+            url: url.to_string(),
+        }
+    }
+}
+
+/// One registry's run: its report, or why it could not run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub label: String,
+    #[serde(flatten)]
+    pub kind: TargetKind,
+    /// The run could not start (unreachable, TLS, credentials, bad URL).
+    pub error: Option<String>,
+    pub conformance: Option<Conformance>,
+    pub duration_ms: u64,
+    /// The whole report, minus the exchanges of scenarios that passed (the failing
+    /// steps' exchanges are kept as the evidence).
+    pub report: Option<Report>,
+}
+
+/// One requirement across the registries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub level: &'static str,
+    /// MUST, SHOULD or MAY: the group the row is shown in.
+    pub class: &'static str,
+    pub summary: String,
+    pub spec: String,
+    /// One per column, in column order; `None` where that run did not judge it (not in
+    /// its scenarios, or the run could not start).
+    pub cells: Vec<Option<Outcome>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Matrix {
+    pub tool: &'static str,
+    pub version: &'static str,
+    pub profile: String,
+    pub seed: u64,
+    pub duration_ms: u64,
+    pub columns: Vec<Column>,
+    pub rows: Vec<Row>,
+}
+
+/// The level groups in the order they are shown.
+pub const CLASSES: [&str; 3] = ["MUST", "SHOULD", "MAY"];
+
+impl Matrix {
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a matrix serialises")
+    }
+
+    /// Some registry could not be run at all.
+    pub fn incomplete(&self) -> bool {
+        self.columns.iter().any(|c| c.error.is_some())
+    }
+
+    /// Some registry failed or erred on something.
+    pub fn findings(&self) -> bool {
+        self.columns.iter().any(|c| {
+            c.report
+                .as_ref()
+                .is_some_and(|r| r.scenarios_summary.fail + r.scenarios_summary.error > 0)
+        })
+    }
+
+    /// The rows of one level group.
+    pub fn group<'m>(&'m self, class: &'m str) -> impl Iterator<Item = &'m Row> + 'm {
+        self.rows.iter().filter(move |r| r.class == class)
+    }
+}
+
+fn run_args(a: &MatrixArgs, url: &str, seed: u64, profile: &str) -> RunArgs {
+    RunArgs {
+        url: Some(url.to_string()),
+        namespace: a.namespace.clone(),
+        seed: Some(seed),
+        timeout: a.timeout,
+        insecure: a.insecure,
+        ca_file: a.ca_file.clone(),
+        profile: Some(profile.to_string()),
+        workflows: a.workflows.clone(),
+        test_threads: a.test_threads,
+        ..RunArgs::default()
+    }
+}
+
+/// The table of every requirement any run judged, by level group then corpus order.
+fn rows(specs: &Specs, columns: &[Column]) -> Vec<Row> {
+    let mut rows = vec![];
+    for class in CLASSES {
+        for q in specs
+            .requirements
+            .values()
+            .filter(|q| q.level.class() == class)
+        {
+            let cells: Vec<Option<Outcome>> = columns
+                .iter()
+                .map(|c| {
+                    c.report.as_ref().and_then(|r| {
+                        r.requirements
+                            .iter()
+                            .find(|e| e.id == q.id)
+                            .map(|e| e.verdict)
+                    })
+                })
+                .collect();
+            if cells.iter().all(Option::is_none) {
+                continue;
+            }
+            rows.push(Row {
+                id: q.id.clone(),
+                level: q.level.as_str(),
+                class,
+                summary: q.summary.trim().to_string(),
+                spec: q.spec_url(),
+                cells,
+            });
+        }
+    }
+    rows
+}
+
+/// Runs every target side by side and builds the matrix. `on_done` is told of each run as
+/// it ends (the CLI prints a line).
+pub fn build(
+    args: &MatrixArgs,
+    specs: &Arc<Specs>,
+    targets: &[Target],
+    on_done: &(dyn Fn(&Column) + Sync),
+) -> Result<Matrix, super::error::RunError> {
+    let seed = match args.seed {
+        Some(s) => s,
+        None => {
+            let mut b = [0u8; 8];
+            getrandom::fill(&mut b).map_err(|e| super::error::RunError::Random(e.to_string()))?;
+            u64::from_le_bytes(b) % 1_000_000_000
+        }
+    };
+    let profile = match &args.profile {
+        Some(p) => p.clone(),
+        None => specs.default_profile().unwrap_or("oci-1.1").to_string(),
+    };
+    // said once here rather than by every run
+    if !specs.profiles.contains_key(&profile) {
+        return Err(super::error::RunError::Profile {
+            known: specs
+                .profiles
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            profile,
+        });
+    }
+    let started = Instant::now();
+    let done: Mutex<Vec<Option<Column>>> = Mutex::new(vec![None; targets.len()]);
+    std::thread::scope(|scope| {
+        for (i, t) in targets.iter().enumerate() {
+            let (done, profile) = (&done, &profile);
+            scope.spawn(move || {
+                let column =
+                    match harness::judge_silently(&run_args(args, &t.url, seed, profile), specs) {
+                        Ok(mut j) => {
+                            for s in &mut j.report.scenarios {
+                                s.exchanges.clear();
+                            }
+                            Column {
+                                label: t.label.clone(),
+                                kind: t.kind.clone(),
+                                error: None,
+                                conformance: Some(j.report.conformance.clone()),
+                                duration_ms: j.took.as_millis() as u64,
+                                report: Some(j.report),
+                            }
+                        }
+                        Err(e) => Column {
+                            label: t.label.clone(),
+                            kind: t.kind.clone(),
+                            error: Some(e.to_string()),
+                            conformance: None,
+                            duration_ms: 0,
+                            report: None,
+                        },
+                    };
+                on_done(&column);
+                done.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(column);
+            });
+        }
+    });
+    let columns: Vec<Column> = done
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(Matrix {
+        tool: "regverify",
+        version: env!("CARGO_PKG_VERSION"),
+        rows: rows(specs, &columns),
+        profile,
+        seed,
+        duration_ms: started.elapsed().as_millis() as u64,
+        columns,
+    })
+}
+
+/// One line for a run that ended: its scenarios and statement, or why it could not run.
+pub fn column_line(c: &Column) -> String {
+    match (&c.report, &c.error) {
+        (Some(r), _) => {
+            let s: &Counts = &r.scenarios_summary;
+            format!(
+                "{}: {} passed, {} failed, {} errors, {} skipped in {:.1}s",
+                c.label,
+                s.pass,
+                s.fail,
+                s.error,
+                s.skip,
+                c.duration_ms as f64 / 1000.0
+            )
+        }
+        (None, Some(e)) => format!("{}: could not run: {}", c.label, e.replace('\n', " ")),
+        (None, None) => format!("{}: no result", c.label),
+    }
+}
+
+/// `regverify matrix` once the CLI has started its references: runs, prints the table and
+/// writes the reports. Exit code 2 when a registry could not be run, 1 when any failed or
+/// erred, 0 otherwise.
+pub fn run(args: MatrixArgs, targets: Vec<Target>) -> ExitCode {
+    let specs = match harness::load_specs(
+        args.specs.as_deref(),
+        super::corpus::SpecsMode::Overlay,
+        args.fixtures.as_deref(),
+    ) {
+        Ok((_, s)) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if targets.is_empty() {
+        eprintln!("error: no registry: give URLs, --reference, --defect or --variation");
+        return ExitCode::from(2);
+    }
+    let print = |c: &Column| println!("{}", column_line(c));
+    let matrix = match build(&args, &specs, &targets, &print) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("\n{}", super::report::matrix_text(&matrix));
+    let outputs = [
+        (&args.json, matrix.json()),
+        (&args.html, super::report::matrix_html(&matrix)),
+        (&args.markdown, super::report::matrix_markdown(&matrix)),
+    ];
+    for (path, text) in outputs {
+        let Some(p) = path else { continue };
+        let written = p
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(p, &text));
+        match written {
+            Ok(()) => println!("report: {} ({} bytes)", p.display(), text.len()),
+            Err(e) => {
+                eprintln!("error: writing {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if matrix.incomplete() {
+        ExitCode::from(2)
+    } else if matrix.findings() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

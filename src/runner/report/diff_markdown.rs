@@ -1,0 +1,91 @@
+//! `regverify diff --markdown`: a pull-request comment.
+
+use std::fmt::Write;
+
+use super::diff_text::{evidence_text, outcome_word};
+use super::markdown::cell;
+use crate::runner::compare::{Diff, RequirementChange};
+
+fn requirement_table(s: &mut String, title: &str, changes: &[RequirementChange]) {
+    if changes.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n### {title} ({})\n\n| requirement | level | old | new | summary | failing in |\n|---|---|---|---|---|---|",
+        changes.len()
+    );
+    for c in changes {
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {} | {} | {} | {} |",
+            cell(&c.id),
+            cell(&c.level),
+            outcome_word(c.old),
+            outcome_word(c.new),
+            cell(c.summary.trim()),
+            cell(&c.failing_in.join(", "))
+        );
+    }
+}
+
+pub fn diff_markdown(d: &Diff) -> String {
+    let mut s = String::new();
+    let mark = if d.worse {
+        "❌ worse"
+    } else {
+        "✅ nothing got worse"
+    };
+    let _ = writeln!(
+        s,
+        "## regverify diff: {mark}\n\nOld `{}` ({}) · new `{}` ({})",
+        cell(&d.old.file),
+        cell(&d.old.registry),
+        cell(&d.new.file),
+        cell(&d.new.registry)
+    );
+    if d.is_empty() {
+        let _ = writeln!(s, "\nNo change.");
+        return s;
+    }
+    requirement_table(&mut s, "Newly failing", &d.newly_failing);
+    requirement_table(&mut s, "Newly passing", &d.newly_passing);
+    requirement_table(&mut s, "Other outcome changes", &d.other_changes);
+    if !d.scenario_changes.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n### Scenario verdicts\n\n| scenario | old | new |\n|---|---|---|"
+        );
+        for c in &d.scenario_changes {
+            let _ = writeln!(s, "| `{}` | {:?} | {:?} |", cell(&c.name), c.old, c.new);
+        }
+    }
+    if !d.changed_evidence.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n### Changed evidence\n\n| scenario | requirement | step | check | old | new |\n|---|---|---|---|---|---|"
+        );
+        for e in &d.changed_evidence {
+            let _ = writeln!(
+                s,
+                "| `{}` | `{}` | {} | {} | {} | {} |",
+                cell(&e.scenario),
+                cell(&e.requirement),
+                cell(&e.step),
+                cell(e.query.as_deref().unwrap_or("")),
+                cell(&evidence_text(&e.old)),
+                cell(&evidence_text(&e.new))
+            );
+        }
+    }
+    for (title, names) in [
+        ("Scenarios added", &d.scenarios_added),
+        ("Scenarios removed", &d.scenarios_removed),
+    ] {
+        if !names.is_empty() {
+            let list: Vec<String> = names.iter().map(|n| format!("`{}`", cell(n))).collect();
+            let _ = writeln!(s, "\n**{title}:** {}", list.join(", "));
+        }
+    }
+    s
+}

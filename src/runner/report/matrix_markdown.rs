@@ -1,0 +1,58 @@
+//! `regverify matrix --markdown`: one table per level group, then each registry's statement.
+
+use std::fmt::Write;
+
+use super::markdown::cell;
+use super::matrix_text::cell_word;
+use crate::runner::matrix::{CLASSES, Matrix};
+
+pub fn matrix_markdown(m: &Matrix) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "## regverify matrix: profile {}, {} registries\n",
+        cell(&m.profile),
+        m.columns.len()
+    );
+    for c in &m.columns {
+        let said = match (&c.conformance, &c.error) {
+            (Some(k), _) => {
+                let mark = if k.conformant { "✅" } else { "❌" };
+                format!("{mark} {}", cell(&k.statement))
+            }
+            (None, Some(e)) => format!("⚠️ could not run: {}", cell(e)),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(s, "- **{}**: {said}", cell(&c.label));
+    }
+    let header: Vec<String> = m.columns.iter().map(|c| cell(&c.label)).collect();
+    for class in CLASSES {
+        let mut rows = m.group(class).peekable();
+        if rows.peek().is_none() {
+            continue;
+        }
+        let _ = writeln!(
+            s,
+            "\n### {class}\n\n| requirement | level | {} |\n|---|---|{}",
+            header.join(" | "),
+            "---|".repeat(header.len())
+        );
+        for r in rows {
+            let cells: Vec<&str> = r.cells.iter().map(|o| cell_word(*o)).collect();
+            let _ = writeln!(
+                s,
+                "| [`{}`]({}) | {} | {} |",
+                cell(&r.id),
+                r.spec,
+                r.level,
+                cells.join(" | ")
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nFAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run. Seed {}.",
+        m.seed
+    );
+    s
+}

@@ -1,0 +1,95 @@
+//! `regverify matrix` for a terminal: requirement × registry, grouped by level, then each
+//! registry's conformance statement.
+
+use std::fmt::Write;
+
+use colored::Colorize;
+
+use crate::runner::exec::Outcome;
+use crate::runner::matrix::{CLASSES, Matrix};
+
+/// A cell's word: short, so a few registries fit a terminal.
+pub(crate) fn cell_word(o: Option<Outcome>) -> &'static str {
+    match o {
+        Some(Outcome::Pass) => "pass",
+        Some(Outcome::Fail) => "FAIL",
+        Some(Outcome::Error) => "error",
+        Some(Outcome::NotVerified) => "n/v",
+        Some(Outcome::Skip) => "skip",
+        None => "·",
+    }
+}
+
+fn coloured(word: &str, o: Option<Outcome>) -> String {
+    match o {
+        Some(Outcome::Pass) => word.green().to_string(),
+        Some(Outcome::Fail) => word.red().to_string(),
+        Some(Outcome::Error) => word.yellow().to_string(),
+        _ => word.to_string(),
+    }
+}
+
+pub fn matrix_text(m: &Matrix) -> String {
+    let mut s = String::new();
+    let id_width = m
+        .rows
+        .iter()
+        .map(|r| r.id.len())
+        .max()
+        .unwrap_or(11)
+        .max(11);
+    let widths: Vec<usize> = m
+        .columns
+        .iter()
+        .map(|c| c.label.chars().count().max(5))
+        .collect();
+    let _ = write!(s, "{:<id_width$}  {:<10}", "requirement", "level");
+    for (c, &w) in m.columns.iter().zip(&widths) {
+        let _ = write!(s, "  {:<w$}", c.label);
+    }
+    s.truncate(s.trim_end_matches(' ').len());
+    s.push('\n');
+    for class in CLASSES {
+        let mut rows = m.group(class).peekable();
+        if rows.peek().is_none() {
+            continue;
+        }
+        let _ = writeln!(s, "── {class}");
+        for r in rows {
+            let _ = write!(s, "{:<id_width$}  {:<10}", r.id, r.level);
+            for (o, &w) in r.cells.iter().zip(&widths) {
+                // coloured alone, padded after: escape codes have no width
+                let word = cell_word(*o);
+                let pad = w - word.chars().count();
+                let _ = write!(s, "  {}{:pad$}", coloured(word, *o), "");
+            }
+            // the last column's padding
+            s.truncate(s.trim_end_matches(' ').len());
+            s.push('\n');
+        }
+    }
+    let _ = writeln!(
+        s,
+        "(FAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run)\n"
+    );
+    for c in &m.columns {
+        match (&c.conformance, &c.error) {
+            (Some(k), _) => {
+                let _ = writeln!(s, "{}: {}", c.label, k.statement);
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(s, "{}: could not run: {}", c.label, e.replace('\n', " "));
+            }
+            (None, None) => {}
+        }
+    }
+    let _ = writeln!(
+        s,
+        "matrix: {} registries, profile {}, seed {}, in {:.1}s",
+        m.columns.len(),
+        m.profile,
+        m.seed,
+        m.duration_ms as f64 / 1000.0
+    );
+    s
+}
