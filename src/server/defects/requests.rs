@@ -57,10 +57,11 @@ pub(super) async fn before(
             D::TagsAnyCharacters,
             Some(E::ManifestPut),
             Some(Target::Manifest { name, reference }),
-        ) if matches!(
-            crate::oci::name::Reference::parse(reference),
-            Err(crate::oci::name::ReferenceError::Invalid(_))
-        ) =>
+        ) if within_limit(app, req.headers())
+            && matches!(
+                crate::oci::name::Reference::parse(reference),
+                Err(crate::oci::name::ReferenceError::Invalid(_))
+            ) =>
         {
             let (parts, body) = match read_body(app, req).await {
                 Ok(read) => read,
@@ -75,7 +76,9 @@ pub(super) async fn before(
             )
             .await);
         }
-        (D::ManifestTypeParams, Some(E::ManifestPut), Some(Target::Manifest { name, .. })) => {
+        (D::ManifestTypeParams, Some(E::ManifestPut), Some(Target::Manifest { name, .. }))
+            if within_limit(app, req.headers()) =>
+        {
             let raw = req
                 .headers()
                 .get(header::CONTENT_TYPE)
@@ -276,6 +279,16 @@ pub(super) async fn before(
         _ => {}
     }
     Ok(req)
+}
+
+/// Whether the request announces a body the handler would take as a manifest (a length
+/// within the limit): only such a body is read here, the handler refusing the others.
+fn within_limit(app: &App, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n <= app.config.max_manifest_bytes)
 }
 
 /// The request's body, read within the manifest size limit (413 past it).
