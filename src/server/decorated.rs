@@ -35,6 +35,7 @@ const STORAGE_DEFECTS: &[Defect] = &[
     Defect::BlobDeleteGlobal,
     Defect::ReferrersNoIndexes,
     Defect::ReferrersNoConfigType,
+    Defect::ReferrersConfigTypeAlways,
     Defect::TagsLastRestart,
     Defect::TagsStaleAfterDelete,
 ];
@@ -255,6 +256,13 @@ impl Storage for Decorated {
             if let Some(o) = d.as_object_mut() {
                 o.remove("artifactType");
             }
+            return self.inner.referrer_put(repo, subject, referrer, &d);
+        }
+        if self.has(Defect::ReferrersConfigTypeAlways)
+            && let Some(config) = parsed()?.and_then(|m| m.config)
+        {
+            let mut d = descriptor.clone();
+            d["artifactType"] = Value::String(config.media_type);
             return self.inner.referrer_put(repo, subject, referrer, &d);
         }
         self.inner.referrer_put(repo, subject, referrer, descriptor)

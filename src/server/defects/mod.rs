@@ -139,6 +139,7 @@ defects! {
     ReferrersJson = "referrers-json": "referrers come as application/json" breaks ["referrers.index"];
     ReferrersNoIndexes = "referrers-no-indexes": "indexes with a subject are not listed as referrers" breaks ["referrers.listed"];
     ReferrersNoConfigType = "referrers-no-config-type": "artifactType is not derived from the config media type" breaks ["referrers.artifact-type"];
+    ReferrersConfigTypeAlways = "referrers-config-type-always": "a referrer's artifactType is its config media type even when the manifest names its own (so a filter by the artifactType misses it)" breaks ["referrers.artifact-type", "referrers.filters-applied"];
     ReferrersNoAnnotations = "referrers-no-annotations": "referrer descriptors lose their annotations" breaks ["referrers.annotations"];
     ReferrersNull = "referrers-null": "an empty referrers list is null" breaks ["referrers.empty"];
     ReferrersCursorSkips = "referrers-cursor-skips": "the next-page Link skips one referrer" breaks ["referrers.pagination"];
