@@ -216,10 +216,11 @@ fn a_must_within_an_optional_feature_is_reported_with_its_condition() {
     assert_eq!(entry["verdict"], "fail");
 }
 
-/// A registry that answers the preflight `GET /v2/` and drops every other request
-/// unanswered, so each scenario ends in an error (a transport fault), never in a verdict.
-/// Serves until the test process ends.
-fn registry_that_drops_requests() -> u16 {
+/// A registry that answers the preflight `GET /v2/` and every other request with garbage in
+/// place of its headers, so each scenario ends in an error (an answer that cannot be read),
+/// never in a verdict. (A request closed without any answer would be a verdict: it fails
+/// `http.framing`.) Serves until the test process ends.
+fn registry_that_garbles_answers() -> u16 {
     use std::io::{BufRead, BufReader, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -229,11 +230,12 @@ fn registry_that_drops_requests() -> u16 {
             std::thread::spawn(move || {
                 let mut line = String::new();
                 let _ = BufReader::new(&stream).read_line(&mut line);
-                if line.starts_with("GET /v2/ ") {
-                    let _ = stream.write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-                    );
-                }
+                let answer: &[u8] = if line.starts_with("GET /v2/ ") {
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+                } else {
+                    b"HTTP/1.1 200 OK\r\nthis is no header\r\n\x01\x02\r\n\r\n"
+                };
+                let _ = stream.write_all(answer);
             });
         }
     });
@@ -242,7 +244,7 @@ fn registry_that_drops_requests() -> u16 {
 
 #[test]
 fn errors_are_marked_and_counted_as_errors_in_the_one_summary() {
-    let port = registry_that_drops_requests();
+    let port = registry_that_garbles_answers();
     let out = regverify()
         .args(["run", &format!("http://127.0.0.1:{port}"), "pull::"])
         .args(["--timeout", "5"])

@@ -1,5 +1,6 @@
 //! The error codes of the distribution spec (`#error-codes`, `code-1` … `code-14`) and the
-//! extensions of distribution's V2 API. One registry of codes: the server answers with them,
+//! extensions of distribution's V2 API (the legacy Docker codes the spec lets clients meet).
+//! A 4xx error envelope's code is one of these or breaks `errors.code-form`. One registry of codes: the server answers with them,
 //! the runner checks them, reports name them.
 
 use std::fmt;
@@ -24,10 +25,14 @@ pub enum ErrorCode {
     PaginationNumberInvalid,
     /// distribution's extension for a bad `Content-Range` (not in the OCI table).
     RangeInvalid,
+    /// A legacy Docker code the OCI spec names as one clients may meet (schema 1 tags).
+    TagInvalid,
+    /// A legacy Docker code the OCI spec names as one clients may meet (schema 1 signatures).
+    ManifestUnverified,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::BlobUnknown,
         ErrorCode::BlobUploadInvalid,
         ErrorCode::BlobUploadUnknown,
@@ -44,6 +49,8 @@ impl ErrorCode {
         ErrorCode::TooManyRequests,
         ErrorCode::PaginationNumberInvalid,
         ErrorCode::RangeInvalid,
+        ErrorCode::TagInvalid,
+        ErrorCode::ManifestUnverified,
     ];
 
     /// The code as it appears in the JSON error envelope.
@@ -65,6 +72,8 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => "TOOMANYREQUESTS",
             ErrorCode::PaginationNumberInvalid => "PAGINATION_NUMBER_INVALID",
             ErrorCode::RangeInvalid => "RANGE_INVALID",
+            ErrorCode::TagInvalid => "TAG_INVALID",
+            ErrorCode::ManifestUnverified => "MANIFEST_UNVERIFIED",
         }
     }
 
@@ -85,7 +94,10 @@ impl ErrorCode {
             ErrorCode::Denied => "code-12",
             ErrorCode::Unsupported => "code-13",
             ErrorCode::TooManyRequests => "code-14",
-            ErrorCode::PaginationNumberInvalid | ErrorCode::RangeInvalid => return None,
+            ErrorCode::PaginationNumberInvalid
+            | ErrorCode::RangeInvalid
+            | ErrorCode::TagInvalid
+            | ErrorCode::ManifestUnverified => return None,
         })
     }
 
@@ -108,6 +120,8 @@ impl ErrorCode {
             ErrorCode::TooManyRequests => "too many requests",
             ErrorCode::PaginationNumberInvalid => "invalid number of results requested",
             ErrorCode::RangeInvalid => "invalid content range",
+            ErrorCode::TagInvalid => "manifest tag did not match URI",
+            ErrorCode::ManifestUnverified => "manifest failed signature verification",
         }
     }
 

@@ -28,7 +28,7 @@ pub(crate) struct Decorated {
 const STORAGE_DEFECTS: &[Defect] = &[
     Defect::ManifestReformatted,
     Defect::TagsImmutable,
-    Defect::TagDeleteTakesManifest,
+    Defect::DigestListedAsTag,
     Defect::ManifestDeleteKeeps,
     Defect::BlobDeleteKeeps,
     Defect::BlobDeleteUnknown202,
@@ -37,6 +37,7 @@ const STORAGE_DEFECTS: &[Defect] = &[
     Defect::BlobDeleteAnyRepository,
     Defect::ReferrersNoIndexes,
     Defect::ReferrersNoConfigType,
+    Defect::ReferrersConfigTypeAlways,
     Defect::TagsLastRestart,
     Defect::TagsStaleAfterDelete,
 ];
@@ -168,7 +169,14 @@ impl Storage for Decorated {
         {
             return self.inner.manifest_put(repo, digest, media_type, &pretty);
         }
-        self.inner.manifest_put(repo, digest, media_type, body)
+        self.inner.manifest_put(repo, digest, media_type, body)?;
+        // a manifest no tag points at is listed under its digest, until a tag points at it
+        if self.has(Defect::DigestListedAsTag)
+            && self.inner.tags_pointing_at(repo, digest)?.is_empty()
+        {
+            self.inner.tag_put(repo, &digest.to_string(), digest)?;
+        }
+        Ok(())
     }
     fn manifest_get(&self, repo: &str, digest: &Digest) -> io::Result<Option<(String, Bytes)>> {
         self.inner.manifest_get(repo, digest)
@@ -189,14 +197,13 @@ impl Storage for Decorated {
         if let Some(stale) = self.stale().get_mut(repo) {
             stale.remove(tag);
         }
-        self.inner.tag_put(repo, tag, digest)
+        self.inner.tag_put(repo, tag, digest)?;
+        if self.has(Defect::DigestListedAsTag) {
+            self.inner.tag_delete(repo, &digest.to_string())?;
+        }
+        Ok(())
     }
     fn tag_delete(&self, repo: &str, tag: &str) -> io::Result<bool> {
-        if self.has(Defect::TagDeleteTakesManifest)
-            && let Some(d) = self.inner.tag_get(repo, tag)?
-        {
-            self.inner.manifest_delete(repo, &d)?;
-        }
         let deleted = self.inner.tag_delete(repo, tag)?;
         if self.has(Defect::TagsStaleAfterDelete) && deleted {
             self.stale()
@@ -266,6 +273,13 @@ impl Storage for Decorated {
             if let Some(o) = d.as_object_mut() {
                 o.remove("artifactType");
             }
+            return self.inner.referrer_put(repo, subject, referrer, &d);
+        }
+        if self.has(Defect::ReferrersConfigTypeAlways)
+            && let Some(config) = parsed()?.and_then(|m| m.config)
+        {
+            let mut d = descriptor.clone();
+            d["artifactType"] = Value::String(config.media_type);
             return self.inner.referrer_put(repo, subject, referrer, &d);
         }
         self.inner.referrer_put(repo, subject, referrer, descriptor)

@@ -143,6 +143,8 @@ pub struct App {
     next_request: AtomicU64,
     variation_memory: variations::Memory,
     defect_memory: defects::Memory,
+    /// What the `manifest-type-params` defect remembers of pushes.
+    pub(crate) pushed_types: defects::PushedTypes,
 }
 
 /// Per-request context handed to handlers.
@@ -183,6 +185,7 @@ impl App {
             next_request: AtomicU64::new(1),
             variation_memory: variations::Memory::default(),
             defect_memory: defects::Memory::default(),
+            pushed_types: defects::PushedTypes::default(),
         })
     }
 

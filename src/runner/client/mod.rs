@@ -82,6 +82,10 @@ pub enum TransportError {
     Timeout { detail: String },
     #[error("{detail}")]
     Exchange { detail: String },
+    /// The request went out and the connection closed without an answer: an incomplete
+    /// message (RFC 9112 §8), judged as a framing failure rather than left unjudged.
+    #[error("the connection closed without an answer (RFC 9112 §8): {detail}")]
+    NoAnswer { detail: String },
     #[error("response body exceeds {limit} bytes; stopped reading")]
     BodyTooLarge { limit: u64 },
     #[error("header {name}: {detail}")]

@@ -248,6 +248,15 @@ pub(crate) fn classify(e: &reqwest::Error) -> TransportError {
     if e.is_connect() {
         return TransportError::Connect { detail };
     }
+    // closed (not reset) before the status line: hyper's "incomplete message" with no io
+    // error beneath it
+    let closed = chain(e).any(|c| {
+        c.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+    }) && !chain(e).any(|c| c.downcast_ref::<std::io::Error>().is_some());
+    if closed {
+        return TransportError::NoAnswer { detail };
+    }
     TransportError::Exchange { detail }
 }
 

@@ -205,7 +205,7 @@ impl Runner<'_> {
 
     /// Checks every answer gets: the error envelope of a 4xx JSON body; `Warning` headers
     /// when the profile includes spec main.
-    fn global_checks(&self, rs: &RequestStep, res: &Response) -> Vec<CheckFailure> {
+    pub(super) fn global_checks(&self, rs: &RequestStep, res: &Response) -> Vec<CheckFailure> {
         let at = rs
             .expect
             .iter()
@@ -242,7 +242,7 @@ impl Runner<'_> {
             return failure(
                 "errors.code-form",
                 "error code",
-                "uppercase letters and underscores",
+                "a code of the spec's table (uppercase letters and underscores)",
                 form,
             );
         }
@@ -338,6 +338,12 @@ pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> (Vec<String>, Vec<S
                     form.push(format!(
                         "error code {c:?} is not uppercase letters and underscores"
                     ));
+                } else if ErrorCode::parse(c).is_none() {
+                    // "The code field MUST be one of the following" (error-codes); the legacy
+                    // Docker codes the spec lets clients meet are in the table too
+                    form.push(format!(
+                        "error code {c:?} is neither in the spec's table nor a legacy Docker code"
+                    ));
                 }
             }
             _ => shape.push(format!("error entry without a string \"code\": {e}")),
@@ -388,5 +394,43 @@ fn compare_bytes(m: &mut Vec<Mismatch>, what: &str, want: &[u8], got: &[u8]) {
                 Digest::sha256(got)
             ),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::envelope_problems;
+
+    fn form(body: &str) -> Vec<String> {
+        envelope_problems(400, body.as_bytes()).1
+    }
+
+    #[test]
+    fn codes_outside_the_table_break_the_form() {
+        for code in ["BAD_REQUEST", "METHOD_UNKNOWN", "NOT_FOUND"] {
+            let p = form(&format!(r#"{{"errors":[{{"code":"{code}"}}]}}"#));
+            assert_eq!(p.len(), 1, "{code}: {p:?}");
+            assert!(p[0].contains("neither in the spec's table"), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn codes_of_the_table_and_legacy_docker_codes_keep_it() {
+        for code in [
+            "BLOB_UNKNOWN",
+            "TOOMANYREQUESTS",
+            "TAG_INVALID",
+            "MANIFEST_UNVERIFIED",
+            "PAGINATION_NUMBER_INVALID",
+        ] {
+            let p = form(&format!(r#"{{"errors":[{{"code":"{code}"}}]}}"#));
+            assert!(p.is_empty(), "{code}: {p:?}");
+        }
+        // the form is judged on 4xx answers only
+        assert!(
+            envelope_problems(500, br#"{"errors":[{"code":"UNKNOWN"}]}"#)
+                .1
+                .is_empty()
+        );
     }
 }

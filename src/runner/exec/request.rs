@@ -10,7 +10,7 @@ use super::{Stop, error, fail};
 use crate::runner::client::Response;
 use crate::runner::jsonpath::json_path;
 use crate::runner::link::{after_last, next_link};
-use crate::runner::plan::{Body, Method, Request, RequestStep, Step};
+use crate::runner::plan::{Body, Method, Request, RequestStep, Source, Step};
 
 impl Runner<'_> {
     async fn build_url(&mut self, req: &Request, url_template: &str) -> Result<Url, Stop> {
@@ -71,7 +71,9 @@ impl Runner<'_> {
                     .insert("chunk.start".into(), Value::String(a.to_string()));
                 self.vars
                     .insert("chunk.end".into(), Value::String((b - 1).to_string()));
-                let res = self.send(req, &url, &h, data.slice(a..b)).await?;
+                let res = self
+                    .send(req, &url, &h, data.slice(a..b), &step.source)
+                    .await?;
                 self.after(rs, &url, &res)?;
                 if let Some(loc) = res.header("location") {
                     let next = url
@@ -103,7 +105,9 @@ impl Runner<'_> {
             };
             headers.push(("Authorization".into(), b));
         }
-        let res = self.send(req, &url, &headers, body.clone()).await?;
+        let res = self
+            .send(req, &url, &headers, body.clone(), &step.source)
+            .await?;
         self.after(rs, &url, &res)?;
         if let Some(p) = &req.paginate {
             // a broken page breaks what the step's expectations check
@@ -166,7 +170,9 @@ impl Runner<'_> {
                     ));
                 }
                 page_url = next;
-                page = self.send(req, &page_url, &headers, Bytes::new()).await?;
+                page = self
+                    .send(req, &page_url, &headers, Bytes::new(), &step.source)
+                    .await?;
                 self.after(rs, &page_url, &page)?;
             }
             self.vars.insert(p.into.clone(), Value::Array(all));
@@ -180,19 +186,36 @@ impl Runner<'_> {
         url: &Url,
         headers: &[(String, String)],
         body: Bytes,
+        at: &Source,
     ) -> Result<Response, Stop> {
         // an explicit Basic header replaces the client's own handling
         let anonymous = req.anonymous || req.basic;
         self.raw(req.method.as_str(), url, headers, body, anonymous)
             .await
+            .map_err(|stop| match stop {
+                // a failure of the exchange itself (no answer) is placed at the step
+                Stop::Fail(mut f) => {
+                    for x in f.iter_mut().filter(|x| x.source.is_empty()) {
+                        x.source = at.to_string();
+                    }
+                    Stop::Fail(f)
+                }
+                other => other,
+            })
     }
 
-    /// skip_if, expectations, captures.
+    /// skip_if, expectations, captures. An answer that makes the scenario skip is still an
+    /// answer: what every answer owes (framing, the error envelope and its code, `Warning`)
+    /// is judged before the skip, and a failure of it fails the scenario instead.
     fn after(&mut self, rs: &RequestStep, url: &Url, res: &Response) -> Result<(), Stop> {
         for sk in &rs.skip_if {
             if sk.status.contains(&res.status)
                 && (sk.codes.is_empty() || has_code(&res.body, &sk.codes))
             {
+                let owed = self.global_checks(rs, res);
+                if !owed.is_empty() {
+                    return Err(Stop::Fail(owed));
+                }
                 return Err(Stop::Skip(format!(
                     "{} (answered {})",
                     sk.reason, res.status

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::{
     CheckFailure, CheckResult, Finding, Outcome, RunContext, ScenarioResult, Stop, Verdict, error,
 };
-use crate::runner::client::{Exchange, Response, display_url};
+use crate::runner::client::{Exchange, Response, TransportError, display_url};
 use crate::runner::content::{ContentStore, Resolved};
 use crate::runner::plan::{Builtin, Check, Expectation, Needs, Scenario, Slice, Step, StepKind};
 use crate::runner::predicate::RenderError;
@@ -418,7 +418,18 @@ impl<'a> Runner<'a> {
             .client
             .send(method, url, headers, &body, anonymous, &mut self.log)
             .await
-            .map_err(|e| error(format!("{method} {}: {e}", display_url(url))))?;
+            .map_err(|e| match e {
+                // a request left without an answer is the registry's failure, not the run's
+                TransportError::NoAnswer { .. } => Stop::Fail(vec![CheckFailure {
+                    requirement: Some(super::FRAMING.into()),
+                    query: "answer".into(),
+                    expected: "an HTTP answer".into(),
+                    got: e.to_string(),
+                    source: String::new(),
+                    because: None,
+                }]),
+                e => error(format!("{method} {}: {e}", display_url(url))),
+            })?;
         self.note_created(url, &res);
         // an answer whose body broke HTTP framing is still an answer: its status and
         // headers are judged, the fault is a failure of its own (see `framing_failure`)

@@ -7,6 +7,7 @@ use futures_util::StreamExt;
 
 use super::Defect;
 use crate::oci::api::Endpoint;
+use crate::server::App;
 use crate::server::error::AppError;
 
 fn set_status(res: &mut Response, from: u16, to: StatusCode) {
@@ -16,7 +17,12 @@ fn set_status(res: &mut Response, from: u16, to: StatusCode) {
 }
 
 /// Rewrites an answer the way `defect` says.
-pub(super) async fn rewrite(defect: Defect, seen: super::Seen<'_>, mut res: Response) -> Response {
+pub(super) async fn rewrite(
+    app: &App,
+    defect: Defect,
+    seen: super::Seen<'_>,
+    mut res: Response,
+) -> Response {
     use Defect as D;
     use Endpoint as E;
     let get = *seen.method == Method::GET;
@@ -128,6 +134,29 @@ pub(super) async fn rewrite(defect: Defect, seen: super::Seen<'_>, mut res: Resp
             })
             .await
         }
+        (D::TagsNull, Some(E::TagsList)) => {
+            edit_json(&mut res, |v| {
+                if v["tags"] == serde_json::json!([]) {
+                    v["tags"] = serde_json::Value::Null;
+                }
+            })
+            .await
+        }
+        (D::ManifestTypeParams, Some(E::ManifestGet)) if res.status().is_success() => {
+            let name = match seen.target {
+                Some(crate::oci::api::Target::Manifest { name, .. }) => *name,
+                _ => "",
+            };
+            let digest = res
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let pushed = app.pushed_types.pushed_type(name, digest);
+            if let Some(v) = pushed.and_then(|t| HeaderValue::from_str(&t).ok()) {
+                res.headers_mut().insert(header::CONTENT_TYPE, v);
+            }
+        }
         (D::TagsUnsorted, Some(E::TagsList)) => {
             edit_json(&mut res, |v| {
                 if let Some(a) = v["tags"].as_array_mut() {
@@ -140,6 +169,14 @@ pub(super) async fn rewrite(defect: Defect, seen: super::Seen<'_>, mut res: Resp
             edit_json(&mut res, |v| {
                 let msg = v["errors"][0]["message"].clone();
                 *v = serde_json::json!({ "error": msg });
+            })
+            .await
+        }
+        (D::ErrorsBadRequest, _) if res.status() == StatusCode::BAD_REQUEST => {
+            edit_json(&mut res, |v| {
+                for e in v["errors"].as_array_mut().into_iter().flatten() {
+                    e["code"] = serde_json::Value::String("BAD_REQUEST".into());
+                }
             })
             .await
         }

@@ -94,8 +94,9 @@ defects! {
     Base404 = "base-404": "GET /v2/ answers 404" breaks ["base.v2", "dist.api-version"];
     AcceptAnyName = "accept-any-name": "names outside the grammar are taken (and fail in storage)" breaks ["names.repository-regex"] .skips(Check::NameGrammar);
     ShortTags = "short-tags": "tags over 64 characters are refused" breaks ["names.tag-regex"];
+    TagsAnyCharacters = "tags-any-characters": "a manifest PUT to a tag outside the grammar (-dash, a+b, .hidden) is stored under it" breaks ["names.tag-regex"];
     Reference500 = "reference-500": "a malformed digest reference answers 500" breaks ["names.reference-form"];
-    ManifestByDigest404 = "manifest-by-digest-404": "GET of a manifest by digest answers 404" breaks ["pull.manifest.get", "push.manifest.index", "push.tag.move", "delete.tag"];
+    ManifestByDigest404 = "manifest-by-digest-404": "GET of a manifest by digest answers 404" breaks ["pull.manifest.get", "push.manifest.index", "push.tag.move"];
     ManifestUnknown500 = "manifest-unknown-500": "an unknown manifest answers 500" breaks ["names.reference-form", "pull.manifest.404", "pull.repository.404", "delete.manifest", "delete.tag", "push.manifest.digest-mismatch", "push.manifest.invalid"];
     BlobCorrupted = "blob-corrupted": "blob GETs flip a byte in the middle" breaks ["pull.blob.get", "pull.blob.range", "push.chunk.close", "push.chunk.order", "push.mount.201", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "next.final-put.order"];
     BlobShortBody = "blob-short-body": "blob GETs close the connection half way through the body their Content-Length announces" breaks ["http.framing"];
@@ -122,7 +123,8 @@ defects! {
     BlobReadAnyRepository = "blob-read-any-repository": "blob GETs and HEADs serve a blob that only another repository holds" breaks ["pull.blob.404"];
     BlobDeleteAnyRepository = "blob-delete-any-repository": "deleting a blob through a repository that lacks it deletes it where it is (202)" breaks ["delete.blob.404"];
     ManifestPut200 = "manifest-put-200": "a manifest PUT answers 200" breaks ["push.manifest.201", "push.manifest.4mb", "push.manifest.missing-subject", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param"];
-    ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "delete.tag", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers"];
+    ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers"];
+    ManifestTypeParams = "manifest-type-params": "a manifest pushed with Content-Type parameters is served with them" breaks ["pull.manifest.content-type-no-params"];
     ManifestDigestHeader = "manifest-digest-header": "a manifest PUT answers another digest in Docker-Content-Digest" breaks ["push.manifest.digest-header"];
     MissingBlobCode = "missing-blob-code": "a manifest with missing blobs is refused with MANIFEST_INVALID" breaks ["push.manifest.missing-blobs-code"];
     SubjectRequired = "subject-required": "a manifest whose subject is missing is refused" breaks ["push.manifest.missing-subject"];
@@ -137,7 +139,10 @@ defects! {
     UnknownRepoTags = "unknown-repo-tags": "the tags of an unknown repository are an empty list" breaks ["pull.repository.404"];
     TagsNoName = "tags-no-name": "the tags list has no name field" breaks ["tags.list"];
     TagsUnsorted = "tags-unsorted": "tags are listed in reverse order" breaks ["tags.order", "tags.last", "tags.link"];
-    TagsIgnoreN = "tags-ignore-n": "n is ignored" breaks ["tags.n", "tags.n-zero"];
+    TagsIgnoreN = "tags-ignore-n": "n is ignored" breaks ["tags.n", "tags.n-zero", "tags.n-invalid"];
+    TagsNegativeNDrops = "tags-negative-n-drops": "a tags list with a negative n closes the connection without an answer" breaks ["http.framing"];
+    TagsNull = "tags-null": "an empty tags list is null" breaks ["tags.list"];
+    DigestListedAsTag = "digest-listed-as-tag": "a manifest pushed by digest alone is listed as a tag named by its digest" breaks ["tags.list"];
     TagsNZeroAll = "tags-n-zero-all": "n=0 lists every tag" breaks ["tags.n-zero"];
     TagsIgnoreLast = "tags-ignore-last": "last is ignored" breaks ["tags.last", "tags.link"];
     Referrers404 = "referrers-404": "referrers of an unknown subject answer 404" breaks ["referrers.supported"];
@@ -145,11 +150,11 @@ defects! {
     ReferrersJson = "referrers-json": "referrers come as application/json" breaks ["referrers.index"];
     ReferrersNoIndexes = "referrers-no-indexes": "indexes with a subject are not listed as referrers" breaks ["referrers.listed"];
     ReferrersNoConfigType = "referrers-no-config-type": "artifactType is not derived from the config media type" breaks ["referrers.artifact-type"];
+    ReferrersConfigTypeAlways = "referrers-config-type-always": "a referrer's artifactType is its config media type even when the manifest names its own (so a filter by the artifactType misses it)" breaks ["referrers.artifact-type", "referrers.filters-applied"];
     ReferrersNoAnnotations = "referrers-no-annotations": "referrer descriptors lose their annotations" breaks ["referrers.annotations"];
     ReferrersNull = "referrers-null": "an empty referrers list is null" breaks ["referrers.empty"];
     ReferrersCursorSkips = "referrers-cursor-skips": "the next-page Link skips one referrer" breaks ["referrers.pagination"];
     FilterUnsaid = "filter-unsaid": "filtered referrers come without OCI-Filters-Applied" breaks ["referrers.filters-applied"];
-    TagDeleteTakesManifest = "tag-delete-takes-manifest": "deleting a tag deletes its manifest" breaks ["delete.tag"];
     ManifestDeleteKeeps = "manifest-delete-keeps": "a deleted manifest is still served" breaks ["delete.manifest"];
     DeleteUnknownRepo202 = "delete-unknown-repo-202": "deletes in unknown repositories answer 202" breaks ["delete.manifest.unknown-repo"];
     BlobDeleteKeeps = "blob-delete-keeps": "a deleted blob is still served" breaks ["delete.blob"];
@@ -157,6 +162,8 @@ defects! {
     BlobDeleteUnknown202 = "blob-delete-unknown-202": "deleting an unknown blob answers 202" breaks ["delete.blob.404"];
     ErrorsUnenveloped = "errors-unenveloped": "JSON errors come as {\"error\": …}" breaks ["errors.envelope"];
     ErrorsLowercase = "errors-lowercase": "error codes are lowercase" breaks ["errors.code-form"];
+    ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form"];
+    ManifestDeleteMethodUnknown = "manifest-delete-method-unknown": "manifest deletion is disabled, answered 405 with the code METHOD_UNKNOWN, which the spec's table lacks" breaks ["errors.code-form"];
     NoDigestHeader = "no-digest-header": "GETs carry no Docker-Content-Digest" breaks ["next.pull.digest-header", "pull.blob.digest-header", "pull.manifest.digest-header"];
     HeadNoDigest = "head-no-digest": "HEADs carry no Docker-Content-Digest" breaks ["next.head.headers", "pull.head.digest-header"];
     FinalPutUnchecked = "final-put-unchecked": "a closing PUT's Content-Range is not checked" breaks ["next.final-put.order"] .skips(Check::FinalChunkOrder);
@@ -188,6 +195,28 @@ impl Defect {
     }
     pub fn name(self) -> &'static str {
         self.info().name
+    }
+}
+
+/// What [`Defect::ManifestTypeParams`] remembers: the Content-Type each manifest was pushed
+/// with, by `repository@digest`.
+#[derive(Default)]
+pub(crate) struct PushedTypes {
+    types: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+impl PushedTypes {
+    fn key(repo: &str, digest: &str) -> String {
+        format!("{repo}@{digest}")
+    }
+    pub(crate) fn remember_type(&self, repo: &str, digest: &str, content_type: &str) {
+        if let Ok(mut m) = self.types.lock() {
+            m.insert(PushedTypes::key(repo, digest), content_type.to_string());
+        }
+    }
+    pub(crate) fn pushed_type(&self, repo: &str, digest: &str) -> Option<String> {
+        let m = self.types.lock().ok()?;
+        m.get(&PushedTypes::key(repo, digest)).cloned()
     }
 }
 
@@ -255,7 +284,7 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
     if let Some(late) = tags::left_to_write(after, &res) {
         tags::write_late(&app, late).await;
     }
-    answers::rewrite(defect, seen, res).await
+    answers::rewrite(&app, defect, seen, res).await
 }
 
 /// What the layer knows of a request.

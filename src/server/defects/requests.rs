@@ -33,6 +33,65 @@ pub(super) async fn before(
             }
         }
         (D::TagsNZeroAll, Some(E::TagsList), _) => set_query(&mut req, |k, v| (k, v) != ("n", "0")),
+        (D::TagsNegativeNDrops, Some(E::TagsList), _)
+            if Query::parse(req.uri().query())
+                .get("n")
+                .is_some_and(|n| n.starts_with('-')) =>
+        {
+            return Err(dropped());
+        }
+        (D::ManifestDeleteMethodUnknown, Some(E::ManifestDelete), _) => {
+            let body = json!({ "errors": [{
+                "code": "METHOD_UNKNOWN",
+                "message": "manifest deletion is not allowed here",
+                "detail": null,
+            }] });
+            return Err((
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(header::CONTENT_TYPE, media::JSON)],
+                body.to_string(),
+            )
+                .into_response());
+        }
+        (
+            D::TagsAnyCharacters,
+            Some(E::ManifestPut),
+            Some(Target::Manifest { name, reference }),
+        ) if within_limit(app, req.headers())
+            && matches!(
+                crate::oci::name::Reference::parse(reference),
+                Err(crate::oci::name::ReferenceError::Invalid(_))
+            ) =>
+        {
+            let (parts, body) = match read_body(app, req).await {
+                Ok(read) => read,
+                Err(answer) => return Err(answer),
+            };
+            return Err(store_unvalidated(
+                app,
+                name,
+                reference,
+                &content_type(&parts.headers),
+                body,
+            )
+            .await);
+        }
+        (D::ManifestTypeParams, Some(E::ManifestPut), Some(Target::Manifest { name, .. }))
+            if within_limit(app, req.headers()) =>
+        {
+            let raw = req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .filter(|v| v.contains(';'))
+                .map(str::to_string);
+            if let Some(raw) = raw {
+                let (parts, body) = read_body(app, req).await?;
+                app.pushed_types
+                    .remember_type(name, &Digest::sha256(&body).to_string(), &raw);
+                req = Request::from_parts(parts, Body::from(body));
+            }
+        }
         (D::TagsIgnoreLast, Some(E::TagsList), _) => set_query(&mut req, |k, _| k != "last"),
         (D::ShortTags, Some(_), Some(Target::Manifest { reference, .. }))
             if !reference.contains(':') && reference.len() > 64 =>
@@ -324,6 +383,40 @@ async fn index_refusal(
         }
         _ => None,
     }
+}
+
+/// Whether the request announces a body the handler would take as a manifest (a length
+/// within the limit): only such a body is read here, the handler refusing the others.
+fn within_limit(app: &App, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n <= app.config.max_manifest_bytes)
+}
+
+/// The request's body, read within the manifest size limit (413 past it).
+async fn read_body(
+    app: &App,
+    req: Request,
+) -> Result<(axum::http::request::Parts, bytes::Bytes), Response> {
+    let (parts, body) = req.into_parts();
+    match http_body_util::Limited::new(body, app.config.max_manifest_bytes)
+        .collect()
+        .await
+    {
+        Ok(b) => Ok((parts, b.to_bytes())),
+        Err(_) => Err(AppError::bare(StatusCode::PAYLOAD_TOO_LARGE).into_response()),
+    }
+}
+
+/// An answer that never comes: its body fails before a byte of it is written, so the
+/// server closes the connection with nothing sent (its head is still in the write buffer).
+fn dropped() -> Response {
+    let fail = futures_util::stream::once(async {
+        Err::<bytes::Bytes, _>(std::io::Error::other("connection dropped on purpose"))
+    });
+    Body::from_stream(fail).into_response()
 }
 
 fn manifest_unknown(reference: &str) -> AppError {
