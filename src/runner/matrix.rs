@@ -123,6 +123,9 @@ pub struct Column {
 pub struct Row {
     pub id: String,
     pub level: &'static str,
+    /// The optional feature the requirement holds within, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
     /// MUST, SHOULD or MAY: the group the row is shown in.
     pub class: &'static str,
     pub summary: String,
@@ -212,6 +215,7 @@ fn rows(specs: &Specs, columns: &[Column]) -> Vec<Row> {
             rows.push(Row {
                 id: q.id.clone(),
                 level: q.level.as_str(),
+                when: q.when.clone(),
                 class,
                 summary: q.summary.trim().to_string(),
                 spec: q.spec_url(),

@@ -67,7 +67,7 @@ fn table(m: &Matrix) -> Markup {
                     @for r in rows {
                         tr.row {
                             td { a href=(r.spec) { code { (r.id) } } }
-                            td { (r.level) }
+                            td { (crate::runner::model::level_text(r.level, r.when.as_deref())) }
                             @for (i, o) in r.cells.iter().enumerate() {
                                 td class=(format!("cell {}", class_of(*o))) {
                                     @if o.is_some() {

@@ -44,7 +44,7 @@ pub fn matrix_markdown(m: &Matrix) -> String {
                 "| [`{}`]({}) | {} | {} |",
                 cell(&r.id),
                 r.spec,
-                r.level,
+                crate::runner::model::level_text(r.level, r.when.as_deref()),
                 cells.join(" | ")
             );
         }

@@ -56,7 +56,9 @@ pub fn matrix_text(m: &Matrix) -> String {
         }
         let _ = writeln!(s, "── {class}");
         for r in rows {
-            let _ = write!(s, "{:<id_width$}  {:<10}", r.id, r.level);
+            // `*`: a duty within an optional feature (the long form is in the other formats)
+            let level = format!("{}{}", r.level, if r.when.is_some() { "*" } else { "" });
+            let _ = write!(s, "{:<id_width$}  {:<10}", r.id, level);
             for (o, &w) in r.cells.iter().zip(&widths) {
                 // coloured alone, padded after: escape codes have no width
                 let word = cell_word(*o);
@@ -70,7 +72,7 @@ pub fn matrix_text(m: &Matrix) -> String {
     }
     let _ = writeln!(
         s,
-        "(FAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run)\n"
+        "(FAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run;\n * a duty within an optional feature: `regverify explain ID` names it)\n"
     );
     for c in &m.columns {
         match (&c.conformance, &c.error) {
