@@ -35,9 +35,19 @@ pub struct DiffArgs {
 }
 
 /// `diff`: exit 1 when something got worse, 0 otherwise, 2 on an unreadable file.
+/// The renames of the corpus built in (`aliases:`): results files are compared and turned
+/// into baselines under the names ids have now.
+fn aliases() -> Result<regverify::runner::loader::Aliases, CliError> {
+    let specs =
+        regverify::runner::loader::load_corpus(&regverify::runner::corpus::Corpus::embedded())
+            .map_err(regverify::runner::error::RunError::SpecFiles)?;
+    Ok(specs.aliases)
+}
+
 pub fn diff(a: DiffArgs) -> Result<ExitCode, CliError> {
-    let old = RunFile::load(&a.old)?;
-    let new = RunFile::load(&a.new)?;
+    let aliases = aliases()?;
+    let old = RunFile::load(&a.old)?.with_current_names(&aliases);
+    let new = RunFile::load(&a.new)?.with_current_names(&aliases);
     let d = compare::compare(
         &a.old.display().to_string(),
         &old,
@@ -72,7 +82,7 @@ pub struct BaselineArgs {
 
 /// `baseline`: the expectations file on standard output, or written over `--update FILE`.
 pub fn baseline(a: BaselineArgs) -> Result<ExitCode, CliError> {
-    let run = RunFile::load(&a.results)?;
+    let run = RunFile::load(&a.results)?.with_current_names(&aliases()?);
     let source = a.results.display().to_string();
     let Some(path) = &a.update else {
         print!("{}", baseline::make(&run, &source, None));

@@ -76,6 +76,30 @@ pub struct RequirementRecord {
 }
 
 impl RunFile {
+    /// The same run with every renamed requirement id and scenario name written as it is
+    /// now (`aliases:`), so a file written before a rename compares with one written after.
+    pub fn with_current_names(mut self, aliases: &super::loader::Aliases) -> RunFile {
+        let req = |id: &mut String| *id = aliases.requirement(id).to_string();
+        for s in &mut self.scenarios {
+            s.name = aliases.scenario(&s.name).to_string();
+            if let Some(q) = &mut s.failed_requirement {
+                req(q);
+            }
+            for f in &mut s.failures {
+                if let Some(q) = &mut f.requirement {
+                    req(q);
+                }
+            }
+            for c in &mut s.checks {
+                req(&mut c.requirement);
+            }
+        }
+        for r in &mut self.requirements {
+            req(&mut r.id);
+        }
+        self
+    }
+
     pub fn load(path: &Path) -> Result<RunFile, ResultsError> {
         let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
             path: path.to_path_buf(),
@@ -92,5 +116,44 @@ impl RunFile {
             });
         }
         Ok(run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::corpus::{Corpus, SpecsMode};
+
+    #[test]
+    fn old_names_are_read_as_the_current_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("aliases.yaml"),
+            "requirements:\n  - {old: push.put.created, new: push.put.201}\nscenarios:\n  - {old: \"push::chunked-old\", new: \"push::chunked\"}\n",
+        )
+        .unwrap();
+        let corpus = Corpus::open(Some(dir.path()), SpecsMode::Overlay, None).unwrap();
+        let specs = crate::runner::loader::load_corpus(&corpus).unwrap();
+        let run: RunFile = serde_json::from_value(serde_json::json!({
+            "tool": "regverify", "registry": "r", "profile": "oci-1.1", "seed": 1,
+            "scenarios": [{
+                "name": "push::chunked-old", "verdict": "fail",
+                "failed_requirement": "push.put.created", "message": null,
+                "failures": [{"requirement": "push.put.created", "query": "status",
+                              "expected": "201", "got": "200", "source": "s"}],
+                "checks": [{"requirement": "push.put.created", "outcome": "fail", "step": "s",
+                            "source": "s", "expected": "201", "got": "200"}]
+            }],
+            "requirements": [{"id": "push.put.created", "level": "MUST", "summary": "",
+                              "verdict": "fail"}]
+        }))
+        .unwrap();
+        let run = run.with_current_names(&specs.aliases);
+        let s = &run.scenarios[0];
+        assert_eq!(s.name, "push::chunked");
+        assert_eq!(s.failed_requirement.as_deref(), Some("push.put.201"));
+        assert_eq!(s.failures[0].requirement.as_deref(), Some("push.put.201"));
+        assert_eq!(s.checks[0].requirement, "push.put.201");
+        assert_eq!(run.requirements[0].id, "push.put.201");
     }
 }
