@@ -2,8 +2,9 @@
 //! storage so that the handlers never see them. Without a defect or a variation that acts
 //! here, the registry uses its storage undecorated.
 
+use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Read};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -20,6 +21,8 @@ pub(crate) struct Decorated {
     inner: Arc<dyn Storage>,
     defect: Option<Defect>,
     variations: Variations,
+    /// `tags-stale-after-delete`: per repository, the deleted tags the list still shows.
+    stale_tags: Mutex<HashMap<String, BTreeSet<String>>>,
 }
 
 const STORAGE_DEFECTS: &[Defect] = &[
@@ -32,6 +35,8 @@ const STORAGE_DEFECTS: &[Defect] = &[
     Defect::BlobDeleteGlobal,
     Defect::ReferrersNoIndexes,
     Defect::ReferrersNoConfigType,
+    Defect::TagsLastRestart,
+    Defect::TagsStaleAfterDelete,
 ];
 
 const STORAGE_VARIATIONS: &[Variation] = &[Variation::ManifestAsBlob, Variation::CatalogTaggedOnly];
@@ -52,6 +57,7 @@ impl Decorated {
             inner,
             defect,
             variations: variations.clone(),
+            stale_tags: Mutex::default(),
         })
     }
 
@@ -61,6 +67,10 @@ impl Decorated {
 
     fn varies(&self, v: Variation) -> bool {
         self.variations.contains(&v)
+    }
+
+    fn stale(&self) -> std::sync::MutexGuard<'_, HashMap<String, BTreeSet<String>>> {
+        self.stale_tags.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -159,6 +169,9 @@ impl Storage for Decorated {
         if self.has(Defect::TagsImmutable) && self.inner.tag_get(repo, tag)?.is_some() {
             return Ok(());
         }
+        if let Some(stale) = self.stale().get_mut(repo) {
+            stale.remove(tag);
+        }
         self.inner.tag_put(repo, tag, digest)
     }
     fn tag_delete(&self, repo: &str, tag: &str) -> io::Result<bool> {
@@ -167,7 +180,14 @@ impl Storage for Decorated {
         {
             self.inner.manifest_delete(repo, &d)?;
         }
-        self.inner.tag_delete(repo, tag)
+        let deleted = self.inner.tag_delete(repo, tag)?;
+        if self.has(Defect::TagsStaleAfterDelete) && deleted {
+            self.stale()
+                .entry(repo.to_string())
+                .or_default()
+                .insert(tag.to_string());
+        }
+        Ok(deleted)
     }
     fn tags(&self, repo: &str) -> io::Result<Option<Vec<String>>> {
         self.inner.tags(repo)
@@ -178,7 +198,27 @@ impl Storage for Decorated {
         after: Option<&str>,
         n: Option<usize>,
     ) -> io::Result<Option<Page>> {
-        self.inner.tags_page(repo, after, n)
+        let stale = self.stale().get(repo).cloned().unwrap_or_default();
+        if !stale.is_empty() {
+            // the deleted tags listed among the live ones, paged together
+            let Some(live) = self.inner.tags(repo)? else {
+                return Ok(None);
+            };
+            let mut names = SortedNames::default();
+            for t in live.iter().chain(&stale) {
+                names.insert(t);
+            }
+            return Ok(Some(names.page(after, n)));
+        }
+        let page = self.inner.tags_page(repo, after, n)?;
+        match page {
+            Some(p)
+                if self.has(Defect::TagsLastRestart) && after.is_some() && p.names.is_empty() =>
+            {
+                self.inner.tags_page(repo, None, n)
+            }
+            page => Ok(page),
+        }
     }
     fn tags_pointing_at(&self, repo: &str, digest: &Digest) -> io::Result<Vec<String>> {
         self.inner.tags_pointing_at(repo, digest)

@@ -142,6 +142,7 @@ pub struct App {
     repo_locks: Vec<tokio::sync::Mutex<()>>,
     next_request: AtomicU64,
     variation_memory: variations::Memory,
+    defect_memory: defects::Memory,
 }
 
 /// Per-request context handed to handlers.
@@ -181,6 +182,7 @@ impl App {
                 .collect(),
             next_request: AtomicU64::new(1),
             variation_memory: variations::Memory::default(),
+            defect_memory: defects::Memory::default(),
         })
     }
 

@@ -6,6 +6,7 @@
 
 mod answers;
 mod requests;
+mod tags;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use super::App;
 use crate::oci::api::{self, Target};
 
 pub(crate) use answers::edit_json;
+pub(crate) use tags::Memory;
 
 macro_rules! defects {
     ($( $variant:ident = $id:literal : $summary:literal breaks [$($req:literal),* $(,)?] $(.$flag:ident($($arg:expr)?))* ;)*) => {
@@ -150,6 +152,10 @@ defects! {
     BadWarning = "bad-warning": "every answer carries a malformed Warning" breaks ["next.warning.format"];
     CatalogIgnoreN = "catalog-ignore-n": "the catalog ignores n" breaks ["dist.catalog.pagination"];
     DockerTypesRefused = "docker-types-refused": "Docker schema 2 media types are refused" breaks ["dist.schema2"];
+    TagsLastRestart = "tags-last-restart": "last at or past the final tag starts the list again" breaks ["tags.last"];
+    TagsStaleAfterDelete = "tags-stale-after-delete": "deleted tags stay in the tags list" breaks ["tags.list"];
+    TagSurvivesManifestDelete = "tag-survives-manifest-delete": "a tag still resolves after its manifest was deleted by digest" breaks ["delete.manifest"];
+    TagDeleteRace = "tag-delete-race": "a tag is written a while after its manifest, unchecked, so a delete in between leaves it dangling" breaks ["tags.list"];
     AuthNoChallenge = "auth-no-challenge": "401 answers carry no WWW-Authenticate (no client can log in)" breaks ["auth.challenge"] .locks_out();
     AuthWrongCode = "auth-wrong-code": "401 answers carry DENIED instead of UNAUTHORIZED" breaks ["auth.unauthorized-code"] .needs_auth();
     AuthNoService = "auth-no-service": "Bearer challenges leave out the service" breaks ["auth.bearer-challenge"] .needs_auth();
@@ -225,7 +231,14 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
         Ok(req) => req,
         Err(answer) => return answer.into_response(),
     };
+    let (req, after) = match tags::before(&app, defect, &seen, req).await {
+        Ok(pair) => pair,
+        Err(answer) => return answer,
+    };
     let res = next.run(req).await;
+    if let Some(late) = tags::left_to_write(after, &res) {
+        tags::write_late(&app, late).await;
+    }
     answers::rewrite(defect, seen, res).await
 }
 
