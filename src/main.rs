@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cli::error::{CliError, Outcome, exit_code};
+use cli::explore::ExploreArgs;
 use cli::gc::GcArgs;
 use cli::reference::Reference;
 use cli::serve::ServeArgs;
@@ -42,6 +43,9 @@ enum Command {
     /// Remove blobs and manifests nothing references any more (mark and sweep), from a registry
     /// that is stopped or serving --read-only.
     Gc(GcArgs),
+    /// Send random operation sequences (seeded) and judge every answer against a model of
+    /// what the registry must hold; a discrepancy is shrunk and written as a scenario.
+    Explore(Box<ExploreArgs>),
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
@@ -73,6 +77,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
             verify(*a)
         }
         Some(Command::Gc(a)) => cli::gc::gc(a),
+        Some(Command::Explore(a)) => cli::explore::explore(*a),
         Some(Command::Coverage { specs, fixtures }) => {
             coverage(specs.as_deref(), fixtures.as_deref())
         }

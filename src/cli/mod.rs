@@ -2,6 +2,7 @@
 //! embedded reference `run` starts, the `--profile` help.
 
 pub mod error;
+pub mod explore;
 pub mod gc;
 pub mod profiles;
 pub mod reference;

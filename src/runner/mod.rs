@@ -8,6 +8,7 @@ pub mod coverage;
 pub mod error;
 pub mod exec;
 pub mod expect;
+pub mod explore;
 pub mod fixtures;
 pub mod harness;
 pub(crate) mod jsonpath;
