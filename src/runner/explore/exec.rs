@@ -129,6 +129,7 @@ pub(crate) async fn run(
         } => {
             let digest = Digest::of(*algorithm, data).to_string();
             let start = format!("/v2/{}/blobs/uploads/", repo(r));
+            let min_chunk;
             let mut location = if *upload == Upload::Single {
                 let url = with_query(&start, "digest", &digest);
                 let a = s.send("POST", &url, &[OCTET], data.clone()).await?;
@@ -144,6 +145,10 @@ pub(crate) async fn run(
                 return Ok(s.answers);
             } else {
                 let a = s.send("POST", &start, &[], Bytes::new()).await?;
+                min_chunk = a
+                    .header("oci-chunk-min-length")
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(1);
                 match (a.status, a.header("location")) {
                     (202, Some(l)) => l.to_string(),
                     _ => return Ok(s.answers),
@@ -151,7 +156,8 @@ pub(crate) async fn run(
             };
             let rest = match upload {
                 Upload::Chunked(k) => {
-                    let size = data.len().div_ceil(*k).max(1);
+                    // chunks but the last are at least the minimum the registry announced
+                    let size = data.len().div_ceil(*k).max(min_chunk).max(1);
                     for (i, chunk) in data.chunks(size).enumerate() {
                         let from = i * size;
                         let range = format!("{from}-{}", from + chunk.len() - 1);

@@ -83,7 +83,9 @@ fn digest_header(req: &'static str, a: &Answer, want: &Digest) -> Result<(), Dis
     }
 }
 
-/// A DELETE where deletion may be disabled: `Ok(true)` when it was carried out.
+/// A DELETE where deletion may be disabled: `Ok(true)` when it was carried out. A registry
+/// with deletion disabled may refuse a DELETE before looking for its target, so a 400 or 405
+/// of something absent also shows it disabled; a deletion done afterwards contradicts that.
 fn deletion(
     switch: &mut Switch,
     req: &'static str,
@@ -92,12 +94,11 @@ fn deletion(
 ) -> Result<bool, Discrepancy> {
     let disabled = matches!(a.status, 400 | 405);
     match (*switch, present, a.status) {
-        (Switch::Off, _, _) if disabled => Ok(false),
-        (Switch::Off, _, _) => Err(fail(req, a, "deletion was disabled before")),
-        (Switch::Unknown, true, _) if disabled => {
+        (Switch::Off | Switch::Unknown, _, _) if disabled => {
             *switch = Switch::Off;
             Ok(false)
         }
+        (Switch::Off, _, _) => Err(fail(req, a, "deletion was disabled before")),
         (_, true, 202) => {
             *switch = Switch::On;
             Ok(true)
