@@ -31,6 +31,8 @@ async fn explore_once(reg: &Registry, seed: u64, ops: u64, clients: usize) -> ex
         seed,
         ops,
         clients,
+        tries: 4,
+        shrink_budget: std::time::Duration::from_secs(30),
         ..Settings::default()
     };
     explore::explore(&client(), &base(reg), &settings, &mut |_, _| {})
@@ -126,14 +128,18 @@ async fn found_and_replayed(defect: &str, clients: usize) {
     let mut found = vec![];
     for seed in 1..=5 {
         let o = explore_once(&reg, seed, 2000, clients).await;
-        if let Some(f) = o.finding {
-            assert!(f.op_count() <= 8, "{defect}, seed {seed}: {}", shown(&f));
-            found.push((seed, f));
+        match o.finding {
+            Some(f) if f.op_count() <= 8 => found.push((seed, f)),
+            // a race may not show again while shrinking on a loaded machine: that seed
+            // counts as not found
+            Some(f) if clients > 1 => eprintln!("{defect}, seed {seed}: unshrunk {}", shown(&f)),
+            Some(f) => panic!("{defect}, seed {seed}: not shrunk to 8: {}", shown(&f)),
+            None => {}
         }
     }
     assert!(
         found.len() >= 4,
-        "{defect}: found on {} seeds of 5",
+        "{defect}: found and shrunk on {} seeds of 5",
         found.len()
     );
     let (seed, f) = &found[0];

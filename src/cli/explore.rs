@@ -38,7 +38,7 @@ pub struct ExploreArgs {
     /// Where a discrepancy's scenario is written (a directory `run --specs` takes).
     #[arg(long, default_value = "explore-found")]
     pub out: PathBuf,
-    /// Replays of a concurrent sequence while shrinking (it reproduces if one fails).
+    /// Replays of a shrunk concurrent sequence, to count how often it shows.
     #[arg(long, default_value_t = 8)]
     pub tries: usize,
     /// Report a discrepancy as found, without shrinking it.
@@ -154,6 +154,7 @@ async fn run(args: &ExploreArgs, embedded: Option<Url>) -> Result<ExitCode, Expl
         namespace: args.namespace.clone(),
         tries: args.tries,
         shrink: !args.no_shrink,
+        ..Settings::default()
     };
     eprintln!(
         "exploring {} (seed {}, {} client{})",

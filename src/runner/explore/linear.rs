@@ -9,7 +9,7 @@ use super::ops::Op;
 use super::oracle::{Discrepancy, Learned, judge};
 
 /// States kept at most: concurrent writes that leave their order open multiply them.
-const MAX_STATES: usize = 64;
+const MAX_STATES: usize = 256;
 
 /// A state the registry may be in, and what it showed of the open behaviours on the way.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,9 +69,6 @@ pub(crate) fn advance(
                     }
                 }
             }
-        }
-        if next.len() >= MAX_STATES {
-            break;
         }
     }
     if next.is_empty() {

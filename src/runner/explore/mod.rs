@@ -39,10 +39,12 @@ pub struct Settings {
     pub clients: usize,
     /// The repositories' namespace: `NS/s<seed>-<run>/r<i>`.
     pub namespace: String,
-    /// Replays of a concurrent candidate while shrinking: it reproduces if any one fails.
+    /// Replays of the shrunk concurrent sequence, to say how often it shows.
     pub tries: usize,
     /// Whether to shrink a discrepancy found.
     pub shrink: bool,
+    /// Time spent shrinking at most; the shortest sequence so far is kept when it runs out.
+    pub shrink_budget: Duration,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             namespace: "explore".into(),
             tries: 8,
             shrink: true,
+            shrink_budget: Duration::from_secs(120),
         }
     }
 }

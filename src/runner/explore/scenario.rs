@@ -405,7 +405,7 @@ pub fn scenario_text(finding: &Finding, seed: u64) -> String {
             for mut s in w.steps(&mut alone, op, true) {
                 if let Some(es) = s.get_mut("expect").and_then(Value::as_array_mut) {
                     for e in es {
-                        e["status"] = json!([200, 201, 202, 204, 206, 404]);
+                        e["status"] = json!([200, 201, 202, 204, 206, 400, 404, 405]);
                         if let Some(o) = e.as_object_mut() {
                             o.remove("body");
                             o.remove("json");

@@ -7,7 +7,7 @@
 //! shows only now and then), which a strategy-driven shrinker over generated values does not
 //! model; the sequence itself is the only thing to shrink.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use reqwest::Url;
 
@@ -15,8 +15,10 @@ use super::ops::{Op, Upload};
 use super::{Finding, Settings, replay};
 use crate::runner::client::{Client, TransportError};
 
-/// Time spent shrinking at most; the best sequence so far is kept when it runs out.
-const BUDGET: Duration = Duration::from_secs(120);
+/// Replays of a concurrent candidate while cutting it down: a race that shows at all shows
+/// in two tries often enough, and every candidate that does not fail costs all of them; the
+/// settings' tries are spent once, on the result.
+const CUTTING_TRIES: usize = 3;
 
 struct Shrinker<'a> {
     /// The discrepancy the latest failing candidate showed.
@@ -29,20 +31,17 @@ struct Shrinker<'a> {
 }
 
 impl Shrinker<'_> {
-    /// How often a candidate is replayed: once when sequential, else the settings' tries.
-    fn tries(&self, rounds: &[Vec<Op>]) -> usize {
-        if rounds.iter().any(|r| r.len() > 1) {
-            self.settings.tries.max(1)
-        } else {
-            1
-        }
-    }
-
-    /// How many of the replays of `rounds` show the requirement broken (stopping at the
+    /// How many of `tries` replays of `rounds` show the requirement broken (stopping at the
     /// first unless `all`).
-    async fn shows(&self, rounds: &[Vec<Op>], all: bool) -> Result<usize, TransportError> {
+    async fn shows(
+        &self,
+        rounds: &[Vec<Op>],
+        tries: usize,
+        all: bool,
+    ) -> Result<usize, TransportError> {
+        let concurrent = rounds.iter().any(|r| r.len() > 1);
         let mut hits = 0;
-        for _ in 0..self.tries(rounds) {
+        for _ in 0..if concurrent { tries.max(1) } else { 1 } {
             let found = replay(self.client, self.base, &self.settings.namespace, rounds).await?;
             if let Some(d) = found.filter(|d| d.requirement == self.requirement) {
                 *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
@@ -59,7 +58,7 @@ impl Shrinker<'_> {
         if Instant::now() > self.deadline || rounds.is_empty() {
             return Ok(false);
         }
-        Ok(self.shows(rounds, false).await? > 0)
+        Ok(self.shows(rounds, CUTTING_TRIES, false).await? > 0)
     }
 
     /// ddmin over whole rounds: drop chunks, halving their size when none can go.
@@ -192,19 +191,25 @@ pub(crate) async fn shrink(
         base,
         settings,
         requirement: finding.discrepancy.requirement,
-        deadline: Instant::now() + BUDGET,
+        deadline: Instant::now() + settings.shrink_budget,
     };
     let original = finding.rounds.clone();
     // a sequence that does not show the discrepancy again is reported as found, unshrunk
-    if !s.fails(&original).await? {
+    let tries = settings.tries.max(CUTTING_TRIES);
+    if Instant::now() > s.deadline || s.shows(&original, tries, false).await? == 0 {
         return Ok(());
     }
     // reads before the last round change nothing: dropping them all at once is cheap
     let (last, before) = original.split_last().expect("a finding has a round");
     let mut writes: Vec<Vec<Op>> = before
         .iter()
-        .filter(|r| r.iter().any(Op::writes))
-        .cloned()
+        .map(|r| {
+            r.iter()
+                .filter(|op| op.writes())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .filter(|r| !r.is_empty())
         .collect();
     writes.push(last.clone());
     let start = if writes.len() < original.len() && s.fails(&writes).await? {
@@ -223,8 +228,8 @@ pub(crate) async fn shrink(
         finding.discrepancy = d;
     }
     if rounds.iter().any(|r| r.len() > 1) {
-        let tries = s.tries(&rounds);
-        finding.reproduced = Some((s.shows(&rounds, true).await?, tries));
+        let tries = settings.tries.max(1);
+        finding.reproduced = Some((s.shows(&rounds, tries, true).await?, tries));
     }
     finding.rounds = rounds;
     Ok(())
