@@ -325,11 +325,12 @@ async fn walk(
             .and_then(|v| v.get(field).cloned())
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default();
-        let Some(n) = n else { break };
+        // a Link leads on, asked for or not (a registry may page on its own)
         if let Some(next) = a.next_link() {
             url = next;
             continue;
         }
+        let Some(n) = n else { break };
         if names.len() < n || names.is_empty() || names.last() == last.as_ref() {
             break;
         }

@@ -146,6 +146,7 @@ pub(crate) fn catalog(
         }
         listed.extend(page);
     }
+    // a walk cut off at the page limit has not seen the rest
     let complete = answers.len() < MAX_PAGES;
     let reached = listed.last().cloned().unwrap_or_default();
     for (r, repo) in &m.repos {

@@ -45,6 +45,9 @@ pub struct Settings {
     pub shrink: bool,
     /// Time spent shrinking at most; the shortest sequence so far is kept when it runs out.
     pub shrink_budget: Duration,
+    /// Requirements whose discrepancies are known: counted and stepped over when the round
+    /// that shows one only reads (the model is then still right), instead of ending the run.
+    pub tolerate: Vec<String>,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             tries: 8,
             shrink: true,
             shrink_budget: Duration::from_secs(120),
+            tolerate: vec![],
         }
     }
 }
@@ -115,6 +119,8 @@ pub struct Outcome {
     pub finding: Option<Finding>,
     /// The behaviours left open by the spec, as the registry showed them.
     pub behaviours: Vec<(&'static str, &'static str)>,
+    /// Known discrepancies stepped over: how often each showed, and the first.
+    pub tolerated: Vec<(Discrepancy, u64)>,
 }
 
 impl Outcome {
@@ -180,16 +186,21 @@ async fn send_round(
         .collect()
 }
 
-/// Replays `rounds` in fresh repositories; the first discrepancy, if any.
+/// Whether a discrepancy shown by `round` is a known one to step over.
+fn known(settings: &Settings, d: &oracle::Discrepancy, round: &[(Op, Vec<exec::Answer>)]) -> bool {
+    settings.tolerate.iter().any(|t| t == d.requirement) && round.iter().all(|(op, _)| !op.writes())
+}
+
+/// Replays `rounds` in fresh repositories; the first discrepancy not tolerated, if any.
 pub(crate) async fn replay(
     client: &Client,
     base: &Url,
-    namespace: &str,
+    settings: &Settings,
     rounds: &[Vec<Op>],
 ) -> Result<Option<Discrepancy>, TransportError> {
     let target = Target {
         base: base.clone(),
-        prefix: format!("{namespace}/replay-{}", run_stamp()),
+        prefix: format!("{}/replay-{}", settings.namespace, run_stamp()),
     };
     let mut states = vec![State {
         model: Default::default(),
@@ -199,6 +210,7 @@ pub(crate) async fn replay(
         let answered = send_round(client, &target, round).await?;
         match linear::advance(&states, &answered, &target.prefix) {
             Ok(next) => states = next,
+            Err(d) if known(settings, &d, &answered) => {}
             Err(d) => return Ok(Some(d.into())),
         }
     }
@@ -226,6 +238,7 @@ pub async fn explore(
     let start = Instant::now();
     let mut done = 0u64;
     let mut finding = None;
+    let mut tolerated: Vec<(Discrepancy, u64)> = vec![];
     while done < settings.ops && settings.duration.is_none_or(|d| start.elapsed() < d) {
         let n = clients.min((settings.ops - done) as usize);
         let offer = offered(&states[0].learned, clients);
@@ -238,6 +251,16 @@ pub async fn explore(
         progress(done, start.elapsed());
         match linear::advance(&states, &answered, &target.prefix) {
             Ok(next) => states = next,
+            Err(d) if known(settings, &d, &answered) => {
+                let d = Discrepancy::from(d);
+                match tolerated
+                    .iter_mut()
+                    .find(|(k, _)| k.requirement == d.requirement)
+                {
+                    Some((_, n)) => *n += 1,
+                    None => tolerated.push((d, 1)),
+                }
+            }
             Err(d) => {
                 finding = Some(Finding {
                     discrepancy: d.into(),
@@ -260,5 +283,6 @@ pub async fn explore(
         elapsed,
         finding,
         behaviours: behaviours(&states[0].learned),
+        tolerated,
     })
 }

@@ -179,8 +179,17 @@ pub(crate) fn judge(
         } => {
             let a = last;
             if !m.has_blob(*repo, digest) {
-                status("pull.blob.404", a, &[404])?;
-                return Ok(m);
+                // the same bytes pushed under another algorithm: the spec neither requires nor
+                // forbids reaching them by this digest too
+                let want: &[u16] = if alias(&m, *repo, digest).is_some() {
+                    &[200, 206, 404]
+                } else {
+                    &[404]
+                };
+                status("pull.blob.404", a, want)?;
+                if a.status == 404 {
+                    return Ok(m);
+                }
             }
             let req = if range.is_some() {
                 "pull.blob.range"
@@ -213,6 +222,14 @@ pub(crate) fn judge(
             }
         }
         Op::DeleteBlob { repo, digest } => {
+            let aliased = alias(&m, *repo, digest);
+            if let Some(other) = &aliased
+                && last.status == 202
+            {
+                // deleting the bytes by another of their digests deletes them
+                m.repo_mut(*repo).blobs.remove(other);
+                return Ok(m);
+            }
             let present = m.has_blob(*repo, digest);
             let req = if present {
                 "delete.blob"
@@ -229,7 +246,7 @@ pub(crate) fn judge(
                 201 => {
                     // mounted: the content must exist, and the source must have held it
                     // (mounting what the source lacks would leak content across repositories)
-                    if !m.has_blob(*from, digest) {
+                    if !m.has_blob(*from, digest) && alias(&m, *from, digest).is_none() {
                         return Err(fail(
                             "push.mount.fallback",
                             a,
@@ -368,6 +385,20 @@ pub(crate) fn judge(
         }
     }
     Ok(m)
+}
+
+/// Another digest under which `repo` holds the bytes of `digest`, when it does not hold
+/// `digest` itself.
+fn alias(m: &Model, repo: usize, digest: &Digest) -> Option<Digest> {
+    if m.has_blob(repo, digest) {
+        return None;
+    }
+    let data = content_of(digest)?;
+    Algorithm::ALL
+        .into_iter()
+        .filter(|a| *a != digest.algorithm())
+        .map(|a| Digest::of(a, &data))
+        .find(|d| m.has_blob(repo, d))
 }
 
 /// The bytes of a pool blob (every blob an exploration pushes is one).

@@ -42,7 +42,7 @@ impl Shrinker<'_> {
         let concurrent = rounds.iter().any(|r| r.len() > 1);
         let mut hits = 0;
         for _ in 0..if concurrent { tries.max(1) } else { 1 } {
-            let found = replay(self.client, self.base, &self.settings.namespace, rounds).await?;
+            let found = replay(self.client, self.base, self.settings, rounds).await?;
             if let Some(d) = found.filter(|d| d.requirement == self.requirement) {
                 *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
                 hits += 1;
