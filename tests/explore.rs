@@ -221,3 +221,77 @@ async fn a_seed_is_reproducible() {
     assert_eq!(counts[0], counts[1]);
     reg.server.shutdown().await;
 }
+
+/// The command line end to end: `explore` exits 1 on a defect, writes its scenario and JSON,
+/// and `run --specs DIR` replays the scenario: failing (exit 1) on the defect, passing (exit
+/// 0) on the reference.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_writes_a_scenario_run_replays() {
+    let bin = env!("CARGO_BIN_EXE_regverify");
+    let defective = start(
+        Config {
+            defect: Some(Defect::parse("tags-stale-after-delete").unwrap()),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("found");
+    let json = dir.path().join("explore.json");
+    let explored = std::process::Command::new(bin)
+        .args([
+            "explore",
+            &defective.url,
+            "--seed",
+            "2",
+            "--ops",
+            "2000",
+            "--out",
+        ])
+        .arg(&out)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&explored.stdout);
+    assert_eq!(explored.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("replay it: regverify run"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["finding"]["requirement"], "tags.list", "{report}");
+    let replay = |url: &str| {
+        std::process::Command::new(bin)
+            .args(["run", url, "--profile", "all", "--specs"])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let on_defect = replay(&defective.url);
+    assert_eq!(
+        on_defect.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&on_defect.stdout)
+    );
+    let clean = start(Config::default(), false).await;
+    let on_clean = replay(&clean.url);
+    assert_eq!(
+        on_clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&on_clean.stdout)
+    );
+    // and without a URL, the embedded reference survives a short exploration
+    let embedded = std::process::Command::new(bin)
+        .args(["explore", "--ops", "150", "--seed", "3", "--clients", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        embedded.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&embedded.stdout)
+    );
+    defective.server.shutdown().await;
+    clean.server.shutdown().await;
+}
