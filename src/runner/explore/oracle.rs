@@ -355,8 +355,7 @@ pub(crate) fn judge(
         } => {
             super::lists::tags(&m, *repo, *n, from.as_deref(), answers)?;
         }
-        Op::Catalog { n } => {
-            let _ = n;
+        Op::Catalog { .. } => {
             super::lists::catalog(&m, prefix, answers, learned)?;
         }
         Op::Referrers {

@@ -133,6 +133,15 @@ pub(super) async fn write_late(app: &App, (repo, tag, digest): (String, String, 
 /// the repository's write lock.
 async fn push_by_digest(app: &App, repo: &str, tag: &str, req: Request) -> (Request, After) {
     let limit = app.config.max_manifest_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_none_or(|n| n > limit) {
+        // the handler refuses what is too large, reading it first
+        return (req, After::Nothing);
+    }
     let (mut parts, body) = req.into_parts();
     let Ok(body) = http_body_util::Limited::new(body, limit).collect().await else {
         // too large or cut short: the handler refuses it as it would any
