@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use cli::error::{CliError, Outcome, exit_code};
+use cli::explore::ExploreArgs;
 use cli::gc::GcArgs;
 use cli::reference::Reference;
 use cli::serve::ServeArgs;
@@ -54,6 +55,9 @@ enum Command {
     /// Run the same scenarios against several registries at once: one table of
     /// requirement × registry.
     Matrix(Box<cli::gates::MatrixCli>),
+    /// Send random operation sequences (seeded) and judge every answer against a model of
+    /// what the registry must hold; a discrepancy is shrunk and written as a scenario.
+    Explore(Box<ExploreArgs>),
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
@@ -92,6 +96,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Diff(a)) => cli::gates::diff(a),
         Some(Command::Baseline(a)) => cli::gates::baseline(a),
         Some(Command::Matrix(a)) => cli::gates::matrix(*a),
+        Some(Command::Explore(a)) => cli::explore::explore(*a),
         Some(Command::Coverage { specs, fixtures }) => {
             coverage(specs.as_deref(), fixtures.as_deref())
         }

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod explain;
+pub mod explore;
 pub mod gates;
 pub mod gc;
 pub mod profiles;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod exec;
 pub mod expect;
 pub mod explain;
+pub mod explore;
 pub mod fixtures;
 pub mod harness;
 pub(crate) mod jsonpath;

@@ -1,0 +1,97 @@
+//! Linearizability over the model: the operations of one round run at once, so any order of
+//! them may explain the answers. Every state some order reaches is kept (a few, deduplicated),
+//! and a round no order explains from any kept state is a discrepancy. One client makes
+//! rounds of one operation, where this is plain sequential checking.
+
+use super::exec::Answer;
+use super::model::Model;
+use super::ops::Op;
+use super::oracle::{Discrepancy, Learned, judge};
+
+/// States kept at most: concurrent writes that leave their order open multiply them.
+const MAX_STATES: usize = 256;
+
+/// A state the registry may be in, and what it showed of the open behaviours on the way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct State {
+    pub model: Model,
+    pub learned: Learned,
+}
+
+/// Every order of `0..k`.
+fn permutations(k: usize) -> Vec<Vec<usize>> {
+    if k == 0 {
+        return vec![vec![]];
+    }
+    let mut out = vec![];
+    for p in permutations(k - 1) {
+        for i in 0..=p.len() {
+            let mut q = p.clone();
+            q.insert(i, k - 1);
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// The states after a round, or the discrepancy of the order closest to explaining it (the
+/// one that got furthest, in the first state).
+pub(crate) fn advance(
+    states: &[State],
+    round: &[(Op, Vec<Answer>)],
+    prefix: &str,
+) -> Result<Vec<State>, Discrepancy> {
+    let mut next: Vec<State> = vec![];
+    let mut best: Option<(usize, Discrepancy)> = None;
+    for state in states {
+        for order in permutations(round.len()) {
+            let mut s = state.clone();
+            let mut failed = None;
+            for (depth, &i) in order.iter().enumerate() {
+                let (op, answers) = &round[i];
+                match judge(&s.model, op, answers, &mut s.learned, prefix) {
+                    Ok(m) => s.model = m,
+                    Err(d) => {
+                        failed = Some((depth, d));
+                        break;
+                    }
+                }
+            }
+            match failed {
+                None => {
+                    if !next.contains(&s) {
+                        next.push(s);
+                    }
+                }
+                Some((depth, d)) => {
+                    if best.as_ref().is_none_or(|(b, _)| depth > *b) {
+                        best = Some((depth, d));
+                    }
+                }
+            }
+        }
+    }
+    if next.is_empty() {
+        return Err(best.map(|(_, d)| d).unwrap_or(Discrepancy {
+            requirement: "tags.list",
+            message: "no state to start from".into(),
+        }));
+    }
+    next.truncate(MAX_STATES);
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permutations;
+
+    #[test]
+    fn every_order_once() {
+        let p = permutations(3);
+        assert_eq!(p.len(), 6);
+        let mut q = p.clone();
+        q.sort();
+        q.dedup();
+        assert_eq!(q.len(), 6);
+    }
+}
