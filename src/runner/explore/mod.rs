@@ -12,6 +12,7 @@ pub(crate) mod exec;
 mod linear;
 mod lists;
 pub(crate) mod model;
+mod op;
 pub(crate) mod ops;
 pub(crate) mod oracle;
 pub mod scenario;

@@ -13,6 +13,7 @@ mod check;
 mod diagnostics;
 mod parse;
 mod references;
+mod request;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
