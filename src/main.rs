@@ -102,7 +102,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         }
         None => verify(RunArgs {
             profile: Some("all".into()),
-            timeout: 30,
             test_threads: 8,
             ..RunArgs::default()
         }),

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use regverify::runner::client::{Client, ClientConfig, Credentials};
+use regverify::runner::client::{Client, Credentials};
 use regverify::runner::explore::{self, Outcome, Settings, scenario};
 use reqwest::Url;
 
@@ -48,12 +48,8 @@ pub struct ExploreArgs {
     /// Report a discrepancy as found, without shrinking it.
     #[arg(long)]
     pub no_shrink: bool,
-    /// Seconds a request may take.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
-    /// Accept any TLS certificate.
-    #[arg(long)]
-    pub insecure: bool,
+    #[command(flatten)]
+    pub connection: regverify::runner::harness::ConnectionArgs,
     /// Write the result as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -140,12 +136,7 @@ async fn run(args: &ExploreArgs, embedded: Option<Url>) -> Result<ExitCode, Expl
         }
         (None, None) => unreachable!("the embedded reference stands in for a missing URL"),
     };
-    let client = Client::new(ClientConfig {
-        timeout: Duration::from_secs(args.timeout),
-        insecure: args.insecure,
-        credentials,
-        ..ClientConfig::default()
-    })?;
+    let client = Client::new(args.connection.client_config(credentials))?;
     let settings = Settings {
         seed: args.seed,
         ops: if args.duration.is_some() && args.ops == 1000 {

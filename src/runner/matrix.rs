@@ -35,15 +35,8 @@ pub struct MatrixArgs {
     /// Seed of generated content, the same for every registry.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Seconds allowed for each request, body included.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
-    /// Accept any TLS certificate.
-    #[arg(long)]
-    pub insecure: bool,
-    /// PEM file of extra CA certificates to trust.
-    #[arg(long)]
-    pub ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: harness::ConnectionArgs,
     /// Repository namespace; each scenario works in `<namespace>/<scenario>-<run>`.
     #[arg(long)]
     pub namespace: Option<String>,
@@ -179,9 +172,7 @@ fn run_args(a: &MatrixArgs, url: &str, seed: u64, profile: &str) -> RunArgs {
         url: Some(url.to_string()),
         namespace: a.namespace.clone(),
         seed: Some(seed),
-        timeout: a.timeout,
-        insecure: a.insecure,
-        ca_file: a.ca_file.clone(),
+        connection: a.connection.clone(),
         profile: Some(profile.to_string()),
         workflows: a.workflows.clone(),
         test_threads: a.test_threads,

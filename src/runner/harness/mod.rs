@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Url;
 
-use super::client::{Client, ClientConfig, display_url};
+use super::client::{Client, display_url};
 use super::corpus::Corpus;
 use super::error::RunError;
 use super::exec::{RunContext, Verdict};
@@ -22,7 +22,7 @@ use super::loader::{self, Specs};
 pub use super::report::transcript;
 pub use outcome::failure_text;
 use schedule::Progress;
-pub use settings::RunArgs;
+pub use settings::{ConnectionArgs, RunArgs};
 
 /// A registry started for this run by the caller (the embedded reference), as opposed to
 /// one the user named.
@@ -224,13 +224,7 @@ fn judge(
             .build()
             .expect("tokio runtime"),
     );
-    let client = Client::new(ClientConfig {
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        insecure: args.insecure,
-        ca_file: args.ca_file.clone(),
-        credentials: settings.credentials.clone(),
-        ..ClientConfig::default()
-    })?;
+    let client = Client::new(args.connection.client_config(settings.credentials.clone()))?;
     rt.block_on(client.preflight(base))?;
     let mut tag = [0u8; 3];
     getrandom::fill(&mut tag).map_err(|e| RunError::Random(e.to_string()))?;

@@ -1,15 +1,53 @@
 //! Settings of a run: flags over the OCI conformance suite's environment variables.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use reqwest::Url;
 
-use crate::runner::client::{Credentials, display_url};
+use crate::runner::client::{ClientConfig, Credentials, display_url};
 use crate::runner::corpus::SpecsMode;
 use crate::runner::error::RunError;
 use crate::runner::loader::Specs;
 use crate::runner::model::Workflow;
+
+/// How the client reaches a registry: the same flags for `run`, `matrix` and `explore`.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectionArgs {
+    /// Seconds allowed for each request, body included.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Accept any TLS certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// PEM file of extra CA certificates to trust.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for ConnectionArgs {
+    fn default() -> ConnectionArgs {
+        ConnectionArgs {
+            timeout: 30,
+            insecure: false,
+            ca_file: None,
+        }
+    }
+}
+
+impl ConnectionArgs {
+    /// The client settings these flags ask for, with the credentials given.
+    pub fn client_config(&self, credentials: Option<Credentials>) -> ClientConfig {
+        ClientConfig {
+            timeout: Duration::from_secs(self.timeout.max(1)),
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            credentials,
+            ..ClientConfig::default()
+        }
+    }
+}
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
@@ -28,15 +66,8 @@ pub struct RunArgs {
     /// Seed of generated content (printed at the start, to replay a run).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Seconds allowed for each request, body included.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
-    /// Accept any TLS certificate.
-    #[arg(long)]
-    pub insecure: bool,
-    /// PEM file of extra CA certificates to trust.
-    #[arg(long)]
-    pub ca_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
     /// Profile to certify against: oci-1.0, oci-1.1 (the default), oci-next, distribution,
     /// all, read-only (specs/profiles.yaml describes each).
     #[arg(long)]
