@@ -141,21 +141,11 @@ pub(super) async fn before(
             Some(E::ManifestPut),
             Some(Target::Manifest { name, reference }),
         ) => {
-            let limit = app.config.max_manifest_bytes;
-            let declared = req
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<usize>().ok());
-            if declared.is_none_or(|n| n > limit) {
+            if !within_limit(app, req.headers()) {
                 // the handler refuses what is too large, reading it first
                 return Ok(req);
             }
-            let (parts, body) = req.into_parts();
-            let Ok(body) = http_body_util::Limited::new(body, limit).collect().await else {
-                return Err(AppError::bare(StatusCode::PAYLOAD_TOO_LARGE).into_response());
-            };
-            let body = body.to_bytes();
+            let (parts, body) = read_body(app, req).await?;
             let ct = content_type(&parts.headers);
             let parsed = manifest::parse(&body, Some(&ct));
             if defect == D::ManifestUnvalidated && parsed.is_err() {
@@ -387,7 +377,7 @@ async fn index_refusal(
 
 /// Whether the request announces a body the handler would take as a manifest (a length
 /// within the limit): only such a body is read here, the handler refusing the others.
-fn within_limit(app: &App, headers: &HeaderMap) -> bool {
+pub(super) fn within_limit(app: &App, headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

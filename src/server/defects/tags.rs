@@ -133,12 +133,7 @@ pub(super) async fn write_late(app: &App, (repo, tag, digest): (String, String, 
 /// the repository's write lock.
 async fn push_by_digest(app: &App, repo: &str, tag: &str, req: Request) -> (Request, After) {
     let limit = app.config.max_manifest_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_none_or(|n| n > limit) {
+    if !super::requests::within_limit(app, req.headers()) {
         // the handler refuses what is too large, reading it first (a body left unread
         // would break the client's write)
         return (req, After::Nothing);
