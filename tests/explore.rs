@@ -18,6 +18,10 @@ use regverify::server::defects::Defect;
 use regverify::server::variations::VARIATIONS;
 use reqwest::Url;
 
+/// Held shared by every test and alone by the race test, so that the race is explored and
+/// shrunk on a machine the other explorations are not loading.
+static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn base(reg: &Registry) -> Url {
     Url::parse(&format!("{}/", reg.url)).unwrap()
 }
@@ -51,6 +55,7 @@ fn shown(f: &Finding) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_reference_survives_seeds_and_clients() {
+    let _shared = EXCLUSIVE.read().await;
     let reg = start(Config::default(), false).await;
     for (seed, ops, clients) in [
         (1, 1500, 1),
@@ -70,6 +75,7 @@ async fn the_reference_survives_seeds_and_clients() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_variation_survives() {
+    let _shared = EXCLUSIVE.read().await;
     for v in VARIATIONS {
         let reg = start(
             Config {
@@ -175,32 +181,39 @@ async fn found_and_replayed(defect: &str, clients: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_tags_last_restart() {
+    let _shared = EXCLUSIVE.read().await;
     found_and_replayed("tags-last-restart", 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_tags_stale_after_delete() {
+    let _shared = EXCLUSIVE.read().await;
     found_and_replayed("tags-stale-after-delete", 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_tag_survives_manifest_delete() {
+    let _shared = EXCLUSIVE.read().await;
     found_and_replayed("tag-survives-manifest-delete", 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_blob_delete_global() {
+    let _shared = EXCLUSIVE.read().await;
     found_and_replayed("blob-delete-global", 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_tag_delete_race_with_concurrent_clients() {
+    // alone: the race shows and shrinks by timing, which the other tests' load skews
+    let _alone = EXCLUSIVE.write().await;
     found_and_replayed("tag-delete-race", 4).await;
 }
 
 /// The same seed sends the same operations: two runs on one defect stop at the same count.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seed_is_reproducible() {
+    let _shared = EXCLUSIVE.read().await;
     let reg = start(
         Config {
             defect: Some(Defect::parse("tags-stale-after-delete").unwrap()),
@@ -232,6 +245,7 @@ async fn a_seed_is_reproducible() {
 /// 0) on the reference.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_writes_a_scenario_run_replays() {
+    let _shared = EXCLUSIVE.read().await;
     let bin = env!("CARGO_BIN_EXE_regverify");
     let defective = start(
         Config {
