@@ -2,7 +2,6 @@
 //! URL is given), judged against a model; a discrepancy is shrunk and written as a scenario
 //! `run --specs DIR` replays. Exit 1 on a discrepancy.
 
-use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,6 +12,7 @@ use regverify::runner::explore::{self, Outcome, Settings, scenario};
 use reqwest::Url;
 
 use super::error::{CliError, Outcome as Exit};
+use super::progress::{Goal, Progress};
 use super::reference::Reference;
 
 #[derive(Args, Debug)]
@@ -23,10 +23,11 @@ pub struct ExploreArgs {
     /// Seed of the operation sequence: the same seed sends the same operations.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Operations to send.
-    #[arg(long, default_value_t = 1000)]
-    pub ops: u64,
-    /// Stop after this long instead (seconds, or with a unit: 90s, 5m).
+    /// Operations to send [default: 1000, unless --duration is given].
+    #[arg(long)]
+    pub ops: Option<u64>,
+    /// Stop after this long (seconds, or with units: 90s, 5m, 1h 30m); with --ops, at
+    /// whichever comes first.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Operations in flight at once; answers are judged by linearizability.
@@ -72,17 +73,20 @@ pub enum ExploreCliError {
     Report(PathBuf, std::io::Error),
 }
 
+/// Bare digits are seconds; anything else as `humantime` reads it (`90s`, `5m`, `1h 30m`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
-    match unit {
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n * 60)),
-        "h" => Ok(Duration::from_secs(n * 3600)),
-        _ => Err(format!("unknown unit in {s:?} (s, m or h)")),
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("not a duration: {s:?} ({e})"))
+}
+
+/// Operations asked for: `--ops`, else as many as `--duration` allows, else 1,000.
+fn ops_asked(args: &ExploreArgs) -> u64 {
+    match (args.ops, args.duration) {
+        (Some(n), _) => n,
+        (None, Some(_)) => u64::MAX,
+        (None, None) => 1000,
     }
 }
 
@@ -139,11 +143,7 @@ async fn run(args: &ExploreArgs, embedded: Option<Url>) -> Result<ExitCode, Expl
     let client = Client::new(args.connection.client_config(credentials))?;
     let settings = Settings {
         seed: args.seed,
-        ops: if args.duration.is_some() && args.ops == 1000 {
-            u64::MAX
-        } else {
-            args.ops
-        },
+        ops: ops_asked(args),
         duration: args.duration,
         clients: args.clients.max(1),
         namespace: args.namespace.clone(),
@@ -159,27 +159,16 @@ async fn run(args: &ExploreArgs, embedded: Option<Url>) -> Result<ExitCode, Expl
         settings.clients,
         if settings.clients == 1 { "" } else { "s" }
     );
-    let tty = std::io::stderr().is_terminal();
-    let mut shown = Duration::ZERO;
-    let mut progress = |done: u64, elapsed: Duration| {
-        // a line a second; rewritten in place on a terminal
-        if elapsed < shown + Duration::from_secs(1) {
-            return;
-        }
-        shown = elapsed;
-        let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
-        let line = format!("{done} operations, {rate:.0} ops/s");
-        let mut err = std::io::stderr();
-        let _ = if tty {
-            write!(err, "\r{line}  ")
-        } else {
-            writeln!(err, "{line}")
-        };
-    };
-    let outcome = explore::explore(&client, &base, &settings, &mut progress).await?;
-    if tty {
-        eprintln!();
-    }
+    let mut progress = Progress::new(match (args.ops, args.duration) {
+        (None, Some(d)) => Goal::Time(d),
+        _ => Goal::Ops(settings.ops),
+    });
+    let outcome = explore::explore(&client, &base, &settings, &mut |done, elapsed| {
+        progress.update(done, elapsed)
+    })
+    .await;
+    progress.finish();
+    let outcome = outcome?;
     let written = match &outcome.finding {
         Some(f) => Some(scenario::write(&args.out, f, args.seed)?),
         None => None,

@@ -8,5 +8,6 @@ pub mod explore;
 pub mod gates;
 pub mod gc;
 pub mod profiles;
+pub mod progress;
 pub mod reference;
 pub mod serve;

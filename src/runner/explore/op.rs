@@ -188,4 +188,22 @@ impl Op {
                 | Op::CancelUpload { .. }
         )
     }
+
+    /// The repositories the operation reads or changes; a catalog walk sees them all.
+    pub fn touches(&self, repo: RepoId) -> bool {
+        match self {
+            Op::PushBlob { repo: r, .. }
+            | Op::GetBlob { repo: r, .. }
+            | Op::DeleteBlob { repo: r, .. }
+            | Op::PushManifest { repo: r, .. }
+            | Op::GetManifest { repo: r, .. }
+            | Op::DeleteManifest { repo: r, .. }
+            | Op::DeleteTag { repo: r, .. }
+            | Op::ListTags { repo: r, .. }
+            | Op::Referrers { repo: r, .. }
+            | Op::CancelUpload { repo: r, .. } => *r == repo,
+            Op::Mount { from, to, .. } => *from == repo || *to == repo,
+            Op::Catalog { .. } => true,
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! Shrinking a failing sequence: delta debugging over its rounds, then over the operations of
-//! each concurrent round, then simpler forms of each operation, keeping every change that
-//! still shows the same broken requirement on a replay in fresh repositories.
+//! Shrinking a failing sequence: cheap wholesale cuts first (the reads before the last round,
+//! the repositories the last round does not touch), then delta debugging over its rounds and
+//! over the operations of each concurrent round, then concurrent rounds sent one operation
+//! after another, then simpler forms of each operation, keeping every change that still shows
+//! the same broken requirement on a replay in fresh repositories.
 //!
 //! Hand-rolled rather than a property-testing crate's shrinker: a candidate is judged by
 //! replaying it against a live registry (and, when concurrent, several times, since a race
@@ -11,7 +13,7 @@ use std::time::Instant;
 
 use reqwest::Url;
 
-use super::ops::{Op, Upload};
+use super::ops::{Op, REPOS, Upload};
 use super::{Finding, Settings, replay};
 use crate::runner::client::{Client, TransportError};
 
@@ -108,6 +110,60 @@ impl Shrinker<'_> {
         Ok(rounds)
     }
 
+    /// Keeps only the operations on one repository the last round touches, when that alone
+    /// still shows it: one candidate per repository, each cutting about two thirds.
+    async fn one_repository(&self, rounds: Vec<Vec<Op>>) -> Result<Vec<Vec<Op>>, TransportError> {
+        let Some(last) = rounds.last() else {
+            return Ok(rounds);
+        };
+        for repo in (0..REPOS).filter(|r| last.iter().any(|op| op.touches(*r))) {
+            let candidate: Vec<Vec<Op>> = rounds
+                .iter()
+                .map(|round| {
+                    round
+                        .iter()
+                        .filter(|op| !matches!(op, Op::Catalog { .. }) && op.touches(repo))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                })
+                .filter(|round| !round.is_empty())
+                .collect();
+            if ops(&candidate) < ops(&rounds) && self.fails(&candidate).await? {
+                return Ok(candidate);
+            }
+        }
+        Ok(rounds)
+    }
+
+    /// Sends a concurrent round's operations one after another, in its order and then the
+    /// reverse, when that still shows it: what fails in sequence is no race, and reads
+    /// plainer as steps.
+    async fn in_sequence(&self, mut rounds: Vec<Vec<Op>>) -> Result<Vec<Vec<Op>>, TransportError> {
+        let mut r = 0;
+        while r < rounds.len() {
+            if rounds[r].len() < 2 {
+                r += 1;
+                continue;
+            }
+            let forward: Vec<Vec<Op>> = rounds[r].iter().map(|op| vec![op.clone()]).collect();
+            let backward: Vec<Vec<Op>> = forward.iter().rev().cloned().collect();
+            let width = forward.len();
+            let mut kept = false;
+            for order in [forward, backward] {
+                let mut candidate = rounds[..r].to_vec();
+                candidate.extend(order);
+                candidate.extend_from_slice(&rounds[r + 1..]);
+                if self.fails(&candidate).await? {
+                    rounds = candidate;
+                    kept = true;
+                    break;
+                }
+            }
+            r += if kept { width } else { 1 };
+        }
+        Ok(rounds)
+    }
+
     /// Replaces operations by simpler forms (one page, a plain upload, a GET).
     async fn simplify(&self, mut rounds: Vec<Vec<Op>>) -> Result<Vec<Vec<Op>>, TransportError> {
         for r in 0..rounds.len() {
@@ -178,6 +234,10 @@ fn simpler(op: &Op) -> Vec<Op> {
     out
 }
 
+fn ops(rounds: &[Vec<Op>]) -> usize {
+    rounds.iter().map(Vec::len).sum()
+}
+
 /// Shrinks `finding`'s sequence in place, and counts how often a concurrent result shows.
 pub(crate) async fn shrink(
     client: &Client,
@@ -217,9 +277,11 @@ pub(crate) async fn shrink(
     } else {
         original
     };
-    let rounds = s.rounds(start).await?;
+    let rounds = s.one_repository(start).await?;
+    let rounds = s.rounds(rounds).await?;
     let rounds = s.within(rounds).await?;
     let rounds = s.rounds(rounds).await?;
+    let rounds = s.in_sequence(rounds).await?;
     let rounds = s.simplify(rounds).await?;
     // the message of the shrunk sequence itself (confirming it shows again)
     *s.latest.lock().unwrap_or_else(|p| p.into_inner()) = None;

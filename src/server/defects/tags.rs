@@ -24,6 +24,12 @@ use crate::server::request::Query;
 /// keep a run of the scenarios quick.
 const RACE_WINDOW: Duration = Duration::from_millis(40);
 
+/// How long a manifest delete waits before its work under `tag-delete-race`. Sent at the
+/// same moment as a push by tag, a delete is often read first (it has no body) and would
+/// find nothing yet to break; waiting half the window puts it inside the window whichever
+/// of the two the server reads first, so a race sent at once shows nearly every time.
+const DELETE_LAG: Duration = Duration::from_millis(20);
+
 /// What the tag defects remember between requests.
 #[derive(Default)]
 pub(crate) struct Memory {
@@ -100,6 +106,9 @@ pub(super) async fn before(
         }
         (Defect::TagDeleteRace, Some(Endpoint::ManifestPut)) if !by_digest => {
             return Ok(push_by_digest(app, name, reference, req).await);
+        }
+        (Defect::TagDeleteRace, Some(Endpoint::ManifestDelete)) if by_digest => {
+            tokio::time::sleep(DELETE_LAG).await;
         }
         _ => {}
     }
