@@ -137,11 +137,14 @@ async fn found_and_replayed(defect: &str, clients: usize) {
         let o = explore_once(&reg, seed, 2000, clients).await;
         match o.finding {
             Some(f) if f.op_count() <= 8 => {
+                let shown = f
+                    .reproduced
+                    .map(|(k, n)| format!(", shown in {k} of {n} replays"))
+                    .unwrap_or_default();
                 eprintln!(
-                    "{defect}, seed {seed}: found after {} ops, shrunk to {} (shown in {:?} replays)",
+                    "{defect}, seed {seed}: found after {} ops, shrunk to {}{shown}",
                     f.after_ops,
                     f.op_count(),
-                    f.reproduced
                 );
                 found.push((seed, f))
             }

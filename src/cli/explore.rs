@@ -39,8 +39,9 @@ pub struct ExploreArgs {
     /// Where a discrepancy's scenario is written (a directory `run --specs` takes).
     #[arg(long, default_value = "explore-found")]
     pub out: PathBuf,
-    /// Replays of a shrunk concurrent sequence, to count how often it shows.
-    #[arg(long, default_value_t = 8)]
+    /// Replays of a concurrent sequence: while shrinking, a candidate counts when it shows
+    /// in one of them; the result says in how many of them it showed.
+    #[arg(long, default_value_t = 5)]
     pub tries: usize,
     /// A requirement whose discrepancies are known: each is counted and stepped over when
     /// only reads showed it (repeatable).

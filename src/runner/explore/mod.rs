@@ -40,7 +40,8 @@ pub struct Settings {
     pub clients: usize,
     /// The repositories' namespace: `NS/s<seed>-<run>/r<i>`.
     pub namespace: String,
-    /// Replays of the shrunk concurrent sequence, to say how often it shows.
+    /// Replays of a concurrent sequence: while shrinking, a candidate counts when it shows in
+    /// one of them; the result says in how many of them it showed.
     pub tries: usize,
     /// Whether to shrink a discrepancy found.
     pub shrink: bool,
@@ -59,7 +60,7 @@ impl Default for Settings {
             duration: None,
             clients: 1,
             namespace: "explore".into(),
-            tries: 8,
+            tries: 5,
             shrink: true,
             shrink_budget: Duration::from_secs(120),
             tolerate: vec![],
@@ -192,13 +193,14 @@ fn known(settings: &Settings, d: &oracle::Discrepancy, round: &[(Op, Vec<exec::A
     settings.tolerate.iter().any(|t| t == d.requirement) && round.iter().all(|(op, _)| !op.writes())
 }
 
-/// Replays `rounds` in fresh repositories; the first discrepancy not tolerated, if any.
+/// Replays `rounds` in fresh repositories; the first discrepancy not tolerated, if any, with
+/// the index of the round that showed it.
 pub(crate) async fn replay(
     client: &Client,
     base: &Url,
     settings: &Settings,
     rounds: &[Vec<Op>],
-) -> Result<Option<Discrepancy>, TransportError> {
+) -> Result<Option<(usize, Discrepancy)>, TransportError> {
     let target = Target {
         base: base.clone(),
         prefix: format!("{}/replay-{}", settings.namespace, run_stamp()),
@@ -207,12 +209,12 @@ pub(crate) async fn replay(
         model: Default::default(),
         learned: Default::default(),
     }];
-    for round in rounds {
+    for (i, round) in rounds.iter().enumerate() {
         let answered = send_round(client, &target, round).await?;
         match linear::advance(&states, &answered, &target.prefix) {
             Ok(next) => states = next,
             Err(d) if known(settings, &d, &answered) => {}
-            Err(d) => return Ok(Some(d.into())),
+            Err(d) => return Ok(Some((i, d.into()))),
         }
     }
     Ok(None)

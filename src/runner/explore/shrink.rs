@@ -17,11 +17,6 @@ use super::ops::{Op, REPOS, Upload};
 use super::{Finding, Settings, replay};
 use crate::runner::client::{Client, TransportError};
 
-/// Replays of a concurrent candidate while cutting it down: a race that shows at all shows
-/// in two tries often enough, and every candidate that does not fail costs all of them; the
-/// settings' tries are spent once, on the result.
-const CUTTING_TRIES: usize = 3;
-
 struct Shrinker<'a> {
     /// The discrepancy the latest failing candidate showed.
     latest: std::sync::Mutex<Option<super::Discrepancy>>,
@@ -45,7 +40,7 @@ impl Shrinker<'_> {
         let mut hits = 0;
         for _ in 0..if concurrent { tries.max(1) } else { 1 } {
             let found = replay(self.client, self.base, self.settings, rounds).await?;
-            if let Some(d) = found.filter(|d| d.requirement == self.requirement) {
+            if let Some((_, d)) = found.filter(|(_, d)| d.requirement == self.requirement) {
                 *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(d);
                 hits += 1;
                 if !all {
@@ -60,7 +55,8 @@ impl Shrinker<'_> {
         if Instant::now() > self.deadline || rounds.is_empty() {
             return Ok(false);
         }
-        Ok(self.shows(rounds, CUTTING_TRIES, false).await? > 0)
+        // a concurrent candidate counts when it shows once in the settings' tries
+        Ok(self.shows(rounds, self.settings.tries, false).await? > 0)
     }
 
     /// ddmin over whole rounds: drop chunks, halving their size when none can go.
@@ -238,6 +234,36 @@ fn ops(rounds: &[Vec<Op>]) -> usize {
     rounds.iter().map(Vec::len).sum()
 }
 
+/// What to shrink: the requirement the finding broke, when a replay shows it again; else,
+/// when the replays show another discrepancy first (a race that did not show while
+/// exploring, but does now, earlier in the sequence), that one, with the sequence cut after
+/// the round that showed it. `None` when no replay shows anything.
+async fn target(
+    client: &Client,
+    base: &Url,
+    settings: &Settings,
+    finding: &Finding,
+) -> Result<Option<(super::Discrepancy, Vec<Vec<Op>>)>, TransportError> {
+    let tries = if finding.concurrent() {
+        settings.tries.max(1)
+    } else {
+        1
+    };
+    let mut other = None;
+    for _ in 0..tries {
+        match replay(client, base, settings, &finding.rounds).await? {
+            Some((_, d)) if d.requirement == finding.discrepancy.requirement => {
+                return Ok(Some((d, finding.rounds.clone())));
+            }
+            Some((round, d)) => {
+                other.get_or_insert((d, finding.rounds[..=round].to_vec()));
+            }
+            None => {}
+        }
+    }
+    Ok(other)
+}
+
 /// Shrinks `finding`'s sequence in place, and counts how often a concurrent result shows.
 pub(crate) async fn shrink(
     client: &Client,
@@ -245,20 +271,24 @@ pub(crate) async fn shrink(
     settings: &Settings,
     finding: &mut Finding,
 ) -> Result<(), TransportError> {
+    let deadline = Instant::now() + settings.shrink_budget;
+    let Some((shown, original)) = target(client, base, settings, finding).await? else {
+        // a sequence that shows nothing again is reported as found, unshrunk
+        return Ok(());
+    };
+    let requirement = shown.requirement;
+    if requirement != finding.discrepancy.requirement {
+        finding.discrepancy = shown;
+        finding.rounds = original.clone();
+    }
     let s = Shrinker {
         latest: std::sync::Mutex::new(None),
         client,
         base,
         settings,
-        requirement: finding.discrepancy.requirement,
-        deadline: Instant::now() + settings.shrink_budget,
+        requirement,
+        deadline,
     };
-    let original = finding.rounds.clone();
-    // a sequence that does not show the discrepancy again is reported as found, unshrunk
-    let tries = settings.tries.max(CUTTING_TRIES);
-    if Instant::now() > s.deadline || s.shows(&original, tries, false).await? == 0 {
-        return Ok(());
-    }
     // reads before the last round change nothing: dropping them all at once is cheap
     let (last, before) = original.split_last().expect("a finding has a round");
     let mut writes: Vec<Vec<Op>> = before
