@@ -147,11 +147,10 @@ fn run_stamp() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn offered(learned: &Learned, clients: usize) -> Offered {
+fn offered(learned: &Learned) -> Offered {
     Offered {
         sha512: learned.sha512 != Switch::Off,
         single_post: learned.single_post != Switch::Off,
-        paged_walks: clients <= 1,
     }
 }
 
@@ -244,10 +243,11 @@ pub async fn explore(
     let mut tolerated: Vec<(Discrepancy, u64)> = vec![];
     while done < settings.ops && settings.duration.is_none_or(|d| start.elapsed() < d) {
         let n = clients.min((settings.ops - done) as usize);
-        let offer = offered(&states[0].learned, clients);
-        let round: Vec<Op> = (0..n)
+        let offer = offered(&states[0].learned);
+        let mut round: Vec<Op> = (0..n)
             .map(|_| generator.next(&states[0].model, offer))
             .collect();
+        ops::settle_walks(&mut round);
         let answered = send_round(client, &target, &round).await?;
         done += n as u64;
         history.push(round);

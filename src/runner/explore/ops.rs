@@ -31,9 +31,36 @@ pub(crate) use super::op::{Op, Reference, Upload};
 pub(crate) struct Offered {
     pub sha512: bool,
     pub single_post: bool,
-    /// Walks of the tags list span several requests; with concurrent clients they are one page
-    /// so that each operation reads one state.
-    pub paged_walks: bool,
+}
+
+/// A walk in pages spans several requests, so it reads one state only when nothing else in
+/// its round changes what it lists: where something does, the walk asks for the whole list
+/// at once instead (one request, one state), keeping its `last`.
+pub(crate) fn settle_walks(round: &mut [Op]) {
+    for i in 0..round.len() {
+        let others_write = |listed: &dyn Fn(&Op) -> bool| {
+            round
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && o.writes() && listed(o))
+        };
+        let settled = match &round[i] {
+            Op::ListTags {
+                repo,
+                n: Some(_),
+                last,
+            } if others_write(&|o| o.touches(*repo)) => Some(Op::ListTags {
+                repo: *repo,
+                n: None,
+                last: last.clone(),
+            }),
+            Op::Catalog { n: Some(_) } if others_write(&|_| true) => Some(Op::Catalog { n: None }),
+            _ => None,
+        };
+        if let Some(op) = settled {
+            round[i] = op;
+        }
+    }
 }
 
 /// The seeded source of operations.
@@ -229,15 +256,8 @@ impl Generator {
         }
     }
 
-    fn list_tags(&mut self, offered: Offered) -> Op {
+    fn list_tags(&mut self) -> Op {
         let repo = self.repo();
-        if !offered.paged_walks {
-            return Op::ListTags {
-                repo,
-                n: None,
-                last: None,
-            };
-        }
         let n = self
             .rng
             .random_bool(0.6)
@@ -254,7 +274,7 @@ impl Generator {
     /// The next operation, given what the registry should hold now.
     pub fn next(&mut self, model: &Model, offered: Offered) -> Op {
         let related = match &self.prev {
-            Some(prev) if self.rng.random_bool(0.3) => self.related(&prev.clone(), offered),
+            Some(prev) if self.rng.random_bool(0.3) => self.related(&prev.clone()),
             _ => None,
         };
         let op = match related {
@@ -266,7 +286,7 @@ impl Generator {
     }
 
     /// An operation on what `prev` touched: where sequences meet.
-    fn related(&mut self, prev: &Op, offered: Offered) -> Option<Op> {
+    fn related(&mut self, prev: &Op) -> Option<Op> {
         let other = |g: &mut Generator, r: RepoId| (r + g.rng.random_range(1..REPOS)) % REPOS;
         let pick = self.rng.random_range(0..3);
         Some(match prev {
@@ -334,7 +354,7 @@ impl Generator {
                 head: false,
             },
             Op::DeleteManifest { repo, .. } | Op::DeleteTag { repo, .. } => {
-                let mut op = self.list_tags(offered);
+                let mut op = self.list_tags();
                 if let Op::ListTags { repo: r, .. } = &mut op {
                     *r = *repo;
                 }
@@ -398,9 +418,11 @@ impl Generator {
                 repo: self.repo(),
                 tag: self.tag(),
             },
-            73..88 => self.list_tags(offered),
+            73..88 => self.list_tags(),
             88..91 => Op::Catalog {
-                n: (offered.paged_walks && self.rng.random_bool(0.5))
+                n: self
+                    .rng
+                    .random_bool(0.5)
                     .then(|| self.rng.random_range(1..4)),
             },
             91..97 => {
@@ -421,5 +443,51 @@ impl Generator {
                 chunk: self.rng.random_bool(0.5).then(|| self.blob()),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(repo: RepoId) -> Op {
+        Op::ListTags {
+            repo,
+            n: Some(2),
+            last: Some("a".into()),
+        }
+    }
+
+    fn delete_tag(repo: RepoId) -> Op {
+        Op::DeleteTag {
+            repo,
+            tag: "a".into(),
+        }
+    }
+
+    #[test]
+    fn a_walk_stays_in_pages_unless_its_round_changes_what_it_lists() {
+        // another repository written, or the same one only read: pages read one state
+        let mut round = vec![walk(0), delete_tag(1), walk(0)];
+        settle_walks(&mut round);
+        assert_eq!(round, vec![walk(0), delete_tag(1), walk(0)]);
+        // its repository written meanwhile: one request, its `last` kept
+        let mut round = vec![walk(1), delete_tag(1)];
+        settle_walks(&mut round);
+        assert_eq!(
+            round[0],
+            Op::ListTags {
+                repo: 1,
+                n: None,
+                last: Some("a".into())
+            }
+        );
+        // the catalog sees every repository: any write makes it one request
+        let mut round = vec![Op::Catalog { n: Some(1) }, delete_tag(2)];
+        settle_walks(&mut round);
+        assert_eq!(round[0], Op::Catalog { n: None });
+        let mut round = vec![Op::Catalog { n: Some(1) }, walk(2)];
+        settle_walks(&mut round);
+        assert_eq!(round[0], Op::Catalog { n: Some(1) });
     }
 }
