@@ -3,10 +3,13 @@
 //! shrunk operations with what the model says each must answer. The file is JSON, which is
 //! YAML, so no YAML writer is needed and every string is quoted exactly.
 //!
-//! Operations that do not change what the registry holds and are not the one that showed the
-//! discrepancy (catalog walks, cancelled uploads) are left out. After operations run at once,
-//! what follows may hold in either order, so the scenario checks what must hold in every
-//! order: every tag the list names resolves.
+//! Operations run one at a time are written as the explorer sent them: a blob pushed in
+//! chunks, streamed, in a single POST or by its sha512 digest as those requests
+//! ([`uploads`]), a plain sha256 push as a `push:` step; cancelled uploads and catalog walks
+//! are kept. After operations run at once, what follows may hold in either order, so the
+//! scenario checks what must hold in every order: every tag the list names resolves. Those
+//! operations are written one step each (a `concurrently:` entry is one step): a blob as a
+//! plain push, a catalog as its first page, a cancelled upload left out.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +18,12 @@ use serde_json::{Value, json};
 
 use super::Finding;
 use super::model::{Model, RepoId, Stored, needs};
-use super::ops::{Op, Reference, TAGS, pool_content};
-use crate::oci::Digest;
+use super::ops::{Op, Reference, TAGS, Upload, pool_content};
+use crate::oci::{Algorithm, Digest};
+
+#[cfg(test)]
+mod tests;
+mod uploads;
 use crate::runner::corpus::{Corpus, SpecKind};
 
 /// Where the scenario went.
@@ -46,8 +53,18 @@ fn repo_name(r: RepoId) -> String {
 /// Builds the steps, naming content as it meets it.
 struct Writer {
     content: BTreeMap<String, Value>,
+    /// Content names by digest, under each algorithm's digest.
     names: BTreeMap<Digest, String>,
     requirements: Vec<String>,
+    /// Whether operations are sent one at a time, as found: then each is written as the
+    /// requests the explorer sent; in or after a concurrent round, one step each.
+    strict: bool,
+    /// Sessions and lists captured so far (their variables are numbered).
+    uploads: usize,
+    /// An unconditional PUT with a sha512 digest was written: later ones may not be refused.
+    sha512_taken: bool,
+    /// A catalog walk was written: a later one may not find the catalog absent.
+    catalog_shown: bool,
 }
 
 impl Writer {
@@ -56,18 +73,20 @@ impl Writer {
             return Some(n.clone());
         }
         let bytes = bytes?;
-        let n = format!("{prefix}{}", self.names.len());
+        let n = format!("{prefix}{}", self.content.len());
         let text = String::from_utf8_lossy(bytes).to_string();
         self.content.insert(n.clone(), json!({ "text": text }));
-        self.names.insert(digest.clone(), n.clone());
+        for a in Algorithm::ALL {
+            self.names.insert(Digest::of(a, bytes), n.clone());
+        }
         Some(n)
     }
 
-    /// `{name.digest}` for known content, else the digest itself.
+    /// `{name.digest}` (`{name.sha512}`) for known content, else the digest itself.
     fn digest_ref(&mut self, digest: &Digest) -> String {
         let pool = pool_content(digest);
         match self.name(digest, pool.as_deref(), "b") {
-            Some(n) => format!("{{{n}.digest}}"),
+            Some(n) => format!("{{{n}.{}}}", uploads::field(digest.algorithm())),
             None => digest.to_string(),
         }
     }
@@ -88,7 +107,18 @@ impl Writer {
     fn steps(&mut self, m: &mut Model, op: &Op, last: bool) -> Vec<Value> {
         let name = op.describe();
         match op {
+            Op::PushBlob {
+                repo,
+                data,
+                upload,
+                algorithm,
+            } if self.strict
+                && (*upload != Upload::Monolithic || *algorithm != Algorithm::Sha256) =>
+            {
+                self.upload(m, *repo, data, *upload, *algorithm, &name)
+            }
             Op::PushBlob { repo, data, .. } => {
+                // the plain push, which stores the blob under its sha256 digest
                 let d = Digest::sha256(data);
                 let n = self.name(&d, Some(data), "b").unwrap_or_default();
                 m.repo_mut(*repo).blobs.insert(d);
@@ -106,7 +136,11 @@ impl Writer {
                 if let Some((a, b)) = range {
                     request["headers"] = json!({ "Range": format!("bytes={a}-{b}") });
                 }
-                let e = if !m.has_blob(*repo, digest) {
+                let e = if !m.has_blob(*repo, digest) && aliased(m, *repo, digest) {
+                    // the same bytes held under another algorithm's digest: the spec neither
+                    // requires nor forbids reaching them by this one too
+                    self.expect("pull.blob.404", json!({ "status": [200, 206, 404] }))
+                } else if !m.has_blob(*repo, digest) {
                     self.expect("pull.blob.404", json!({ "status": 404 }))
                 } else if range.is_some() {
                     self.expect("pull.blob.range", json!({ "status": [200, 206] }))
@@ -253,6 +287,10 @@ impl Writer {
                 step["skip_if"] = json!({ "status": [404], "reason": "no referrers API" });
                 vec![step]
             }
+            Op::Catalog { n } if self.strict => self.catalog(m, *n, &name),
+            Op::CancelUpload { repo, chunk } if self.strict => {
+                self.cancel(chunk.as_ref(), *repo, &name)
+            }
             Op::Catalog { .. } if last => {
                 let e = self.expect("dist.catalog", json!({ "status": 200 }));
                 let request = json!({ "method": "GET", "url": "/v2/_catalog" });
@@ -386,6 +424,10 @@ pub fn scenario_text(finding: &Finding, seed: u64) -> String {
         content: BTreeMap::new(),
         names: BTreeMap::new(),
         requirements: vec![finding.discrepancy.requirement.to_string()],
+        strict: true,
+        uploads: 0,
+        sha512_taken: false,
+        catalog_shown: false,
     };
     let mut m = Model::default();
     let mut steps = vec![];
@@ -406,6 +448,7 @@ pub fn scenario_text(finding: &Finding, seed: u64) -> String {
             steps.extend(w.steps(&mut m, &round[0], last));
             continue;
         }
+        w.strict = false;
         let mut sent = vec![];
         for op in round {
             let mut alone = m.clone();
@@ -475,6 +518,16 @@ fn loosen(mut step: Value) -> Value {
         }
     }
     step
+}
+
+/// Whether `repo` holds the bytes of `digest` under another algorithm's digest.
+fn aliased(m: &Model, repo: RepoId, digest: &Digest) -> bool {
+    pool_content(digest).is_some_and(|data| {
+        Algorithm::ALL
+            .into_iter()
+            .filter(|a| *a != digest.algorithm())
+            .any(|a| m.has_blob(repo, &Digest::of(a, &data)))
+    })
 }
 
 fn repo_of(op: &Op) -> Option<RepoId> {
