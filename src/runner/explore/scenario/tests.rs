@@ -297,6 +297,22 @@ async fn a_streamed_upload_is_replayed_streamed() {
     caught_where_plain_is_not(&f, "close-needs-body", "dist.stream-upload").await;
 }
 
+/// A blob pushed by its sha512 digest, whichever way, is fetched by it: a registry that takes
+/// the push but then does not know the blob by that digest fails, where the plain push (by
+/// sha256) never named the sha512 digest to it.
+#[tokio::test]
+async fn a_sha512_push_is_replayed_by_its_sha512_digest() {
+    for upload in [
+        Upload::Monolithic,
+        Upload::Single,
+        Upload::Chunked(2),
+        Upload::Streamed,
+    ] {
+        let f = pushed_then_got(4, upload, Algorithm::Sha512);
+        caught_where_plain_is_not(&f, "sha512-blobs-unknown", "pull.blob.get").await;
+    }
+}
+
 /// A registry may refuse a sha512 digest (400): before it has taken one, such a refusal of a
 /// sha512 close skips the scenario, as the explorer takes it for sha512 not supported.
 #[tokio::test]
@@ -391,6 +407,73 @@ async fn a_catalog_walk_is_kept() {
     let f = catalogued();
     let t = text(&f);
     assert_eq!(t.matches("/v2/_catalog").count(), 2, "{t}");
+    let reg = start(None, None).await;
+    let r = replay(&f, &reg).await;
+    assert_eq!(r.verdict, Verdict::Pass, "{}", shown(&r));
+    reg.server.shutdown().await;
+}
+
+/// The steps of a written scenario, as JSON (the text after its comment lines).
+fn steps_of(f: &Finding) -> Vec<serde_json::Value> {
+    let t = text(f);
+    let doc: serde_json::Value = serde_json::from_str(
+        &t.lines()
+            .filter(|l| !l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+    .expect("JSON");
+    doc["scenarios"][0]["steps"].as_array().unwrap().clone()
+}
+
+/// A blob pushed by sha512, then deleted through its sha256 digest and read again: a
+/// registry that knows the bytes under both digests deletes them (202), one that does not
+/// answers 404, and what the read finds follows from that answer, so both pass.
+#[tokio::test]
+async fn the_same_bytes_under_another_digest_take_either_answer() {
+    let data = blob(2);
+    let (d256, d512) = (Digest::sha256(&data), Digest::of(Algorithm::Sha512, &data));
+    let read = |digest: &Digest| Op::GetBlob {
+        repo: 0,
+        digest: digest.clone(),
+        head: false,
+        range: None,
+    };
+    let f = finding(vec![
+        vec![Op::PushBlob {
+            repo: 0,
+            data: data.clone(),
+            upload: Upload::Monolithic,
+            algorithm: Algorithm::Sha512,
+        }],
+        vec![read(&d256)],
+        vec![Op::Mount {
+            from: 0,
+            to: 1,
+            digest: d256.clone(),
+        }],
+        vec![Op::DeleteBlob {
+            repo: 0,
+            digest: d256.clone(),
+        }],
+        vec![read(&d512)],
+    ]);
+    let steps = steps_of(&f);
+    let status = |method: &str, url_has: &str| {
+        steps
+            .iter()
+            .find(|s| {
+                s["request"]["method"] == method
+                    && s["request"]["url"].as_str().unwrap().contains(url_has)
+                    && s["request"]["query"]["digest"].is_null()
+            })
+            .map(|s| s["expect"][0]["status"].clone())
+            .unwrap_or_else(|| panic!("a {method} step in {steps:#?}"))
+    };
+    assert_eq!(status("GET", ".digest}"), json!([200, 206, 404]));
+    assert_eq!(status("POST", "{repo}-1"), json!([201, 202]));
+    assert_eq!(status("DELETE", ".digest}"), json!([202, 404]));
+    assert_eq!(status("GET", ".sha512}"), json!([200, 206, 404]));
     let reg = start(None, None).await;
     let r = replay(&f, &reg).await;
     assert_eq!(r.verdict, Verdict::Pass, "{}", shown(&r));

@@ -197,7 +197,9 @@ impl Writer {
                 self.sha512_taken = true;
             }
         }
-        m.repo_mut(repo).blobs.insert(Digest::of(algorithm, data));
+        let digest = Digest::of(algorithm, data);
+        self.settled(repo, &digest);
+        m.repo_mut(repo).blobs.insert(digest);
         steps
     }
 
