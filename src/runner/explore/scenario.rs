@@ -20,7 +20,6 @@ use super::Finding;
 use super::model::{Model, RepoId, Stored, needs};
 use super::ops::{Op, Reference, TAGS, Upload, pool_content};
 use crate::oci::{Algorithm, Digest};
-
 use crate::runner::corpus::{Corpus, SpecKind};
 
 mod aliases;
