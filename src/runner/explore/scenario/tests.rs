@@ -148,7 +148,7 @@ fn shown(r: &ScenarioResult) -> String {
     }
 }
 
-/// The finding's text names what it sends for each way (a sha512 digest, chunks, …).
+/// The text of the scenario written for `f`.
 fn text(f: &Finding) -> String {
     super::scenario_text(f, 7)
 }
