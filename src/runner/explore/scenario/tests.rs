@@ -479,3 +479,51 @@ async fn the_same_bytes_under_another_digest_take_either_answer() {
     assert_eq!(r.verdict, Verdict::Pass, "{}", shown(&r));
     reg.server.shutdown().await;
 }
+
+/// Operations run at once are one step each (a `concurrently:` entry is one step): uploads
+/// there, and everything after, stay plain pushes, and the scenario still loads and passes.
+#[tokio::test]
+async fn uploads_run_at_once_stay_plain_pushes() {
+    let push = |repo, upload| Op::PushBlob {
+        repo,
+        data: blob(3),
+        upload,
+        algorithm: Algorithm::Sha256,
+    };
+    let f = finding(vec![
+        vec![push(0, Upload::Chunked(2)), push(1, Upload::Streamed)],
+        vec![push(2, Upload::Single)],
+        vec![Op::CancelUpload {
+            repo: 2,
+            chunk: None,
+        }],
+        vec![Op::GetBlob {
+            repo: 2,
+            digest: Digest::sha256(&blob(3)),
+            head: false,
+            range: None,
+        }],
+    ]);
+    let steps = steps_of(&f);
+    let plain = |s: &serde_json::Value| !s["push"].is_null();
+    assert!(
+        steps[0]["concurrently"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(plain)
+    );
+    let single = steps
+        .iter()
+        .find(|s| s["name"].as_str().unwrap().contains("Single"))
+        .expect("the single-POST push");
+    assert!(plain(single), "{single:#}");
+    assert!(
+        steps.iter().all(|s| s["request"]["method"] != "DELETE"),
+        "no cancel: {steps:#?}"
+    );
+    let reg = start(None, None).await;
+    let r = replay(&f, &reg).await;
+    assert_eq!(r.verdict, Verdict::Pass, "{}", shown(&r));
+    reg.server.shutdown().await;
+}
