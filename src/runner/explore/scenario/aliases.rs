@@ -3,7 +3,8 @@
 //! the spec neither requires nor forbids it, so the explorer accepts either answer, and so
 //! does the scenario. After such a delete or mount, whether the registry holds the blob under
 //! the digests involved depends on the answer that came: those are unsure, and a later read
-//! of them accepts both answers.
+//! of them accepts both answers. A mount answered 202 opened a session instead, which the
+//! explorer cancels: so does the scenario.
 
 use serde_json::{Value, json};
 
@@ -79,9 +80,15 @@ impl Writer {
         let url = format!("/v2/{}/blobs/uploads/", repo_name(to));
         let d = self.digest_ref(digest);
         let request = json!({ "method": "POST", "url": url, "query": { "mount": d, "from": repo_name(from) } });
+        let mut skip = None;
         let e = if m.has_blob(from, digest) {
             m.repo_mut(to).blobs.insert(digest.clone());
             self.settled(to, digest);
+            // a registry may not mount (202, a session instead): what follows in the
+            // scenario assumes the mount, so it cannot be replayed there
+            skip = Some(
+                json!({ "status": [202], "reason": "the registry does not mount blobs, which the spec allows" }),
+            );
             self.expect("push.mount.201", json!({ "status": 201 }))
         } else if self.maybe(m, from, digest) {
             // mounted (201) only if the source holds the bytes under this digest too
@@ -92,6 +99,30 @@ impl Writer {
         } else {
             self.expect("push.mount.fallback", json!({ "status": 202 }))
         };
-        vec![self.request(name, request, vec![e])]
+        let mut step = self.request(name.clone(), request, vec![e]);
+        if let Some(skip) = skip {
+            step["skip_if"] = skip;
+        }
+        if !self.strict {
+            // one step among others run at once: the session is left open
+            return vec![step];
+        }
+        // not mounted: the explorer cancels the session opened instead
+        let k = self.uploads;
+        self.uploads += 1;
+        let (answered, session) = (format!("mounted{k}"), format!("session{k}"));
+        step["capture"] = json!({
+            answered.clone(): { "status": true },
+            session.clone(): { "header": "Location", "resolve": true, "optional": true },
+        });
+        let e = self.expect("next.upload.cancel", json!({ "status": 204 }));
+        let request = json!({ "method": "DELETE", "url": format!("{{{session}}}") });
+        let mut cancel = self.request(
+            format!("{name}: not mounted, cancel the session"),
+            request,
+            vec![e],
+        );
+        cancel["when"] = json!({ answered: 202, session: "present" });
+        vec![step, cancel]
     }
 }

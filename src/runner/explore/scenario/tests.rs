@@ -367,6 +367,62 @@ async fn a_cancelled_upload_is_kept() {
     caught_where_plain_is_not(&cancelled(), "no-upload-cancel", "next.upload.cancel").await;
 }
 
+/// A mount of a blob the source lacks: the session opened instead is cancelled, as the
+/// explorer cancels it, so a registry without upload cancel fails it.
+fn mounted_nothing() -> Finding {
+    let data = blob(1);
+    finding(vec![
+        vec![Op::PushBlob {
+            repo: 0,
+            data: data.clone(),
+            upload: Upload::Monolithic,
+            algorithm: Algorithm::Sha256,
+        }],
+        vec![Op::Mount {
+            from: 1,
+            to: 2,
+            digest: Digest::sha256(&data),
+        }],
+        vec![Op::Mount {
+            from: 0,
+            to: 2,
+            digest: Digest::sha256(&data),
+        }],
+        vec![Op::GetBlob {
+            repo: 2,
+            digest: Digest::sha256(&data),
+            head: false,
+            range: None,
+        }],
+    ])
+}
+
+#[tokio::test]
+async fn a_mount_answered_202_cancels_its_session() {
+    let f = mounted_nothing();
+    let clean = start(None, None).await;
+    let r = replay(&f, &clean).await;
+    assert_eq!(r.verdict, Verdict::Pass, "{}", shown(&r));
+    // a registry that does not mount answers the second mount 202 too: what follows assumes
+    // the mount, so the scenario skips there, after the first session was cancelled
+    let no_mount = start(None, Variation::parse("no-mount")).await;
+    let r = replay(&f, &no_mount).await;
+    assert_eq!(r.verdict, Verdict::Skip, "{}", shown(&r));
+    let broken = start(Defect::parse("no-upload-cancel"), None).await;
+    let r = replay(&f, &broken).await;
+    assert_eq!(r.verdict, Verdict::Fail, "{}", shown(&r));
+    let blamed = r.finding.as_ref().and_then(|x| x.requirement.clone());
+    assert_eq!(
+        blamed.as_deref(),
+        Some("next.upload.cancel"),
+        "{}",
+        shown(&r)
+    );
+    for reg in [clean, no_mount, broken] {
+        reg.server.shutdown().await;
+    }
+}
+
 /// A tagged image in r0, a catalog walk a page of one at a time, then the manifest read.
 fn catalogued() -> Finding {
     let config = blob(2);
