@@ -3,21 +3,29 @@
 //! shrunk operations with what the model says each must answer. The file is JSON, which is
 //! YAML, so no YAML writer is needed and every string is quoted exactly.
 //!
-//! Operations that do not change what the registry holds and are not the one that showed the
-//! discrepancy (catalog walks, cancelled uploads) are left out. After operations run at once,
-//! what follows may hold in either order, so the scenario checks what must hold in every
-//! order: every tag the list names resolves.
+//! Operations run one at a time are written as the explorer sent them: a blob pushed in
+//! chunks, streamed, in a single POST or by its sha512 digest as those requests
+//! ([`uploads`]), a plain sha256 push as a `push:` step; cancelled uploads and catalog walks
+//! are kept. After operations run at once, what follows may hold in either order, so the
+//! scenario checks what must hold in every order: every tag the list names resolves. Those
+//! operations are written one step each (a `concurrently:` entry is one step): a blob as a
+//! plain push, a catalog as its first page, a cancelled upload left out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use super::Finding;
 use super::model::{Model, RepoId, Stored, needs};
-use super::ops::{Op, Reference, TAGS, pool_content};
-use crate::oci::Digest;
+use super::ops::{Op, Reference, TAGS, Upload, pool_content};
+use crate::oci::{Algorithm, Digest};
 use crate::runner::corpus::{Corpus, SpecKind};
+
+mod aliases;
+#[cfg(test)]
+mod tests;
+mod uploads;
 
 /// Where the scenario went.
 #[derive(Debug)]
@@ -46,8 +54,20 @@ fn repo_name(r: RepoId) -> String {
 /// Builds the steps, naming content as it meets it.
 struct Writer {
     content: BTreeMap<String, Value>,
+    /// Content names by digest, under each algorithm's digest.
     names: BTreeMap<Digest, String>,
     requirements: Vec<String>,
+    /// Whether operations are sent one at a time, as found: then each is written as the
+    /// requests the explorer sent; in or after a concurrent round, one step each.
+    strict: bool,
+    /// Sessions and lists captured so far (their variables are numbered).
+    uploads: usize,
+    /// An unconditional PUT with a sha512 digest was written: later ones may not be refused.
+    sha512_taken: bool,
+    /// A catalog walk was written: a later one may not find the catalog absent.
+    catalog_shown: bool,
+    /// Blobs a registry may hold or not after an answer the spec leaves open ([`aliases`]).
+    unsure: BTreeSet<(RepoId, Digest)>,
 }
 
 impl Writer {
@@ -56,18 +76,20 @@ impl Writer {
             return Some(n.clone());
         }
         let bytes = bytes?;
-        let n = format!("{prefix}{}", self.names.len());
+        let n = format!("{prefix}{}", self.content.len());
         let text = String::from_utf8_lossy(bytes).to_string();
         self.content.insert(n.clone(), json!({ "text": text }));
-        self.names.insert(digest.clone(), n.clone());
+        for a in Algorithm::ALL {
+            self.names.insert(Digest::of(a, bytes), n.clone());
+        }
         Some(n)
     }
 
-    /// `{name.digest}` for known content, else the digest itself.
+    /// `{name.digest}` (`{name.sha512}`) for known content, else the digest itself.
     fn digest_ref(&mut self, digest: &Digest) -> String {
         let pool = pool_content(digest);
         match self.name(digest, pool.as_deref(), "b") {
-            Some(n) => format!("{{{n}.digest}}"),
+            Some(n) => format!("{{{n}.{}}}", uploads::field(digest.algorithm())),
             None => digest.to_string(),
         }
     }
@@ -88,9 +110,21 @@ impl Writer {
     fn steps(&mut self, m: &mut Model, op: &Op, last: bool) -> Vec<Value> {
         let name = op.describe();
         match op {
+            Op::PushBlob {
+                repo,
+                data,
+                upload,
+                algorithm,
+            } if self.strict
+                && (*upload != Upload::Monolithic || *algorithm != Algorithm::Sha256) =>
+            {
+                self.upload(m, *repo, data, *upload, *algorithm, &name)
+            }
             Op::PushBlob { repo, data, .. } => {
+                // the plain push, which stores the blob under its sha256 digest
                 let d = Digest::sha256(data);
                 let n = self.name(&d, Some(data), "b").unwrap_or_default();
+                self.settled(*repo, &d);
                 m.repo_mut(*repo).blobs.insert(d);
                 vec![json!({ "name": name, "push": { "blob": n, "repo": repo_name(*repo) } })]
             }
@@ -106,7 +140,9 @@ impl Writer {
                 if let Some((a, b)) = range {
                     request["headers"] = json!({ "Range": format!("bytes={a}-{b}") });
                 }
-                let e = if !m.has_blob(*repo, digest) {
+                let e = if self.maybe(m, *repo, digest) {
+                    self.expect("pull.blob.404", json!({ "status": [200, 206, 404] }))
+                } else if !m.has_blob(*repo, digest) {
                     self.expect("pull.blob.404", json!({ "status": 404 }))
                 } else if range.is_some() {
                     self.expect("pull.blob.range", json!({ "status": [200, 206] }))
@@ -126,24 +162,8 @@ impl Writer {
                 };
                 vec![self.request(name, request, vec![e])]
             }
-            Op::DeleteBlob { repo, digest } => {
-                let url = format!("/v2/{}/blobs/{}", repo_name(*repo), self.digest_ref(digest));
-                let present = m.has_blob(*repo, digest);
-                m.repo_mut(*repo).blobs.remove(digest);
-                self.delete(name, url, present, "delete.blob", "delete.blob.404")
-            }
-            Op::Mount { from, to, digest } => {
-                let url = format!("/v2/{}/blobs/uploads/", repo_name(*to));
-                let d = self.digest_ref(digest);
-                let request = json!({ "method": "POST", "url": url, "query": { "mount": d, "from": repo_name(*from) } });
-                let e = if m.has_blob(*from, digest) {
-                    m.repo_mut(*to).blobs.insert(digest.clone());
-                    self.expect("push.mount.201", json!({ "status": 201 }))
-                } else {
-                    self.expect("push.mount.fallback", json!({ "status": 202 }))
-                };
-                vec![self.request(name, request, vec![e])]
-            }
+            Op::DeleteBlob { repo, digest } => self.delete_blob(m, *repo, digest, name),
+            Op::Mount { from, to, digest } => self.mount(m, *from, *to, digest, name),
             Op::PushManifest {
                 repo,
                 media_type,
@@ -252,6 +272,10 @@ impl Writer {
                 let mut step = self.request(name, request, vec![e]);
                 step["skip_if"] = json!({ "status": [404], "reason": "no referrers API" });
                 vec![step]
+            }
+            Op::Catalog { n } if self.strict => self.catalog(m, *n, &name),
+            Op::CancelUpload { repo, chunk } if self.strict => {
+                self.cancel(chunk.as_ref(), *repo, &name)
             }
             Op::Catalog { .. } if last => {
                 let e = self.expect("dist.catalog", json!({ "status": 200 }));
@@ -386,6 +410,11 @@ pub fn scenario_text(finding: &Finding, seed: u64) -> String {
         content: BTreeMap::new(),
         names: BTreeMap::new(),
         requirements: vec![finding.discrepancy.requirement.to_string()],
+        strict: true,
+        uploads: 0,
+        sha512_taken: false,
+        catalog_shown: false,
+        unsure: BTreeSet::new(),
     };
     let mut m = Model::default();
     let mut steps = vec![];
@@ -406,6 +435,7 @@ pub fn scenario_text(finding: &Finding, seed: u64) -> String {
             steps.extend(w.steps(&mut m, &round[0], last));
             continue;
         }
+        w.strict = false;
         let mut sent = vec![];
         for op in round {
             let mut alone = m.clone();

@@ -111,6 +111,13 @@ pub(super) async fn before(
         {
             return Err(refuse(req, AppError::internal("malformed digest reference")).await);
         }
+        (D::Sha512BlobsUnknown, Some(E::BlobGet), Some(Target::Blob { digest, .. }))
+            if digest.starts_with("sha512:") =>
+        {
+            return Err(
+                AppError::code(StatusCode::NOT_FOUND, ErrorCode::BlobUnknown).into_response(),
+            );
+        }
         (
             D::ManifestByDigest404,
             Some(E::ManifestGet),

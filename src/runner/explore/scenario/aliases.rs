@@ -1,0 +1,128 @@
+//! The same bytes under another algorithm's digest. A registry may serve, mount and delete a
+//! blob pushed by its sha512 digest under its sha256 digest too (and the other way round):
+//! the spec neither requires nor forbids it, so the explorer accepts either answer, and so
+//! does the scenario. After such a delete or mount, whether the registry holds the blob under
+//! the digests involved depends on the answer that came: those are unsure, and a later read
+//! of them accepts both answers. A mount answered 202 opened a session instead, which the
+//! explorer cancels: so does the scenario.
+
+use serde_json::{Value, json};
+
+use super::{Writer, repo_name};
+use crate::oci::{Algorithm, Digest};
+use crate::runner::explore::model::{Model, RepoId};
+use crate::runner::explore::ops::pool_content;
+
+/// The digests of the same bytes under the other algorithms (for pool content).
+fn others(digest: &Digest) -> Vec<Digest> {
+    let Some(data) = pool_content(digest) else {
+        return vec![];
+    };
+    Algorithm::ALL
+        .into_iter()
+        .filter(|a| *a != digest.algorithm())
+        .map(|a| Digest::of(a, &data))
+        .collect()
+}
+
+impl Writer {
+    /// Whether `repo` may hold `digest` though the model does not say it does: the bytes are
+    /// held under another digest, or an earlier answer left it open.
+    pub(super) fn maybe(&self, m: &Model, repo: RepoId, digest: &Digest) -> bool {
+        !m.has_blob(repo, digest)
+            && (self.unsure.contains(&(repo, digest.clone()))
+                || others(digest).iter().any(|d| m.has_blob(repo, d)))
+    }
+
+    /// Now certainly held, or certainly not.
+    pub(super) fn settled(&mut self, repo: RepoId, digest: &Digest) {
+        self.unsure.remove(&(repo, digest.clone()));
+    }
+
+    pub(super) fn delete_blob(
+        &mut self,
+        m: &mut Model,
+        repo: RepoId,
+        digest: &Digest,
+        name: String,
+    ) -> Vec<Value> {
+        let url = format!("/v2/{}/blobs/{}", repo_name(repo), self.digest_ref(digest));
+        let present = m.has_blob(repo, digest);
+        let maybe = self.maybe(m, repo, digest);
+        // gone under this digest whatever the answer
+        self.settled(repo, digest);
+        m.repo_mut(repo).blobs.remove(digest);
+        if !maybe {
+            return self.delete(name, url, present, "delete.blob", "delete.blob.404");
+        }
+        // 202: the bytes were there under another digest and are gone under every one;
+        // 404: they stay under the other
+        for d in others(digest) {
+            if m.repo_mut(repo).blobs.remove(&d) {
+                self.unsure.insert((repo, d));
+            }
+        }
+        let e = self.expect("delete.blob.404", json!({ "status": [202, 404] }));
+        let request = json!({ "method": "DELETE", "url": url });
+        let mut step = self.request(name, request, vec![e]);
+        step["skip_if"] = json!({ "status": [400, 405], "reason": "deletion is disabled" });
+        vec![step]
+    }
+
+    pub(super) fn mount(
+        &mut self,
+        m: &mut Model,
+        from: RepoId,
+        to: RepoId,
+        digest: &Digest,
+        name: String,
+    ) -> Vec<Value> {
+        let url = format!("/v2/{}/blobs/uploads/", repo_name(to));
+        let d = self.digest_ref(digest);
+        let request = json!({ "method": "POST", "url": url, "query": { "mount": d, "from": repo_name(from) } });
+        let mut skip = None;
+        let e = if m.has_blob(from, digest) {
+            m.repo_mut(to).blobs.insert(digest.clone());
+            self.settled(to, digest);
+            // a registry may not mount (202, a session instead): what follows in the
+            // scenario assumes the mount, so it cannot be replayed there
+            skip = Some(
+                json!({ "status": [202], "reason": "the registry does not mount blobs, which the spec allows" }),
+            );
+            self.expect("push.mount.201", json!({ "status": 201 }))
+        } else if self.maybe(m, from, digest) {
+            // mounted (201) only if the source holds the bytes under this digest too
+            if !m.has_blob(to, digest) {
+                self.unsure.insert((to, digest.clone()));
+            }
+            self.expect("push.mount.201", json!({ "status": [201, 202] }))
+        } else {
+            self.expect("push.mount.fallback", json!({ "status": 202 }))
+        };
+        let mut step = self.request(name.clone(), request, vec![e]);
+        if let Some(skip) = skip {
+            step["skip_if"] = skip;
+        }
+        if !self.strict {
+            // one step among others run at once: the session is left open
+            return vec![step];
+        }
+        // not mounted: the explorer cancels the session opened instead
+        let k = self.uploads;
+        self.uploads += 1;
+        let (answered, session) = (format!("mounted{k}"), format!("session{k}"));
+        step["capture"] = json!({
+            answered.clone(): { "status": true },
+            session.clone(): { "header": "Location", "resolve": true, "optional": true },
+        });
+        let e = self.expect("next.upload.cancel", json!({ "status": 204 }));
+        let request = json!({ "method": "DELETE", "url": format!("{{{session}}}") });
+        let mut cancel = self.request(
+            format!("{name}: not mounted, cancel the session"),
+            request,
+            vec![e],
+        );
+        cancel["when"] = json!({ answered: 202, session: "present" });
+        vec![step, cancel]
+    }
+}
