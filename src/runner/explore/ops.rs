@@ -317,10 +317,11 @@ impl Generator {
             Op::PushBlob {
                 repo,
                 data,
-                algorithm: Algorithm::Sha256,
+                algorithm,
                 ..
             } => {
-                let digest = Digest::sha256(data);
+                // by the digest it went up under: a sha512 blob is read back by its sha512
+                let digest = Digest::of(*algorithm, data);
                 match pick {
                     0 => Op::DeleteBlob {
                         repo: *repo,
