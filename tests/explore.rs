@@ -379,3 +379,56 @@ async fn duration_bounds_a_run() {
     );
     reg.server.shutdown().await;
 }
+
+/// `--tolerate`: a known discrepancy a read shows is counted and stepped over, with one client
+/// and with reads run beside writes, and the run goes on to its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tolerated_discrepancy_is_counted_and_stepped_over() {
+    let _shared = EXCLUSIVE.read().await;
+    let reg = start(
+        Config {
+            defect: Some(Defect::parse("tags-last-restart").unwrap()),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    for clients in [1, 4] {
+        let plain = Settings {
+            seed: 3,
+            ops: 1500,
+            clients,
+            shrink: false,
+            ..Settings::default()
+        };
+        let o = explore::explore(&client(), &base(&reg), &plain, &mut |_, _| {})
+            .await
+            .unwrap();
+        let known = o.finding.expect("the defect is found").discrepancy;
+        let tolerant = Settings {
+            tolerate: vec![known.requirement.to_string()],
+            ..plain
+        };
+        let o = explore::explore(&client(), &base(&reg), &tolerant, &mut |_, _| {})
+            .await
+            .unwrap();
+        if let Some(f) = &o.finding {
+            panic!(
+                "{clients} clients, {} tolerated: {}",
+                known.requirement,
+                shown(f)
+            );
+        }
+        assert_eq!(o.ops, 1500);
+        let counted: Vec<_> = o
+            .tolerated
+            .iter()
+            .map(|(d, n)| (d.requirement, *n))
+            .collect();
+        assert!(
+            matches!(counted.as_slice(), [(r, n)] if *r == known.requirement && *n > 1),
+            "{clients} clients: {counted:?}"
+        );
+    }
+    reg.server.shutdown().await;
+}

@@ -43,8 +43,8 @@ pub struct ExploreArgs {
     /// in one of them; the result says in how many of them it showed.
     #[arg(long, default_value_t = 5)]
     pub tries: usize,
-    /// A requirement whose discrepancies are known: each is counted and stepped over when
-    /// only reads showed it (repeatable).
+    /// A requirement whose discrepancies are known: each is counted and stepped over when a
+    /// read showed it (repeatable).
     #[arg(long, value_name = "REQUIREMENT")]
     pub tolerate: Vec<String>,
     /// Report a discrepancy as found, without shrinking it.

@@ -34,23 +34,39 @@ fn permutations(k: usize) -> Vec<Vec<usize>> {
     out
 }
 
+/// What a round left: the states it may have reached, and, when no order explained it
+/// without stepping over a known discrepancy, the first one stepped over.
+pub(crate) struct Advanced {
+    pub states: Vec<State>,
+    pub tolerated: Option<Discrepancy>,
+}
+
 /// The states after a round, or the discrepancy of the order closest to explaining it (the
-/// one that got furthest, in the first state).
+/// one that got furthest, in the first state). A read whose answer breaks a requirement of
+/// `tolerate` is stepped over (a read changes nothing the model holds, so the model stays
+/// right), whatever else its round does.
 pub(crate) fn advance(
     states: &[State],
     round: &[(Op, Vec<Answer>)],
     prefix: &str,
-) -> Result<Vec<State>, Discrepancy> {
+    tolerate: &[String],
+) -> Result<Advanced, Discrepancy> {
     let mut next: Vec<State> = vec![];
     let mut best: Option<(usize, Discrepancy)> = None;
+    let mut strict = false;
+    let mut tolerated = None;
     for state in states {
         for order in permutations(round.len()) {
             let mut s = state.clone();
             let mut failed = None;
+            let mut stepped_over = None;
             for (depth, &i) in order.iter().enumerate() {
                 let (op, answers) = &round[i];
                 match judge(&s.model, op, answers, &mut s.learned, prefix) {
                     Ok(m) => s.model = m,
+                    Err(d) if !op.writes() && tolerate.iter().any(|t| t == d.requirement) => {
+                        stepped_over.get_or_insert(d);
+                    }
                     Err(d) => {
                         failed = Some((depth, d));
                         break;
@@ -59,6 +75,12 @@ pub(crate) fn advance(
             }
             match failed {
                 None => {
+                    match stepped_over {
+                        None => strict = true,
+                        Some(d) => {
+                            tolerated.get_or_insert(d);
+                        }
+                    }
                     if !next.contains(&s) {
                         next.push(s);
                     }
@@ -78,7 +100,10 @@ pub(crate) fn advance(
         }));
     }
     next.truncate(MAX_STATES);
-    Ok(next)
+    Ok(Advanced {
+        states: next,
+        tolerated: if strict { None } else { tolerated },
+    })
 }
 
 #[cfg(test)]

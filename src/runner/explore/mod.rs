@@ -47,8 +47,8 @@ pub struct Settings {
     pub shrink: bool,
     /// Time spent shrinking at most; the shortest sequence so far is kept when it runs out.
     pub shrink_budget: Duration,
-    /// Requirements whose discrepancies are known: counted and stepped over when the round
-    /// that shows one only reads (the model is then still right), instead of ending the run.
+    /// Requirements whose discrepancies are known: counted and stepped over when a read shows
+    /// one (the model is then still right), instead of ending the run.
     pub tolerate: Vec<String>,
 }
 
@@ -187,11 +187,6 @@ async fn send_round(
         .collect()
 }
 
-/// Whether a discrepancy shown by `round` is a known one to step over.
-fn known(settings: &Settings, d: &oracle::Discrepancy, round: &[(Op, Vec<exec::Answer>)]) -> bool {
-    settings.tolerate.iter().any(|t| t == d.requirement) && round.iter().all(|(op, _)| !op.writes())
-}
-
 /// Replays `rounds` in fresh repositories; the first discrepancy not tolerated, if any, with
 /// the index of the round that showed it.
 pub(crate) async fn replay(
@@ -210,9 +205,8 @@ pub(crate) async fn replay(
     }];
     for (i, round) in rounds.iter().enumerate() {
         let answered = send_round(client, &target, round).await?;
-        match linear::advance(&states, &answered, &target.prefix) {
-            Ok(next) => states = next,
-            Err(d) if known(settings, &d, &answered) => {}
+        match linear::advance(&states, &answered, &target.prefix, &settings.tolerate) {
+            Ok(next) => states = next.states,
             Err(d) => return Ok(Some((i, d.into()))),
         }
     }
@@ -252,16 +246,18 @@ pub async fn explore(
         done += n as u64;
         history.push(round);
         progress(done, start.elapsed());
-        match linear::advance(&states, &answered, &target.prefix) {
-            Ok(next) => states = next,
-            Err(d) if known(settings, &d, &answered) => {
-                let d = Discrepancy::from(d);
-                match tolerated
-                    .iter_mut()
-                    .find(|(k, _)| k.requirement == d.requirement)
-                {
-                    Some((_, n)) => *n += 1,
-                    None => tolerated.push((d, 1)),
+        match linear::advance(&states, &answered, &target.prefix, &settings.tolerate) {
+            Ok(next) => {
+                states = next.states;
+                if let Some(d) = next.tolerated {
+                    let d = Discrepancy::from(d);
+                    match tolerated
+                        .iter_mut()
+                        .find(|(k, _)| k.requirement == d.requirement)
+                    {
+                        Some((_, n)) => *n += 1,
+                        None => tolerated.push((d, 1)),
+                    }
                 }
             }
             Err(d) => {

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use crate::oci::Digest;
 use crate::oci::manifest;
 use crate::oci::media::ManifestKind;
+use crate::oci::{Algorithm, Digest};
 
 /// The repositories an exploration works in, by index (their names carry the run's namespace).
 pub(crate) type RepoId = usize;
@@ -21,6 +21,12 @@ pub(crate) struct Model {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Repo {
     pub blobs: BTreeSet<Digest>,
+    /// Digests the repository may or may not hold: the same bytes under another algorithm's
+    /// digest than the one they went up or were deleted under. Whether two digests of the
+    /// same bytes are one blob or two is the registry's choice (the spec neither requires nor
+    /// forbids either), so reaching them by the other digest may succeed or not, and stays
+    /// open until that digest itself is pushed, mounted or deleted.
+    pub maybe: BTreeSet<Digest>,
     pub manifests: BTreeMap<Digest, Stored>,
     pub tags: BTreeMap<String, Digest>,
     /// References (tags, digests) deleted and not pushed again, with the requirement their
@@ -57,6 +63,19 @@ impl Stored {
 pub(crate) struct Needs {
     pub blobs: Vec<Digest>,
     pub manifests: Vec<Digest>,
+}
+
+/// The digests of the bytes of `d` under the other algorithms (for content the explorer
+/// pushes, the only content it names).
+fn other_digests(d: &Digest) -> Vec<Digest> {
+    let Some(data) = super::ops::pool_content(d) else {
+        return vec![];
+    };
+    Algorithm::ALL
+        .into_iter()
+        .filter(|a| *a != d.algorithm())
+        .map(|a| Digest::of(a, &data))
+        .collect()
 }
 
 pub(crate) fn needs(media_type: &str, body: &[u8]) -> Needs {
@@ -101,6 +120,36 @@ impl Model {
 
     pub fn has_blob(&self, r: RepoId, d: &Digest) -> bool {
         self.repo(r).is_some_and(|x| x.blobs.contains(d))
+    }
+
+    /// Whether `r` may hold `d` without the model requiring it (see [`Repo::maybe`]).
+    pub fn maybe_blob(&self, r: RepoId, d: &Digest) -> bool {
+        self.repo(r).is_some_and(|x| x.maybe.contains(d))
+    }
+
+    /// `d` pushed or mounted into `r`: held, and its bytes under the other algorithms maybe.
+    pub fn hold_blob(&mut self, r: RepoId, d: &Digest) {
+        let repo = self.repo_mut(r);
+        repo.blobs.insert(d.clone());
+        repo.maybe.remove(d);
+        for o in other_digests(d) {
+            if !repo.blobs.contains(&o) {
+                repo.maybe.insert(o);
+            }
+        }
+    }
+
+    /// `d` deleted from `r`: gone under it, and its bytes under the other algorithms maybe
+    /// (gone too if the registry kept one blob, still there if two).
+    pub fn drop_blob(&mut self, r: RepoId, d: &Digest) {
+        let repo = self.repo_mut(r);
+        repo.blobs.remove(d);
+        repo.maybe.remove(d);
+        for o in other_digests(d) {
+            if repo.blobs.remove(&o) {
+                repo.maybe.insert(o);
+            }
+        }
     }
 
     pub fn manifest(&self, r: RepoId, d: &Digest) -> Option<&Stored> {

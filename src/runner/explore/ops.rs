@@ -72,7 +72,7 @@ pub(crate) struct Generator {
 }
 
 /// The blob pool: small JSON documents (usable as configs), a few kilobytes at most.
-fn blob_pool() -> Vec<Bytes> {
+pub(crate) fn blob_pool() -> Vec<Bytes> {
     (0..BLOBS)
         .map(|i| {
             let pad = "x".repeat(i * i * 97);

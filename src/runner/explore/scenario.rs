@@ -125,7 +125,7 @@ impl Writer {
                 let d = Digest::sha256(data);
                 let n = self.name(&d, Some(data), "b").unwrap_or_default();
                 self.settled(*repo, &d);
-                m.repo_mut(*repo).blobs.insert(d);
+                m.hold_blob(*repo, &d);
                 vec![json!({ "name": name, "push": { "blob": n, "repo": repo_name(*repo) } })]
             }
             Op::GetBlob {

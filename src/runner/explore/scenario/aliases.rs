@@ -31,6 +31,7 @@ impl Writer {
     pub(super) fn maybe(&self, m: &Model, repo: RepoId, digest: &Digest) -> bool {
         !m.has_blob(repo, digest)
             && (self.unsure.contains(&(repo, digest.clone()))
+                || m.maybe_blob(repo, digest)
                 || others(digest).iter().any(|d| m.has_blob(repo, d)))
     }
 
@@ -49,18 +50,12 @@ impl Writer {
         let url = format!("/v2/{}/blobs/{}", repo_name(repo), self.digest_ref(digest));
         let present = m.has_blob(repo, digest);
         let maybe = self.maybe(m, repo, digest);
-        // gone under this digest whatever the answer
+        // gone under this digest whatever the answer; its bytes under the other digests are
+        // open afterwards (one blob or two; and, reached by another digest, a 202 or a 404)
         self.settled(repo, digest);
-        m.repo_mut(repo).blobs.remove(digest);
+        m.drop_blob(repo, digest);
         if !maybe {
             return self.delete(name, url, present, "delete.blob", "delete.blob.404");
-        }
-        // 202: the bytes were there under another digest and are gone under every one;
-        // 404: they stay under the other
-        for d in others(digest) {
-            if m.repo_mut(repo).blobs.remove(&d) {
-                self.unsure.insert((repo, d));
-            }
         }
         let e = self.expect("delete.blob.404", json!({ "status": [202, 404] }));
         let request = json!({ "method": "DELETE", "url": url });
@@ -82,7 +77,7 @@ impl Writer {
         let request = json!({ "method": "POST", "url": url, "query": { "mount": d, "from": repo_name(from) } });
         let mut skip = None;
         let e = if m.has_blob(from, digest) {
-            m.repo_mut(to).blobs.insert(digest.clone());
+            m.hold_blob(to, digest);
             self.settled(to, digest);
             // a registry may not mount (202, a session instead): what follows in the
             // scenario assumes the mount, so it cannot be replayed there

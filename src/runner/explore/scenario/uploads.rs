@@ -199,7 +199,7 @@ impl Writer {
         }
         let digest = Digest::of(algorithm, data);
         self.settled(repo, &digest);
-        m.repo_mut(repo).blobs.insert(digest);
+        m.hold_blob(repo, &digest);
         steps
     }
 

@@ -1,0 +1,164 @@
+//! The oracle on the same bytes under two digests, with the answers distribution 2.8 gives
+//! (taken by hand with curl): what the spec leaves to the registry is accepted, what breaks
+//! it is not.
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue};
+
+use super::{Learned, judge};
+use crate::oci::{Algorithm, Digest};
+use crate::runner::explore::exec::Answer;
+use crate::runner::explore::model::Model;
+use crate::runner::explore::ops::{Op, Upload, blob_pool};
+
+const PREFIX: &str = "explore/t";
+
+fn bytes() -> Bytes {
+    // a pool blob, the content the explorer names under both algorithms
+    blob_pool().swap_remove(1)
+}
+
+fn answer(method: &'static str, status: u16, digest: Option<&Digest>, body: &[u8]) -> Answer {
+    let mut headers = HeaderMap::new();
+    if status == 201 || status == 202 {
+        headers.insert(
+            "location",
+            HeaderValue::from_static("/v2/x/blobs/uploads/u"),
+        );
+    }
+    if let Some(d) = digest {
+        headers.insert(
+            "docker-content-digest",
+            HeaderValue::from_str(&d.to_string()).unwrap(),
+        );
+    }
+    Answer {
+        method,
+        url: format!("/v2/{PREFIX}/r0/blobs/x"),
+        status,
+        headers,
+        body: Bytes::copy_from_slice(body),
+    }
+}
+
+/// Judges each (operation, answers) in turn from an empty model; the index and message of
+/// the first discrepancy.
+fn run(steps: Vec<(Op, Vec<Answer>)>) -> Result<Model, (usize, &'static str, String)> {
+    let mut m = Model::default();
+    let mut learned = Learned::default();
+    for (i, (op, answers)) in steps.iter().enumerate() {
+        m = judge(&m, op, answers, &mut learned, PREFIX)
+            .map_err(|d| (i, d.requirement, d.message))?;
+    }
+    Ok(m)
+}
+
+fn push(repo: usize, data: &Bytes, algorithm: Algorithm) -> (Op, Vec<Answer>) {
+    let d = Digest::of(algorithm, data);
+    (
+        Op::PushBlob {
+            repo,
+            data: data.clone(),
+            upload: Upload::Monolithic,
+            algorithm,
+        },
+        vec![
+            answer("POST", 202, None, b""),
+            answer("PUT", 201, Some(&d), b""),
+        ],
+    )
+}
+
+fn delete(repo: usize, digest: &Digest, status: u16) -> (Op, Vec<Answer>) {
+    (
+        Op::DeleteBlob {
+            repo,
+            digest: digest.clone(),
+        },
+        vec![answer("DELETE", status, None, b"")],
+    )
+}
+
+fn get(repo: usize, digest: &Digest, status: u16, body: &[u8]) -> (Op, Vec<Answer>) {
+    let header = (status == 200).then_some(digest);
+    (
+        Op::GetBlob {
+            repo,
+            digest: digest.clone(),
+            head: false,
+            range: None,
+        },
+        vec![answer("GET", status, header, body)],
+    )
+}
+
+fn mount(from: usize, to: usize, digest: &Digest, status: u16) -> (Op, Vec<Answer>) {
+    (
+        Op::Mount {
+            from,
+            to,
+            digest: digest.clone(),
+        },
+        vec![answer("POST", status, Some(digest), b"")],
+    )
+}
+
+#[test]
+fn the_other_digest_of_deleted_bytes_may_stay_reachable() {
+    let data = bytes();
+    let (s256, s512) = (Digest::sha256(&data), Digest::of(Algorithm::Sha512, &data));
+    // pushed by sha512, deleted by sha512: distribution still serves and mounts it by sha256
+    let kept = run(vec![
+        push(2, &data, Algorithm::Sha512),
+        delete(2, &s512, 202),
+        get(2, &s512, 404, b""),
+        get(2, &s256, 200, &data),
+        mount(2, 1, &s256, 201),
+        get(1, &s256, 200, &data),
+    ]);
+    assert!(kept.is_ok(), "{kept:?}");
+    // a registry keeping one blob answers 404 by either digest: as right
+    let one = run(vec![
+        push(2, &data, Algorithm::Sha512),
+        delete(2, &s512, 202),
+        get(2, &s256, 404, b""),
+    ]);
+    assert!(one.is_ok(), "{one:?}");
+}
+
+#[test]
+fn a_server_error_or_a_mount_that_left_nothing_is_a_discrepancy() {
+    let data = bytes();
+    let (s256, s512) = (Digest::sha256(&data), Digest::of(Algorithm::Sha512, &data));
+    // the bytes deleted by sha256 after a push by sha512: 200 or 404 by sha512, never 500
+    for status in [200, 404] {
+        let body: &[u8] = if status == 200 { &data } else { b"" };
+        let ok = run(vec![
+            push(0, &data, Algorithm::Sha512),
+            push(0, &data, Algorithm::Sha256),
+            delete(0, &s256, 202),
+            get(0, &s512, status, body),
+        ]);
+        assert!(ok.is_ok(), "{status}: {ok:?}");
+    }
+    let broken = run(vec![
+        push(0, &data, Algorithm::Sha512),
+        push(0, &data, Algorithm::Sha256),
+        delete(0, &s256, 202),
+        get(0, &s512, 500, b"{\"errors\":[{\"code\":\"UNKNOWN\"}]}"),
+    ]);
+    assert!(matches!(broken, Err((3, _, _))), "{broken:?}");
+    // a mount by sha512 answered 201 owes the blob in the target
+    let lost = run(vec![
+        push(0, &data, Algorithm::Sha512),
+        mount(0, 1, &s512, 201),
+        get(1, &s512, 404, b""),
+    ]);
+    assert!(matches!(lost, Err((2, "pull.blob.get", _))), "{lost:?}");
+    // a blob never there under either digest cannot be mounted
+    let leaked = run(vec![mount(2, 1, &s256, 201)]);
+    assert!(
+        matches!(leaked, Err((0, "push.mount.fallback", _))),
+        "{leaked:?}"
+    );
+}
