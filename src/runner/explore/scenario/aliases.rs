@@ -9,30 +9,16 @@
 use serde_json::{Value, json};
 
 use super::{Writer, repo_name};
-use crate::oci::{Algorithm, Digest};
+use crate::oci::Digest;
 use crate::runner::explore::model::{Model, RepoId};
-use crate::runner::explore::ops::pool_content;
-
-/// The digests of the same bytes under the other algorithms (for pool content).
-fn others(digest: &Digest) -> Vec<Digest> {
-    let Some(data) = pool_content(digest) else {
-        return vec![];
-    };
-    Algorithm::ALL
-        .into_iter()
-        .filter(|a| *a != digest.algorithm())
-        .map(|a| Digest::of(a, &data))
-        .collect()
-}
 
 impl Writer {
-    /// Whether `repo` may hold `digest` though the model does not say it does: the bytes are
-    /// held under another digest, or an earlier answer left it open.
+    /// Whether `repo` may hold `digest` though the model does not say it does: the model
+    /// holds it open (its bytes went up or were deleted under another digest), or an answer
+    /// the scenario cannot know left it open.
     pub(super) fn maybe(&self, m: &Model, repo: RepoId, digest: &Digest) -> bool {
         !m.has_blob(repo, digest)
-            && (self.unsure.contains(&(repo, digest.clone()))
-                || m.maybe_blob(repo, digest)
-                || others(digest).iter().any(|d| m.has_blob(repo, d)))
+            && (self.unsure.contains(&(repo, digest.clone())) || m.maybe_blob(repo, digest))
     }
 
     /// Now certainly held, or certainly not.
