@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{Http, KillOnDrop, free_port, require, run_profile, specs, wait_for_port};
+use common::{Http, KillOnDrop, free_port, make_ca, require, run_profile, specs, wait_for_port};
 use regverify::runner::client::{ClientConfig, Credentials};
 use regverify::runner::exec::{ScenarioResult, Verdict};
 use regverify::server::auth::{Auth, Mode, Settings};
@@ -264,32 +264,6 @@ async fn access_rules_grant_refuse_and_challenge() {
 fn base64_of(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(s)
-}
-
-/// A CA and a server certificate for 127.0.0.1 and localhost, as PEM files.
-fn make_ca(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "regverify test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let params =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    let (ca_pem, cert_pem, key_pem) = (
-        dir.join("ca.pem"),
-        dir.join("cert.pem"),
-        dir.join("key.pem"),
-    );
-    std::fs::write(&ca_pem, ca.pem()).unwrap();
-    std::fs::write(&cert_pem, cert.pem()).unwrap();
-    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
-    (ca_pem, cert_pem, key_pem)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

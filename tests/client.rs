@@ -162,6 +162,14 @@ fn with_password(pw: &str) -> ClientConfig {
     }
 }
 
+/// `config` with its credentials bound to the registry at `registry`.
+fn bound(config: ClientConfig, registry: &Url) -> ClientConfig {
+    ClientConfig {
+        registry: Some(registry.clone()),
+        ..config
+    }
+}
+
 fn base(server: &Server) -> Url {
     Url::parse(&format!("{}/", server.url())).unwrap()
 }
@@ -215,7 +223,7 @@ async fn credential_trouble_is_one_typed_error() {
     // a wrong password, refused by the registry (Basic) or by its token service (Bearer)
     for mode in [Mode::Basic, Mode::Token] {
         let (server, _dir) = registry(mode).await;
-        let e = Client::new(with_password("wr0ng-pw"))
+        let e = Client::new(bound(with_password("wr0ng-pw"), &base(&server)))
             .unwrap()
             .preflight(&base(&server))
             .await
@@ -253,7 +261,7 @@ async fn after_the_preflight_credentials_go_with_the_first_request() {
         (Mode::Token, AuthScheme::Bearer),
     ] {
         let (server, _dir) = registry(mode).await;
-        let client = Client::new(with_password(PASSWORD)).unwrap();
+        let client = Client::new(bound(with_password(PASSWORD), &base(&server))).unwrap();
         let p = client.preflight(&base(&server)).await.unwrap();
         assert_eq!((p.status, p.auth), (200, scheme), "{mode:?}");
         let url = base(&server).join("v2/pre/flight/tags/list").unwrap();
@@ -354,7 +362,7 @@ async fn a_later_401_without_a_challenge_is_the_registrys_answer() {
     });
     let addr = common::serve_router(app).await;
     let base = Url::parse(&format!("http://{addr}/")).unwrap();
-    let client = Client::new(with_password(PASSWORD)).unwrap();
+    let client = Client::new(bound(with_password(PASSWORD), &base)).unwrap();
     let p = client.preflight(&base).await.unwrap();
     assert_eq!((p.status, p.auth), (200, AuthScheme::Basic));
     let mut log = vec![];
@@ -381,4 +389,47 @@ async fn a_later_401_without_a_challenge_is_the_registrys_answer() {
             .contains(&("Authorization".into(), "Basic <redacted>".into())),
         "{log:?}"
     );
+}
+
+/// A registry that redirects from slow hop to slow hop: `--timeout` bounds the request with
+/// its redirects, not each hop (11 hops of 0.9 s each would take 10 s under a per-hop limit
+/// of 2 s).
+#[tokio::test]
+async fn one_time_limit_covers_a_request_and_its_redirects() {
+    use axum::extract::Path;
+    let app = axum::Router::new().route(
+        "/v2/r/blobs/{hop}",
+        axum::routing::get(|Path(hop): Path<u32>| async move {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(
+                "location",
+                format!("/v2/r/blobs/{}", hop + 1).parse().unwrap(),
+            );
+            (axum::http::StatusCode::TEMPORARY_REDIRECT, h)
+        }),
+    );
+    let addr = common::serve_router(app).await;
+    let client = Client::new(ClientConfig {
+        timeout: Duration::from_secs(2),
+        ..ClientConfig::default()
+    })
+    .unwrap();
+    let url = Url::parse(&format!("http://{addr}/v2/r/blobs/0")).unwrap();
+    let started = std::time::Instant::now();
+    let mut log = vec![];
+    let e = client
+        .send("GET", &url, &[], &Bytes::new(), false, &mut log)
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(e, regverify::runner::client::TransportError::Timeout { .. }),
+        "{e:?}"
+    );
+    assert!(
+        took < Duration::from_millis(3500),
+        "took {took:?} for a 2 s limit"
+    );
+    assert!(log.len() >= 2, "the hops are recorded: {}", log.len());
 }

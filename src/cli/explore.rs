@@ -141,7 +141,7 @@ async fn run(args: &ExploreArgs, embedded: Option<Url>) -> Result<ExitCode, Expl
         }
         (None, None) => unreachable!("the embedded reference stands in for a missing URL"),
     };
-    let client = Client::new(args.connection.client_config(credentials))?;
+    let client = Client::new(args.connection.client_config(&base, credentials))?;
     let settings = Settings {
         seed: args.seed,
         ops: ops_asked(args),
@@ -233,13 +233,20 @@ fn print_outcome(args: &ExploreArgs, o: &Outcome, written: Option<&scenario::Wri
     }
     if let Some(w) = written {
         println!("scenario written to {}", w.file.display());
-        let url = args
-            .url
-            .as_deref()
-            .map(|u| format!(" {u}"))
+        // the URL as given may hold the password: shown without it (the replay takes it
+        // from OCI_USERNAME / OCI_PASSWORD, as a run does)
+        let url = args.url.as_deref().and_then(|u| Url::parse(u).ok());
+        let shown = url
+            .as_ref()
+            .map(|u| format!(" {}", regverify::runner::client::display_url(u)))
             .unwrap_or_default();
+        let login = if url.is_some_and(|u| !u.username().is_empty()) {
+            " (credentials from OCI_USERNAME and OCI_PASSWORD)"
+        } else {
+            ""
+        };
         println!(
-            "replay it: regverify run{url} --specs {} --profile all",
+            "replay it: regverify run{shown} --specs {} --profile all{login}",
             w.dir.display()
         );
     }

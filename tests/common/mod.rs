@@ -175,10 +175,14 @@ pub fn specs() -> Arc<Specs> {
     )
 }
 
-pub fn context(url: &str, config: ClientConfig, check_warnings: bool) -> RunContext {
+/// A run's context for the registry at `url`; the credentials of `config` are bound to it
+/// unless the config names its registry itself.
+pub fn context(url: &str, mut config: ClientConfig, check_warnings: bool) -> RunContext {
+    let base = Url::parse(&format!("{}/", url.trim_end_matches('/'))).unwrap();
+    config.registry.get_or_insert_with(|| base.clone());
     RunContext {
         client: Client::new(config).unwrap(),
-        base: Url::parse(&format!("{}/", url.trim_end_matches('/'))).unwrap(),
+        base,
         namespace: "selftest".into(),
         crossmount: None,
         seed: 7,
@@ -352,4 +356,30 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 and localhost, as PEM files.
+pub fn make_ca(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "regverify test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    std::fs::write(&cert_pem, cert.pem()).unwrap();
+    std::fs::write(&key_pem, key.serialize_pem()).unwrap();
+    (ca_pem, cert_pem, key_pem)
 }

@@ -1,7 +1,9 @@
 //! Authentication as registries ask for it: Basic with the run's credentials, or Bearer
 //! tokens from the realm named in the `WWW-Authenticate` challenge (the Docker token
 //! protocol), cached per repository and access. Once the scheme is known (from the
-//! preflight or a first challenge) credentials go with every request from the first one.
+//! preflight or a first challenge of the registry's origin) credentials go with every
+//! request to that origin from the first one. Which origin may receive what is
+//! [`super::origins`]' to say.
 
 use std::collections::HashMap;
 
@@ -9,6 +11,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::Url;
 
+use super::origins::{BoundAuth, Grant};
 use super::transcript::display_url;
 use super::{Client, Credentials, Exchange, TransportError};
 use crate::oci::api::Target;
@@ -130,9 +133,10 @@ pub(crate) fn token_key(url: &Url, method: &str) -> TokenKey {
 }
 
 impl Client {
-    /// The `Authorization` value for a request, before any challenge: a cached token, Basic
-    /// once the registry asked for it, or a token fetched now when the registry is known to
-    /// want Bearer tokens (so a 401 that follows is the registry's, not a missing login).
+    /// The `Authorization` value for a request to the registry's origin, before any
+    /// challenge: a cached token, Basic once the registry asked for it, or a token fetched
+    /// now when the registry is known to want Bearer tokens (so a 401 that follows is the
+    /// registry's, not a missing login). The caller asks only for the registry's origin.
     pub(crate) async fn authorization(
         &self,
         url: &Url,
@@ -167,52 +171,61 @@ impl Client {
                     scheme: "bearer".into(),
                     params,
                 };
-                let token = self.fetch_token(&ch, log).await?;
+                // the scheme was learnt from a challenge of the registry's origin
+                let token = self.fetch_token(&ch, url, log).await?;
                 self.tokens.lock().unwrap().insert(key, token.clone());
                 Ok(Some(format!("Bearer {token}")))
             }
         }
     }
 
-    /// The `Authorization` value answering `challenge`, remembering the scheme for later
-    /// requests; `None` when the challenge cannot be answered (no credentials for Basic, an
-    /// unknown scheme).
+    /// The `Authorization` value answering `challenge`, sent by `challenger` (the URL that
+    /// answered 401), bound to that origin; `None` when the challenge cannot be answered
+    /// (no credentials for Basic, an unknown scheme, Basic asked by another origin). Only a
+    /// challenge of the registry's origin teaches the scheme for later requests and fills
+    /// the token cache; another origin's is answered anonymously, for that origin alone.
     pub(crate) async fn answer_challenge(
         &self,
         challenge: &Challenge,
-        url: &Url,
+        challenger: &Url,
         method: &str,
         log: &mut Vec<Exchange>,
-    ) -> Result<Option<String>, TransportError> {
+    ) -> Result<Option<BoundAuth>, TransportError> {
         let Some(scheme) = challenge.scheme() else {
             return Ok(None);
         };
-        match &scheme {
-            Scheme::Unknown => Ok(None),
+        let ours = self.trust.is_registry(challenger);
+        let value = match &scheme {
+            Scheme::Unknown => return Ok(None),
             Scheme::Basic => {
-                let Some(c) = &self.config.credentials else {
+                let Some(c) = self.config.credentials.as_ref().filter(|_| ours) else {
                     return Ok(None);
                 };
                 *self.scheme.lock().unwrap() = scheme;
-                Ok(Some(basic(c)))
+                basic(c)
             }
             Scheme::Bearer { .. } => {
-                let token = self.fetch_token(challenge, log).await?;
-                *self.scheme.lock().unwrap() = scheme;
-                self.tokens
-                    .lock()
-                    .unwrap()
-                    .insert(token_key(url, method), token.clone());
-                Ok(Some(format!("Bearer {token}")))
+                let token = self.fetch_token(challenge, challenger, log).await?;
+                if ours {
+                    *self.scheme.lock().unwrap() = scheme;
+                    self.tokens
+                        .lock()
+                        .unwrap()
+                        .insert(token_key(challenger, method), token.clone());
+                }
+                format!("Bearer {token}")
             }
-        }
+        };
+        Ok(Some(BoundAuth::for_url(value, challenger)))
     }
 
-    /// A token from the challenge's realm, asked with the run's credentials (anonymously
-    /// without them).
+    /// A token from the challenge's realm, asked with the run's credentials where
+    /// [`super::origins::Trust::realm_grant`] allows it (`challenger`: the URL whose answer
+    /// named the realm), anonymously otherwise.
     async fn fetch_token(
         &self,
         ch: &Challenge,
+        challenger: &Url,
         log: &mut Vec<Exchange>,
     ) -> Result<String, TransportError> {
         let realm = ch
@@ -235,9 +248,13 @@ impl Client {
                 }
             }
         }
-        let auth = self.config.credentials.as_ref().map(basic);
+        let auth = match self.trust.realm_grant(&url, challenger) {
+            Grant::User => self.config.credentials.as_ref().map(basic),
+            Grant::Anonymous => None,
+        }
+        .map(|value| BoundAuth::for_url(value, &url));
         let res = self
-            .once("GET", &url, &[], &Bytes::new(), auth.as_deref(), log)
+            .once("GET", &url, &[], &Bytes::new(), auth.as_ref(), log)
             .await?;
         if res.status != 200 {
             return Err(TokenError::Refused {

@@ -1,13 +1,15 @@
-//! The runner's HTTP client: reqwest with a timeout on every request, a cap on response
-//! bodies, redirects followed hop by hop (`Authorization` only to the registry's origin),
-//! and authentication (Basic, or Bearer tokens from the `WWW-Authenticate` challenge).
+//! The runner's HTTP client: reqwest with one time limit per request (its redirects
+//! included), a cap on response bodies, redirects followed hop by hop, and authentication
+//! (Basic, or Bearer tokens from the `WWW-Authenticate` challenge). The user's credentials
+//! go to the registry's origin alone (`origins` decides, whatever way a URL arrived).
 //! Every exchange is recorded for transcripts with credentials redacted.
 //!
 //! `transport` puts requests on the wire and classifies what breaks, `auth` answers
-//! challenges, `transcript` records exchanges, `preflight` checks the registry once before
-//! a run.
+//! challenges, `origins` says which origin may receive which credential, `transcript`
+//! records exchanges, `preflight` checks the registry once before a run.
 
 mod auth;
+mod origins;
 mod preflight;
 mod transcript;
 mod transport;
@@ -35,6 +37,10 @@ pub struct Credentials {
 /// Client settings.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
+    /// The registry under test: its origin alone receives `credentials` (none: nobody
+    /// does).
+    pub registry: Option<Url>,
+    /// Time allowed for one request, its redirects included.
     pub timeout: Duration,
     pub max_body: u64,
     pub insecure: bool,
@@ -45,6 +51,7 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> ClientConfig {
         ClientConfig {
+            registry: None,
             timeout: Duration::from_secs(30),
             max_body: 256 * 1024 * 1024,
             insecure: false,
@@ -131,6 +138,7 @@ impl Response {
 pub struct Client {
     http: reqwest::Client,
     config: ClientConfig,
+    trust: origins::Trust,
     scheme: Mutex<auth::Scheme>,
     /// Bearer tokens by (repository, needs write access).
     tokens: Mutex<HashMap<auth::TokenKey, String>>,
@@ -170,6 +178,7 @@ impl Client {
         }
         Ok(Client {
             http: b.build().map_err(ClientError::Build)?,
+            trust: origins::Trust::new(config.registry.as_ref(), config.insecure),
             config,
             scheme: Mutex::default(),
             tokens: Mutex::default(),
@@ -180,13 +189,20 @@ impl Client {
         self.config.credentials.is_some()
     }
 
-    /// The run's credentials as a Basic `Authorization` value.
-    pub fn basic_value(&self) -> Option<String> {
-        self.config.credentials.as_ref().map(auth::basic)
+    /// The run's credentials as a Basic `Authorization` value, for a request to `url`:
+    /// none unless `url` is on the registry's origin.
+    pub fn basic_value(&self, url: &Url) -> Option<String> {
+        self.config
+            .credentials
+            .as_ref()
+            .filter(|_| self.trust.is_registry(url))
+            .map(auth::basic)
     }
 
     /// Sends one request, answering an authentication challenge once. `anonymous`: send no
-    /// credentials of the run's own.
+    /// credentials of the run's own. The user's credentials and the registry's tokens go
+    /// only to the registry's origin; a challenge from another origin (a storage host an
+    /// upload `Location` or a redirect named) is answered anonymously.
     pub async fn send(
         &self,
         method: &str,
@@ -196,13 +212,15 @@ impl Client {
         anonymous: bool,
         log: &mut Vec<Exchange>,
     ) -> Result<Response, TransportError> {
-        let auth = if anonymous {
+        let auth = if anonymous || !self.trust.is_registry(url) {
             None
         } else {
-            self.authorization(url, method, log).await?
+            self.authorization(url, method, log)
+                .await?
+                .map(|value| origins::BoundAuth::for_url(value, url))
         };
         let res = self
-            .once(method, url, headers, body, auth.as_deref(), log)
+            .once(method, url, headers, body, auth.as_ref(), log)
             .await?;
         if res.status != 401 || anonymous {
             return Ok(res);
@@ -210,7 +228,12 @@ impl Client {
         let Some(challenge) = res.header(WWW_AUTHENTICATE.as_str()).map(parse_challenge) else {
             return Ok(res);
         };
-        match self.answer_challenge(&challenge, url, method, log).await? {
+        // the challenge is the last hop's: that origin is the one asking
+        let challenger = res.url.clone();
+        match self
+            .answer_challenge(&challenge, &challenger, method, log)
+            .await?
+        {
             Some(auth) => {
                 self.once(method, url, headers, body, Some(&auth), log)
                     .await

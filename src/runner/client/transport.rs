@@ -4,12 +4,13 @@
 //! comes back with a [`FramingFault`] for the engine to judge, not as an error.
 
 use std::fmt::Write as _;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
+use super::origins::BoundAuth;
 use super::{Client, Exchange, Response, TransportError};
 
 /// How a body that started arriving broke the framing its headers announced.
@@ -36,24 +37,42 @@ pub enum FramingFault {
 }
 
 impl Client {
-    /// One request, following redirects (at most 10 hops). `Authorization` goes only to the
-    /// registry's own origin; a `Docker-Content-Digest` given on the redirect is kept when
-    /// the final answer (often a storage service) has none.
+    /// One request, following redirects (at most 10 hops), all within one `--timeout`.
+    /// `auth` goes only to the origin it is bound to, and a credential header the step set
+    /// itself only to the registry's origin; a `Docker-Content-Digest` given on the
+    /// redirect is kept when the final answer (often a storage service) has none.
     pub(crate) async fn once(
         &self,
         method: &str,
         url: &Url,
         headers: &[(String, String)],
         body: &Bytes,
-        auth: Option<&str>,
+        auth: Option<&BoundAuth>,
         log: &mut Vec<Exchange>,
     ) -> Result<Response, TransportError> {
-        let origin = url.origin();
+        // one time limit for the request and its redirects: a registry that redirects
+        // from slow hop to slow hop must not multiply it
+        let deadline = Instant::now() + self.config.timeout;
         let (mut method, mut url, mut body) = (method.to_string(), url.clone(), body.clone());
         let mut digest_from_redirect = None;
         for _ in 0..=10 {
-            let auth = auth.filter(|_| url.origin() == origin);
-            let mut res = self.hop(&method, &url, headers, &body, auth, log).await?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TransportError::Timeout {
+                    detail: format!(
+                        "the request and its redirects took longer than {}s",
+                        self.config.timeout.as_secs()
+                    ),
+                });
+            }
+            let mut hop_headers = self.headers_for(&url, headers);
+            if let Some(a) = auth.and_then(|a| a.for_hop(&url)) {
+                hop_headers.retain(|(k, _)| !k.eq_ignore_ascii_case(AUTHORIZATION.as_str()));
+                hop_headers.push(("Authorization".into(), a.into()));
+            }
+            let mut res = self
+                .hop(&method, &url, &hop_headers, &body, left, log)
+                .await?;
             let Some(next) = (matches!(res.status, 301 | 302 | 303 | 307 | 308))
                 .then(|| res.header("location").map(String::from))
                 .flatten()
@@ -82,17 +101,28 @@ impl Client {
         Err(TransportError::TooManyRedirects)
     }
 
+    /// The step's own headers for a hop to `url`: a credential header it set (an explicit
+    /// Basic login, a cookie) goes to the registry's origin alone.
+    fn headers_for(&self, url: &Url, headers: &[(String, String)]) -> Vec<(String, String)> {
+        const CREDENTIALS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+        let ours = self.trust.is_registry(url);
+        headers
+            .iter()
+            .filter(|(k, _)| ours || !CREDENTIALS.iter().any(|c| k.eq_ignore_ascii_case(c)))
+            .cloned()
+            .collect()
+    }
+
     async fn hop(
         &self,
         method: &str,
         url: &Url,
         headers: &[(String, String)],
         body: &Bytes,
-        auth: Option<&str>,
+        time_left: Duration,
         log: &mut Vec<Exchange>,
     ) -> Result<Response, TransportError> {
         let start = Instant::now();
-        let mut shown_headers: Vec<(String, String)> = headers.to_vec();
         let mut hm = HeaderMap::new();
         for (k, v) in headers {
             let invalid = |detail: String| TransportError::InvalidHeader {
@@ -103,21 +133,17 @@ impl Client {
             let value = HeaderValue::from_str(v).map_err(|e| invalid(e.to_string()))?;
             hm.append(name, value);
         }
-        if let Some(a) = auth {
-            let value = HeaderValue::from_str(a).map_err(|e| TransportError::InvalidHeader {
-                name: AUTHORIZATION.to_string(),
-                detail: e.to_string(),
-            })?;
-            hm.insert(AUTHORIZATION, value);
-            shown_headers.push(("Authorization".into(), a.into()));
-        }
         let m = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| TransportError::InvalidMethod(method.to_string()))?;
-        let mut req = self.http.request(m, url.clone()).headers(hm);
+        let mut req = self
+            .http
+            .request(m, url.clone())
+            .headers(hm)
+            .timeout(time_left);
         if !body.is_empty() || matches!(method, "PUT" | "POST" | "PATCH") {
             req = req.body(body.clone());
         }
-        let mut ex = Exchange::request(method, url, &shown_headers, body);
+        let mut ex = Exchange::request(method, url, headers, body);
         let result = self.read(req, &mut ex).await;
         ex.millis = start.elapsed().as_millis() as u64;
         if let Err(e) = &result {

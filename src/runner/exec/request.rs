@@ -100,8 +100,10 @@ impl Runner<'_> {
         let url = self.build_url(req, &req.url).await?;
         add_default_accept(req.method, &url, &mut headers);
         if req.basic {
-            let Some(b) = self.ctx.client.basic_value() else {
-                return Err(Stop::Skip("no credentials given".into()));
+            let Some(b) = self.ctx.client.basic_value(&url) else {
+                return Err(Stop::Skip(
+                    "no credentials given for the registry's origin".into(),
+                ));
             };
             headers.push(("Authorization".into(), b));
         }

@@ -224,7 +224,10 @@ fn judge(
             .build()
             .expect("tokio runtime"),
     );
-    let client = Client::new(args.connection.client_config(settings.credentials.clone()))?;
+    let client = Client::new(
+        args.connection
+            .client_config(base, settings.credentials.clone()),
+    )?;
     rt.block_on(client.preflight(base))?;
     let mut tag = [0u8; 3];
     getrandom::fill(&mut tag).map_err(|e| RunError::Random(e.to_string()))?;

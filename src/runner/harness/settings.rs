@@ -37,9 +37,11 @@ impl Default for ConnectionArgs {
 }
 
 impl ConnectionArgs {
-    /// The client settings these flags ask for, with the credentials given.
-    pub fn client_config(&self, credentials: Option<Credentials>) -> ClientConfig {
+    /// The client settings these flags ask for, with the credentials given for the
+    /// registry at `registry` (its origin alone receives them).
+    pub fn client_config(&self, registry: &Url, credentials: Option<Credentials>) -> ClientConfig {
         ClientConfig {
+            registry: Some(registry.clone()),
             timeout: Duration::from_secs(self.timeout.max(1)),
             insecure: self.insecure,
             ca_file: self.ca_file.clone(),
