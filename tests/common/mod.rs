@@ -186,6 +186,7 @@ pub fn context(url: &str, config: ClientConfig, check_warnings: bool) -> RunCont
         fixtures: root().join("fixtures").into(),
         check_warnings,
         cleanup: true,
+        foreign_urls: Default::default(),
     }
 }
 
