@@ -16,6 +16,7 @@ use cli::gc::GcArgs;
 use cli::reference::Reference;
 use cli::serve::ServeArgs;
 use regverify::runner::corpus::Corpus;
+use regverify::runner::foreign::ForeignUrls;
 use regverify::runner::harness::{self, RunArgs};
 
 #[derive(Parser)]
@@ -67,6 +68,9 @@ enum Command {
         /// Directory of fixtures to use instead of the embedded ones.
         #[arg(long, value_name = "DIR")]
         fixtures: Option<PathBuf>,
+        /// Accept spec files whose requests name other hosts (see `run --allow-foreign-urls`).
+        #[arg(long)]
+        allow_foreign_urls: bool,
     },
 }
 
@@ -97,9 +101,15 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Baseline(a)) => cli::gates::baseline(a),
         Some(Command::Matrix(a)) => cli::gates::matrix(*a),
         Some(Command::Explore(a)) => cli::explore::explore(*a),
-        Some(Command::Coverage { specs, fixtures }) => {
-            coverage(specs.as_deref(), fixtures.as_deref())
-        }
+        Some(Command::Coverage {
+            specs,
+            fixtures,
+            allow_foreign_urls,
+        }) => coverage(
+            specs.as_deref(),
+            fixtures.as_deref(),
+            ForeignUrls::from_flag(allow_foreign_urls),
+        ),
         None => verify(RunArgs {
             profile: Some("all".into()),
             test_threads: 8,
@@ -124,8 +134,9 @@ fn verify(args: RunArgs) -> Result<ExitCode, CliError> {
 fn coverage(
     specs: Option<&std::path::Path>,
     fixtures: Option<&std::path::Path>,
+    foreign_urls: ForeignUrls,
 ) -> Result<ExitCode, CliError> {
-    let corpus = Corpus::from_dirs(specs, fixtures)?;
+    let corpus = Corpus::from_dirs(specs, fixtures)?.with_foreign_urls(foreign_urls);
     match regverify::runner::loader::load_corpus(&corpus) {
         Ok(s) => Ok(if regverify::runner::coverage::print(&s) {
             Outcome::Ok

@@ -116,6 +116,7 @@ async fn replay(dir: &Path, url: &str) -> Verdict {
         fixtures: root().join("fixtures").into(),
         check_warnings: false,
         cleanup: false,
+        foreign_urls: Default::default(),
     };
     exec::run(&ctx, s).await.verdict
 }

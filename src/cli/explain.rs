@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 use regverify::runner::corpus::Corpus;
 use regverify::runner::explain::{self, DefectProof, Proofs, VariationProof};
+use regverify::runner::foreign::ForeignUrls;
 use regverify::server::defects::DEFECTS;
 use regverify::server::variations::VARIATIONS;
 
@@ -27,6 +28,9 @@ pub struct ExplainArgs {
     /// Directory of fixtures to use instead of those built into the binary.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
+    /// Accept spec files whose requests name other hosts (see `run --allow-foreign-urls`).
+    #[arg(long)]
+    pub allow_foreign_urls: bool,
 }
 
 /// The reference's defects and variations as the runner takes them.
@@ -56,7 +60,8 @@ pub fn proofs() -> Proofs {
 }
 
 pub fn explain(args: ExplainArgs) -> Result<ExitCode, CliError> {
-    let corpus = Corpus::from_dirs(args.specs.as_deref(), args.fixtures.as_deref())?;
+    let corpus = Corpus::from_dirs(args.specs.as_deref(), args.fixtures.as_deref())?
+        .with_foreign_urls(ForeignUrls::from_flag(args.allow_foreign_urls));
     let specs = match regverify::runner::loader::load_corpus(&corpus) {
         Ok(s) => s,
         Err(diags) => {

@@ -62,7 +62,7 @@ pub enum ContentError {
     #[error("fixture {path}: {source}")]
     Fixture {
         path: String,
-        source: std::io::Error,
+        source: super::fixtures::FixtureError,
     },
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -13,6 +13,8 @@ use std::path::{Component, Path, PathBuf};
 
 use include_dir::{Dir, include_dir};
 
+use crate::runner::foreign::ForeignUrls;
+
 static SPECS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/specs");
 static FIXTURES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
 
@@ -76,6 +78,10 @@ pub enum CorpusError {
     NoFixture { name: String, fixtures: String },
     #[error("fixture {name}: a fixture is named by a relative path inside the fixtures")]
     OutsideFixtures { name: String },
+    #[error("fixture {name}: refused: it resolves outside the fixtures directory {fixtures}")]
+    FixtureEscapes { name: String, fixtures: String },
+    #[error("{path}: refused: it resolves outside the spec directory {dir} (a symbolic link)")]
+    SpecEscapes { path: PathBuf, dir: PathBuf },
     #[error(
         "{path}: no spec files (requirements.yaml, profiles.yaml, aliases.yaml, scenarios/*.yaml)"
     )]
@@ -98,6 +104,8 @@ pub struct Corpus {
     /// The overlay directory, when there is one.
     overlay: Option<PathBuf>,
     fixtures: FixtureSource,
+    /// Whether the spec files may send requests to hosts other than the registry.
+    foreign_urls: ForeignUrls,
 }
 
 /// A spec file's kind from its path relative to the specs folder; `None` for files that
@@ -154,6 +162,7 @@ impl Corpus {
             shadowed: vec![],
             overlay: None,
             fixtures: FixtureSource::Embedded,
+            foreign_urls: ForeignUrls::Refused,
         }
     }
 
@@ -205,6 +214,17 @@ impl Corpus {
         Ok(corpus)
     }
 
+    /// The corpus with requests to other hosts than the registry allowed or refused
+    /// (`--allow-foreign-urls`); refused unless said.
+    pub fn with_foreign_urls(mut self, policy: ForeignUrls) -> Corpus {
+        self.foreign_urls = policy;
+        self
+    }
+
+    pub fn foreign_urls(&self) -> ForeignUrls {
+        self.foreign_urls
+    }
+
     /// The spec files: requirements, profiles, aliases, then scenarios sorted by name; of
     /// each kind the embedded file before the overlay's.
     pub fn spec_files(&self) -> Vec<CorpusFile> {
@@ -231,8 +251,8 @@ impl Corpus {
 
     /// The bytes of a fixture, by its path relative to the fixtures (`manifests/index.json`).
     pub fn fixture(&self, rel: &str) -> Result<Vec<u8>, CorpusError> {
-        let path = Path::new(rel);
-        if rel.is_empty() || !path.components().all(|c| matches!(c, Component::Normal(_))) {
+        use crate::runner::fixtures::{FixtureError, confined, valid_name};
+        if !valid_name(rel) {
             return Err(CorpusError::OutsideFixtures { name: rel.into() });
         }
         let missing = || CorpusError::NoFixture {
@@ -241,14 +261,29 @@ impl Corpus {
         };
         match &self.fixtures {
             FixtureSource::Embedded => FIXTURES
-                .get_file(path)
+                .get_file(rel)
                 .map(|f| f.contents().to_vec())
                 .ok_or_else(missing),
             FixtureSource::Dir(dir) => {
-                let p = dir.join(path);
-                if !p.is_file() {
-                    return Err(missing());
-                }
+                let p = match confined(dir, rel) {
+                    Ok(p) => p,
+                    Err(FixtureError::NotFound) => return Err(missing()),
+                    Err(FixtureError::NotRelative) => {
+                        return Err(CorpusError::OutsideFixtures { name: rel.into() });
+                    }
+                    Err(FixtureError::Escapes { .. }) => {
+                        return Err(CorpusError::FixtureEscapes {
+                            name: rel.into(),
+                            fixtures: self.fixtures_display(),
+                        });
+                    }
+                    Err(FixtureError::Io(source)) => {
+                        return Err(CorpusError::Read {
+                            path: dir.join(rel),
+                            source,
+                        });
+                    }
+                };
                 std::fs::read(&p).map_err(|source| CorpusError::Read { path: p, source })
             }
         }
@@ -270,10 +305,15 @@ impl Corpus {
                 while let Some(dir) = todo.pop() {
                     for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
                         let p = e.path();
-                        if p.is_dir() {
+                        // a linked directory is not walked (it may lead out, or in circles);
+                        // a linked file is listed when it stays inside, as reads allow
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
                             todo.push(p);
                         } else if let Ok(rel) = p.strip_prefix(root) {
-                            out.push(slashed(rel));
+                            let rel = slashed(rel);
+                            if crate::runner::fixtures::confined(root, &rel).is_ok() {
+                                out.push(rel);
+                            }
                         }
                     }
                 }
@@ -348,6 +388,9 @@ fn read_specs(dir: &Path, layer: Layer) -> Result<Vec<CorpusFile>, CorpusError> 
             candidates.push(e.map_err(read_err(&scenarios))?.path());
         }
     }
+    // a spec file is read only from inside the directory: a link to a file elsewhere
+    // would show that file's lines in the loader's diagnostics
+    let root = dir.canonicalize().map_err(read_err(dir))?;
     let mut out = vec![];
     for p in candidates {
         let Some(rel) = p.strip_prefix(dir).ok() else {
@@ -360,7 +403,14 @@ fn read_specs(dir: &Path, layer: Layer) -> Result<Vec<CorpusFile>, CorpusError> 
         if !p.is_file() {
             continue;
         }
-        let bytes = std::fs::read(&p).map_err(read_err(&p))?;
+        let real = p.canonicalize().map_err(read_err(&p))?;
+        if !real.starts_with(&root) {
+            return Err(CorpusError::SpecEscapes {
+                path: p,
+                dir: dir.to_path_buf(),
+            });
+        }
+        let bytes = std::fs::read(&real).map_err(read_err(&p))?;
         let display = p.display().to_string();
         let text = String::from_utf8(bytes).map_err(|_| CorpusError::NotText {
             display: display.clone(),

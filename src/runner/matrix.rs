@@ -58,6 +58,9 @@ pub struct MatrixArgs {
     /// Directory of fixtures to use instead of those built into the binary.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
+    /// Let scenarios send requests to hosts other than the registry under test.
+    #[arg(long)]
+    pub allow_foreign_urls: bool,
 }
 
 /// What a column of the matrix is.
@@ -329,6 +332,7 @@ pub fn run(args: MatrixArgs, targets: Vec<Target>) -> ExitCode {
         args.specs.as_deref(),
         super::corpus::SpecsMode::Overlay,
         args.fixtures.as_deref(),
+        super::foreign::ForeignUrls::from_flag(args.allow_foreign_urls),
     ) {
         Ok((_, s)) => s,
         Err(e) => {

@@ -13,6 +13,7 @@ pub mod expect;
 pub mod explain;
 pub mod explore;
 pub mod fixtures;
+pub mod foreign;
 pub mod harness;
 pub(crate) mod jsonpath;
 pub(crate) mod link;

@@ -7,6 +7,7 @@
 mod common;
 
 mod aliases;
+mod confined;
 mod example;
 mod explain;
 mod overlay;

@@ -190,6 +190,7 @@ pub fn context(url: &str, mut config: ClientConfig, check_warnings: bool) -> Run
         fixtures: root().join("fixtures").into(),
         check_warnings,
         cleanup: true,
+        foreign_urls: Default::default(),
     }
 }
 

@@ -56,6 +56,11 @@ impl Runner<'_> {
                     } else {
                         raw.to_string()
                     };
+                    // where the registry sends the client is the registry's to say; the
+                    // origin is taken as it came, before a `replace:` rewrites it
+                    if name.eq_ignore_ascii_case("location") {
+                        self.reach.named_by_registry(&value);
+                    }
                     let Some((from, to)) = replace else {
                         self.vars.insert(c.name.clone(), Value::String(value));
                         continue;
@@ -95,6 +100,9 @@ impl Runner<'_> {
                                 .to_string(),
                             &c.source,
                         ));
+                    }
+                    if *part == ChallengePart::Realm {
+                        self.reach.named_by_registry(&v);
                     }
                     Value::String(v)
                 }

@@ -16,6 +16,7 @@ use reqwest::Url;
 
 use super::client::{Client, Exchange, Response};
 use super::fixtures::Fixtures;
+use super::foreign::ForeignUrls;
 use super::model::Workflow;
 use super::plan::Source;
 
@@ -35,6 +36,8 @@ pub struct RunContext {
     pub check_warnings: bool,
     /// Delete what each scenario created when it ends.
     pub cleanup: bool,
+    /// Whether scenarios may send requests to other hosts than the registry.
+    pub foreign_urls: ForeignUrls,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

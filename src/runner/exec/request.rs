@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::scenario::Runner;
 use super::{Stop, error, fail};
-use crate::runner::client::Response;
+use crate::runner::client::{Response, display_url};
 use crate::runner::jsonpath::json_path;
 use crate::runner::link::{after_last, next_link};
 use crate::runner::plan::{Body, Method, Request, RequestStep, Source, Step};
@@ -23,6 +23,11 @@ impl Runner<'_> {
                 .join(&raw)
                 .map_err(|e| error(format!("URL {raw:?}: {e}")))?
         };
+        // a URL built from captured values may lead anywhere: only the registry and the
+        // places it named are asked, and a refusal sends nothing
+        self.reach
+            .check(&url)
+            .map_err(|why| error(format!("URL {}: {why}", display_url(&url))))?;
         if !req.query.is_empty() {
             let mut pairs = vec![];
             for (k, v) in &req.query {
@@ -79,6 +84,7 @@ impl Runner<'_> {
                     let next = url
                         .join(loc)
                         .map_err(|e| error(format!("Location {loc:?}: {e}")))?;
+                    self.reach.named_by_registry(next.as_str());
                     self.vars
                         .insert(ch.location.clone(), Value::String(next.to_string()));
                 }

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::runner::client::{Exchange, Response, TransportError, display_url};
 use crate::runner::content::{ContentStore, Resolved};
+use crate::runner::foreign::Reach;
 use crate::runner::plan::{Builtin, Check, Expectation, Needs, Scenario, Slice, Step, StepKind};
 use crate::runner::predicate::RenderError;
 use crate::runner::template::{self, UnknownVariable};
@@ -35,6 +36,8 @@ pub(super) struct Runner<'a> {
     /// Checks of a step that ran but could not be judged, by position, with the reason
     /// (a body cut short): reported as not verified.
     pub unjudged: HashMap<String, String>,
+    /// The origins the scenario's requests may go to.
+    pub reach: Reach,
 }
 
 pub(super) fn value_str(v: &Value) -> String {
@@ -80,6 +83,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         lead: None,
         kept_going: vec![],
         unjudged: HashMap::new(),
+        reach: Reach::new(ctx.foreign_urls, &ctx.base),
     };
     // the first failure, error or skip (with the step and its exchanges) decides the
     // verdict; failures of later steps that did not rely on it are reported too
@@ -330,6 +334,7 @@ impl<'a> Runner<'a> {
                 lead: None,
                 kept_going: vec![],
                 unjudged: HashMap::new(),
+                reach: self.reach.clone(),
             })
             .collect();
         let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st));

@@ -17,6 +17,7 @@ use super::client::{Client, display_url};
 use super::corpus::Corpus;
 use super::error::RunError;
 use super::exec::{RunContext, Verdict};
+use super::foreign::ForeignUrls;
 use super::loader::{self, Specs};
 
 pub use super::report::transcript;
@@ -41,6 +42,7 @@ pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> Result<ExitCode, Ru
         args.specs.as_deref(),
         args.specs_mode,
         args.fixtures.as_deref(),
+        ForeignUrls::from_flag(args.allow_foreign_urls),
     )?;
     if args.check {
         let testable = specs
@@ -193,8 +195,9 @@ pub(crate) fn load_specs(
     specs: Option<&std::path::Path>,
     mode: super::corpus::SpecsMode,
     fixtures: Option<&std::path::Path>,
+    foreign_urls: ForeignUrls,
 ) -> Result<(Corpus, Arc<Specs>), RunError> {
-    let corpus = Corpus::open(specs, mode, fixtures)?;
+    let corpus = Corpus::open(specs, mode, fixtures)?.with_foreign_urls(foreign_urls);
     let specs = loader::load_corpus(&corpus).map_err(RunError::SpecFiles)?;
     Ok((corpus, Arc::new(specs)))
 }
@@ -243,6 +246,7 @@ fn judge(
             .profile_closure(&settings.profile)
             .contains("oci-next"),
         cleanup: !args.no_cleanup,
+        foreign_urls: specs.foreign_urls,
     });
     if progress != Progress::Silent {
         println!(

@@ -134,6 +134,10 @@ pub struct RunArgs {
     /// Directory of fixtures to use instead of those built into the binary.
     #[arg(long, value_name = "DIR")]
     pub fixtures: Option<PathBuf>,
+    /// Let scenarios send requests to hosts other than the registry under test (by
+    /// default a URL of another host is refused when the spec files load, and at the step).
+    #[arg(long)]
+    pub allow_foreign_urls: bool,
 }
 
 pub(crate) fn env(name: &str) -> Option<String> {

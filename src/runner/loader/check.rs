@@ -8,8 +8,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde_saphyr::Spanned;
 
 use super::Specs;
+use super::bounds::Bound;
 use super::diagnostics::{Diagnostic, FileText};
 use crate::runner::content::{self, FIELDS};
+use crate::runner::fixtures::FixtureError;
+use crate::runner::foreign::ForeignUrls;
 use crate::runner::model::ContentSpec;
 use crate::runner::plan::{self, Builtin, Source};
 use crate::runner::raw;
@@ -18,7 +21,10 @@ pub(super) struct Checker<'a, 'd> {
     pub specs: &'a Specs,
     pub file: &'a FileText<'a>,
     pub library: &'a BTreeMap<String, Spanned<raw::Step>>,
-    pub fixture_exists: &'a dyn Fn(&str) -> bool,
+    /// Whether a fixture may be sent: `Err` says why not (missing, or outside its root).
+    pub fixture: &'a dyn Fn(&str) -> Result<(), FixtureError>,
+    /// Whether a request may name another host than the registry.
+    pub foreign_urls: ForeignUrls,
     pub diags: &'d mut Vec<Diagnostic>,
 }
 
@@ -95,10 +101,21 @@ impl Checker<'_, '_> {
                     );
                 }
             }
-            if let ContentSpec::Fixture(f) = spec
-                && !(self.fixture_exists)(f)
-            {
-                self.err(&here, format!("fixture {f} not found"), None);
+            match spec {
+                ContentSpec::Fixture(f) => {
+                    if let Err(e) = (self.fixture)(f) {
+                        self.err(&here, format!("content {name}: fixture {f}: {e}"), None);
+                    }
+                }
+                ContentSpec::Random(n) => {
+                    let field = format!("content {name}: random");
+                    self.bounded(&here, &field, Bound::ContentBytes, *n);
+                }
+                ContentSpec::Image(i) => {
+                    let field = format!("content {name}: pad_to");
+                    self.bounded(&here, &field, Bound::ContentBytes, i.pad_to.unwrap_or(0));
+                }
+                _ => {}
             }
             if let ContentSpec::Index(i) = spec {
                 for w in i
@@ -334,8 +351,9 @@ impl Checker<'_, '_> {
                 None,
             );
         }
-        if st.repeat.is_some() {
+        if let Some(n) = st.repeat {
             scope.defined.insert("i".into());
+            self.bounded(src, &format!("{label}: repeat"), Bound::Repeat, n.into());
         }
         let mut when = vec![];
         for (var, p) in &st.when {
@@ -402,6 +420,10 @@ impl Checker<'_, '_> {
         strings.extend(p.reference.as_deref());
         strings.extend(p.repo.as_deref());
         self.placeholders(src, label, &strings, scope);
+        if let Some(n) = p.parallel {
+            let field = format!("{label}: push.parallel");
+            self.bounded(src, &field, Bound::Parallel, n.into());
+        }
         let out = match (&p.blob, &p.manifest) {
             (Some(b), None) => {
                 if p.reference.is_some() {

@@ -8,6 +8,7 @@
 //! from a directory or from a corpus embedded in the binary.
 
 mod aliases;
+mod bounds;
 mod catalogue;
 mod check;
 mod diagnostics;
@@ -24,6 +25,7 @@ use diagnostics::FileText;
 
 use super::corpus::{Corpus, Layer, SpecKind, SpecsMode};
 use super::fixtures::Fixtures;
+use super::foreign::ForeignUrls;
 use super::model::{Profile, ProfilesFile, Requirement, RequirementsFile};
 use super::plan::{self, Scenario};
 use super::raw::ScenarioFile;
@@ -36,6 +38,9 @@ pub struct Specs {
     pub fixtures: Fixtures,
     /// Old names of renamed requirements and scenarios.
     pub aliases: Aliases,
+    /// Whether the scenarios may send requests to other hosts than the registry: checked
+    /// when they load, and again by the runner on the URLs they build.
+    pub foreign_urls: ForeignUrls,
 }
 
 impl Specs {
@@ -125,6 +130,7 @@ pub fn load_corpus(corpus: &Corpus) -> Result<Specs, Vec<Diagnostic>> {
             profiles: &texts(SpecKind::Profiles),
             aliases: &texts(SpecKind::Aliases),
             scenarios: &scenarios,
+            foreign_urls: corpus.foreign_urls(),
         },
         corpus.fixtures(),
     )
@@ -157,6 +163,7 @@ pub fn load_files(
             profiles: &one(profiles),
             aliases: &[],
             scenarios,
+            foreign_urls: ForeignUrls::Refused,
         },
         fixtures,
     )
@@ -170,6 +177,7 @@ pub(crate) struct Texts<'a> {
     pub profiles: &'a [(String, String)],
     pub aliases: &'a [(String, String)],
     pub scenarios: &'a [(String, String)],
+    pub foreign_urls: ForeignUrls,
 }
 
 fn file_texts(files: &[(String, String)]) -> Vec<FileText<'_>> {
@@ -187,8 +195,9 @@ pub(crate) fn load_layers(texts: &Texts<'_>, fixtures: Fixtures) -> Result<Specs
         scenarios: vec![],
         fixtures,
         aliases: Aliases::default(),
+        foreign_urls: texts.foreign_urls,
     };
-    let fixture_exists = |f: &str| specs.fixtures.exists(f);
+    let fixture = |f: &str| specs.fixtures.check(f);
     for req_file in file_texts(texts.requirements) {
         let Some(f) = parse::parse_yaml::<RequirementsFile>(&req_file, &mut diags) else {
             continue;
@@ -253,7 +262,8 @@ pub(crate) fn load_layers(texts: &Texts<'_>, fixtures: Fixtures) -> Result<Specs
             specs: &specs,
             file: &file,
             library: &f.steps,
-            fixture_exists: &fixture_exists,
+            fixture: &fixture,
+            foreign_urls: specs.foreign_urls,
             diags: &mut diags,
         };
         let mut planned = vec![];

@@ -1,7 +1,9 @@
 //! A request step checked and planned: its query, headers and body, its expectations, the
 //! captures later steps use and the answers that mean an optional feature is absent.
 
+use super::bounds::Bound;
 use super::check::{Checker, Scope};
+use crate::runner::foreign::{self, ForeignUrls};
 use crate::runner::plan::{self, Source};
 use crate::runner::raw;
 use crate::runner::template;
@@ -15,6 +17,14 @@ impl Checker<'_, '_> {
         r: &raw::Request,
         scope: &mut Scope<'_>,
     ) -> plan::RequestStep {
+        if self.foreign_urls == ForeignUrls::Refused && foreign::leaves_registry(&r.url) {
+            let url = &r.url;
+            let message =
+                format!("{label}: url {url:?} leads to another host than the registry under test");
+            let hint = "name the registry by a path (/v2/…) or {registry}; a scenario reaches \
+                        other hosts only with --allow-foreign-urls";
+            self.err(src, message, Some(hint.into()));
+        }
         let mut strings: Vec<&str> = vec![&r.url];
         let mut query = vec![];
         for (k, v) in &r.query {
@@ -43,8 +53,8 @@ impl Checker<'_, '_> {
                 Some(plan::Body::Json(v.clone()))
             }
             Some(raw::Body::Fixture(f)) => {
-                if !(self.fixture_exists)(f) {
-                    self.err(src, format!("{label}: fixture {f} not found"), None);
+                if let Err(e) = (self.fixture)(f) {
+                    self.err(src, format!("{label}: fixture {f}: {e}"), None);
                 }
                 Some(plan::Body::Fixture(f.clone()))
             }
@@ -53,6 +63,12 @@ impl Checker<'_, '_> {
             scope.defined.insert("chunk.start".into());
             scope.defined.insert("chunk.end".into());
             self.content_known(src, label, &c.content, scope);
+            self.bounded(
+                src,
+                &format!("{label}: chunks.count"),
+                Bound::Chunks,
+                c.count.into(),
+            );
             if c.count == 0 {
                 self.err(
                     src,
@@ -180,6 +196,8 @@ impl Checker<'_, '_> {
             scope.made_by.insert(c.name.clone(), scope.current);
         }
         if let Some(p) = &r.paginate {
+            let field = format!("{label}: paginate.max_pages");
+            self.bounded(src, &field, Bound::Pages, p.max_pages.into());
             // a page that breaks the walk is blamed on what the step checks
             if expect.is_empty() {
                 self.err(

@@ -132,6 +132,7 @@ async fn replay(f: &Finding, reg: &Reg) -> ScenarioResult {
         fixtures: root().join("fixtures").into(),
         check_warnings: false,
         cleanup: false,
+        foreign_urls: Default::default(),
     };
     exec::run(&ctx, s).await
 }
