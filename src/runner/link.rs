@@ -13,9 +13,9 @@ pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// as large as the body cap allows, and the run holds every entry until the step ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Cap {
-    #[error("more than {MAX_ENTRIES} entries across its pages (the cap on one step's list)")]
+    #[error("more than {MAX_ENTRIES} entries (the cap on what one paginated step collects)")]
     Entries,
-    #[error("more than {MAX_BYTES} bytes of pages (the cap on one step's list)")]
+    #[error("more than {MAX_BYTES} bytes (the cap on what one paginated step reads)")]
     Bytes,
 }
 

@@ -124,7 +124,7 @@ impl Runner<'_> {
             let mut collected = Collected::default();
             let capped = |n, cap: Cap| {
                 error(format!(
-                    "pagination stopped at page {n}: the pages hold {cap}"
+                    "pagination stopped at page {n}: the pages so far hold {cap}"
                 ))
             };
             for n in 0.. {
