@@ -1,7 +1,50 @@
 //! Pagination: the target of `rel="next"` in a `Link` header (RFC 8288), and, for a
-//! registry that sends none, the next page asked for with `last`.
+//! registry that sends none, the next page asked for with `last`; the caps on what one
+//! step collects across its pages.
 
 use reqwest::Url;
+
+/// Entries one paginated step collects at most, across all its pages.
+pub const MAX_ENTRIES: usize = 100_000;
+/// Bytes of pages one paginated step reads at most, across all its pages.
+pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A cap on what a paginated step collects: a registry may send pages without end, each
+/// as large as the body cap allows, and the run holds every entry until the step ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Cap {
+    #[error("more than {MAX_ENTRIES} entries (the cap on what one paginated step collects)")]
+    Entries,
+    #[error("more than {MAX_BYTES} bytes (the cap on what one paginated step reads)")]
+    Bytes,
+}
+
+/// What a paginated step has collected so far, held to the caps.
+#[derive(Debug, Default)]
+pub struct Collected {
+    entries: usize,
+    bytes: u64,
+}
+
+impl Collected {
+    /// Counts a page's bytes, before it is parsed.
+    pub fn page(&mut self, bytes: usize) -> Result<(), Cap> {
+        self.bytes = self.bytes.saturating_add(bytes as u64);
+        if self.bytes > MAX_BYTES {
+            return Err(Cap::Bytes);
+        }
+        Ok(())
+    }
+
+    /// Counts a page's entries, before they are kept.
+    pub fn entries(&mut self, n: usize) -> Result<(), Cap> {
+        self.entries = self.entries.saturating_add(n);
+        if self.entries > MAX_ENTRIES {
+            return Err(Cap::Entries);
+        }
+        Ok(())
+    }
+}
 
 /// The target of `rel="next"` among `Link` header values (each may hold several links).
 pub fn next_link(values: &[String]) -> Option<String> {
@@ -81,6 +124,17 @@ mod tests {
         // a malformed link does not hide a good one after it
         assert_eq!(l(&["garbage, <n>; rel=\"next\""]).as_deref(), Some("n"));
         assert_eq!(l(&[]), None);
+    }
+
+    #[test]
+    fn collected_lists_are_capped() {
+        let mut c = Collected::default();
+        assert_eq!(c.entries(MAX_ENTRIES), Ok(()));
+        assert_eq!(c.entries(1), Err(Cap::Entries));
+        let mut c = Collected::default();
+        assert_eq!(c.page(MAX_BYTES as usize), Ok(()));
+        assert_eq!(c.page(1), Err(Cap::Bytes));
+        assert!(Cap::Entries.to_string().contains("100000 entries"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod content;
 pub mod corpus;
 pub mod coverage;
 pub mod error;
+pub mod evidence;
 pub mod exec;
 pub mod expect;
 pub mod explain;

@@ -8,6 +8,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::evidence::Evidence;
+
 /// A regex compiled once, when the scenario file is read.
 #[derive(Clone, Debug)]
 pub struct Pattern(pub regex_lite::Regex);
@@ -174,13 +176,13 @@ impl Predicate {
         let mut out = vec![];
         let Some(got) = got else {
             if !self.absent && !self.optional {
-                out.push(Mismatch::new(self.describe_presence(), "missing".into()));
+                out.push(Mismatch::new(self.describe_presence(), "missing"));
             }
             return Ok(out);
         };
         let shown = show(got);
         if self.absent {
-            out.push(Mismatch::new("absent".into(), shown));
+            out.push(Mismatch::new("absent", shown));
             return Ok(out);
         }
         if let Some(e) = &self.equals {
@@ -193,7 +195,7 @@ impl Predicate {
             let ne = render(ne)?;
             if loose_eq(got, &ne) {
                 out.push(Mismatch::new(
-                    format!("anything but {}", show(&ne)),
+                    Evidence::labelled("anything but ", &show(&ne)),
                     shown.clone(),
                 ));
             }
@@ -204,9 +206,10 @@ impl Predicate {
                 .map(&mut *render)
                 .collect::<Result<Vec<_>, _>>()?;
             if !opts.iter().any(|o| loose_eq(got, o)) {
-                let list: Vec<String> = opts.iter().map(show).collect();
+                let list: Vec<Evidence> = opts.iter().map(show).collect();
+                let list: Vec<&str> = list.iter().map(Evidence::as_str).collect();
                 out.push(Mismatch::new(
-                    format!("one of {}", list.join(", ")),
+                    Evidence::labelled("one of ", &list.join(", ").into()),
                     shown.clone(),
                 ));
             }
@@ -218,7 +221,7 @@ impl Predicate {
             };
             if !re.is_match(&text) {
                 out.push(Mismatch::new(
-                    format!("matching /{}/", re.as_str()),
+                    Evidence::args(format_args!("matching /{}/", re.as_str())),
                     shown.clone(),
                 ));
             }
@@ -231,7 +234,7 @@ impl Predicate {
             };
             if !ok {
                 out.push(Mismatch::new(
-                    format!("containing {}", show(&want)),
+                    Evidence::labelled("containing ", &show(&want)),
                     shown.clone(),
                 ));
             }
@@ -259,26 +262,39 @@ impl Predicate {
         }
         if self.sorted {
             match got.as_array() {
-                None => out.push(Mismatch::new("a sorted array".into(), shown.clone())),
+                None => out.push(Mismatch::new("a sorted array", shown.clone())),
                 Some(_) => {
                     if let Some(pair) = unsorted(got) {
-                        out.push(Mismatch::new("lexical order".into(), pair));
+                        out.push(Mismatch::new("lexical order", pair));
                     }
                 }
             }
         }
         if self.no_duplicates {
             let mut seen = std::collections::HashSet::new();
+            let mut twice = 0usize;
             for x in got.as_array().into_iter().flatten() {
                 if !seen.insert(x.to_string()) {
-                    out.push(Mismatch::new("no duplicates".into(), format!("{x} twice")));
+                    twice += 1;
+                    // a list of any length keeps a bounded account: the first few, then
+                    // how many more
+                    if twice <= LISTED {
+                        let shown = Evidence::args(format_args!("{x} twice"));
+                        out.push(Mismatch::new("no duplicates", shown));
+                    }
                 }
+            }
+            if twice > LISTED {
+                out.push(Mismatch::new(
+                    "no duplicates",
+                    format!("{} more duplicates", twice - LISTED),
+                ));
             }
         }
         Ok(out)
     }
 
-    fn describe_presence(&self) -> String {
+    fn describe_presence(&self) -> Evidence {
         if self.present && !self.tests_value() {
             "present".into()
         } else if let Some(e) = &self.equals {
@@ -294,38 +310,38 @@ impl Predicate {
 #[error("{0}")]
 pub struct RenderError(pub String);
 
-/// One unmet predicate: what was expected and what came, kept apart for reports.
+/// Mismatches of one kind listed one by one before the rest are only counted (duplicates
+/// in a list of any length).
+pub(crate) const LISTED: usize = 20;
+
+/// One unmet predicate: what was expected and what came, kept apart for reports (as
+/// [`Evidence`]: cut before it is kept).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Mismatch {
-    pub expected: String,
-    pub got: String,
+    pub expected: Evidence,
+    pub got: Evidence,
 }
 
 impl Mismatch {
-    pub(crate) fn new(expected: String, got: String) -> Mismatch {
-        Mismatch { expected, got }
-    }
-}
-
-fn describe_len(len: Option<usize>, shown: &str) -> String {
-    match len {
-        Some(l) => format!("length {l}: {shown}"),
-        None => format!("no length: {shown}"),
-    }
-}
-
-/// A value as a message shows it: strings quoted, long ones cut.
-pub(crate) fn show(v: &Value) -> String {
-    let s = v.to_string();
-    if s.len() > 512 {
-        let mut cut = 512;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
+    pub(crate) fn new(expected: impl Into<Evidence>, got: impl Into<Evidence>) -> Mismatch {
+        Mismatch {
+            expected: expected.into(),
+            got: got.into(),
         }
-        format!("{}… ({} bytes)", &s[..cut], s.len())
-    } else {
-        s
     }
+}
+
+fn describe_len(len: Option<usize>, shown: &Evidence) -> Evidence {
+    match len {
+        Some(l) => Evidence::labelled(&format!("length {l}: "), shown),
+        None => Evidence::labelled("no length: ", shown),
+    }
+}
+
+/// A value as a message shows it: JSON (strings quoted), long ones cut with their size and
+/// digest.
+pub(crate) fn show(v: &Value) -> Evidence {
+    Evidence::json(v)
 }
 
 pub(crate) fn contains(hay: &Value, needle: &Value) -> bool {
@@ -360,12 +376,17 @@ pub(crate) fn loose_eq(got: &Value, want: &Value) -> bool {
 }
 
 /// The first pair out of lexical (case-insensitive, as the spec describes) order.
-pub(crate) fn unsorted(v: &Value) -> Option<String> {
+pub(crate) fn unsorted(v: &Value) -> Option<Evidence> {
     let a = v.as_array()?;
     let s: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
     s.windows(2)
         .find(|w| w[0].to_lowercase() > w[1].to_lowercase())
-        .map(|w| format!("{:?} before {:?}", w[0], w[1]))
+        .map(|w| {
+            Evidence::labelled(
+                &format!("{} before ", Evidence::args(format_args!("{:?}", w[0]))),
+                &Evidence::args(format_args!("{:?}", w[1])),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -34,6 +34,10 @@ pub struct Credentials {
     pub password: String,
 }
 
+/// The largest response body read unless `--max-body` says otherwise. Every scenario
+/// running at once may hold one, so bodies take at most this times the test threads.
+pub const DEFAULT_MAX_BODY: u64 = 32 * 1024 * 1024;
+
 /// Client settings.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -53,7 +57,7 @@ impl Default for ClientConfig {
         ClientConfig {
             registry: None,
             timeout: Duration::from_secs(30),
-            max_body: 256 * 1024 * 1024,
+            max_body: DEFAULT_MAX_BODY,
             insecure: false,
             ca_file: None,
             credentials: None,

@@ -10,9 +10,10 @@ use super::scenario::{Runner, stop_text};
 use super::{CheckFailure, Stop, error, framing_failure};
 use crate::oci::{Digest, ErrorCode};
 use crate::runner::client::Response;
+use crate::runner::evidence::Evidence;
 use crate::runner::jsonpath::json_path;
 use crate::runner::plan::{BodyCheck, Check, Expectation, Method, Query, RequestStep, Test};
-use crate::runner::predicate::{Mismatch, Predicate, RenderError};
+use crate::runner::predicate::{LISTED, Mismatch, Predicate, RenderError};
 
 impl Runner<'_> {
     /// Every check of every expectation is judged, and every failure reported, in this
@@ -94,12 +95,13 @@ impl Runner<'_> {
                     }
                     Query::Json(path) => {
                         let path = self.render(path)?;
-                        what = format!("json {path}");
+                        // the path may hold a value the registry sent: cut like one
+                        what = Evidence::args(format_args!("json {path}")).into();
                         match serde_json::from_slice::<Value>(&res.body) {
                             Err(x) => {
                                 m.push(Mismatch::new(
-                                    "a JSON body".into(),
-                                    format!("not JSON: {x}"),
+                                    "a JSON body",
+                                    Evidence::args(format_args!("not JSON: {x}")),
                                 ));
                                 None
                             }
@@ -135,7 +137,10 @@ impl Runner<'_> {
                                 ));
                             }
                         }
-                        Err(x) => m.push(Mismatch::new("a digest".into(), format!("{h:?} ({x})"))),
+                        Err(x) => m.push(Mismatch::new(
+                            "a digest",
+                            Evidence::args(format_args!("{h:?} ({x})")),
+                        )),
                     }
                 }
             }
@@ -158,7 +163,7 @@ impl Runner<'_> {
             BodyCheck::Empty(want) => {
                 if *want != body.is_empty() {
                     m.push(Mismatch::new(
-                        if *want { "empty" } else { "non-empty" }.into(),
+                        if *want { "empty" } else { "non-empty" },
                         format!("{} bytes", body.len()),
                     ));
                 }
@@ -213,7 +218,7 @@ impl Runner<'_> {
             .next()
             .map(|c| c.source.to_string())
             .unwrap_or_default();
-        let failure = |req: &str, query: &str, expected: &str, problems: Vec<String>| {
+        let failure = |req: &str, query: &str, expected: &str, problems: Vec<Evidence>| {
             problems
                 .into_iter()
                 .map(|got| CheckFailure {
@@ -282,7 +287,7 @@ fn push_mismatches(
 ) {
     out.extend(m.into_iter().map(|m| CheckFailure {
         requirement: Some(e.requirement.clone()),
-        query: what.to_string(),
+        query: what.into(),
         expected: m.expected,
         got: m.got,
         source: c.source.to_string(),
@@ -299,8 +304,8 @@ fn error_code(codes: &[ErrorCode], body: &[u8]) -> Vec<Mismatch> {
     };
     match v.get("errors").and_then(Value::as_array) {
         None => vec![Mismatch::new(
-            "an error envelope".into(),
-            format!("JSON without \"errors\": {v}"),
+            "an error envelope",
+            Evidence::labelled("JSON without \"errors\": ", &Evidence::json(&v)),
         )],
         Some(errs) => {
             let got: Vec<&str> = errs
@@ -310,73 +315,118 @@ fn error_code(codes: &[ErrorCode], body: &[u8]) -> Vec<Mismatch> {
             if got.iter().any(|g| want.contains(g)) {
                 vec![]
             } else {
-                vec![Mismatch::new(want.join(" or "), format!("{got:?}"))]
+                vec![Mismatch::new(
+                    want.join(" or "),
+                    Evidence::args(format_args!("{got:?}")),
+                )]
             }
         }
     }
 }
 
 /// Problems with the error envelope of a 4xx answer whose body is JSON: (shape, code form).
-pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> (Vec<String>, Vec<String>) {
-    let (mut shape, mut form) = (vec![], vec![]);
+/// Each list names its first [`LISTED`] problems, then counts the rest: an envelope of any
+/// length gets a bounded account.
+pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> (Vec<Evidence>, Vec<Evidence>) {
+    let (mut shape, mut form) = (Problems::default(), Problems::default());
     if !(400..500).contains(&status) {
-        return (shape, form);
+        return (shape.done(), form.done());
     }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return (shape, form);
+        return (shape.done(), form.done());
     };
     let Some(errs) = v.get("errors").and_then(Value::as_array) else {
-        shape.push(format!(
-            "{status} body is JSON but has no \"errors\" array: {v}"
-        ));
-        return (shape, form);
+        shape.push(|| {
+            Evidence::labelled(
+                &format!("{status} body is JSON but has no \"errors\" array: "),
+                &Evidence::json(&v),
+            )
+        });
+        return (shape.done(), form.done());
     };
     for e in errs {
         match e.get("code") {
             Some(Value::String(c)) => {
                 if c.is_empty() || !c.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
-                    form.push(format!(
-                        "error code {c:?} is not uppercase letters and underscores"
-                    ));
+                    form.push(|| {
+                        Evidence::args(format_args!(
+                            "error code {c:?} is not uppercase letters and underscores"
+                        ))
+                    });
                 } else if ErrorCode::parse(c).is_none() {
                     // "The code field MUST be one of the following" (error-codes); the legacy
                     // Docker codes the spec lets clients meet are in the table too
-                    form.push(format!(
-                        "error code {c:?} is neither in the spec's table nor a legacy Docker code"
-                    ));
+                    form.push(|| {
+                        Evidence::args(format_args!(
+                            "error code {c:?} is neither in the spec's table nor a legacy Docker code"
+                        ))
+                    });
                 }
             }
-            _ => shape.push(format!("error entry without a string \"code\": {e}")),
+            _ => shape.push(|| {
+                Evidence::labelled(
+                    "error entry without a string \"code\": ",
+                    &Evidence::json(e),
+                )
+            }),
         }
         if let Some(m) = e.get("message")
             && !m.is_string()
         {
-            shape.push(format!("error \"message\" is not a string: {m}"));
+            shape.push(|| {
+                Evidence::labelled("error \"message\" is not a string: ", &Evidence::json(m))
+            });
         }
     }
-    (shape, form)
+    (shape.done(), form.done())
+}
+
+/// Problems of one kind: the first [`LISTED`] kept, the rest counted.
+#[derive(Default)]
+struct Problems {
+    listed: Vec<Evidence>,
+    more: usize,
+}
+
+impl Problems {
+    /// `problem` is only written out while there is room for it.
+    fn push(&mut self, problem: impl FnOnce() -> Evidence) {
+        if self.listed.len() < LISTED {
+            self.listed.push(problem());
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn done(mut self) -> Vec<Evidence> {
+        if self.more > 0 {
+            self.listed
+                .push(format!("… and {} more like these", self.more).into());
+        }
+        self.listed
+    }
 }
 
 static WARNING: LazyLock<regex_lite::Regex> =
     LazyLock::new(|| regex_lite::Regex::new(r#"^299 - "([^"\\]|\\.)*"$"#).expect("static regex"));
 
 /// Problems with `Warning` headers (spec main): `299 - "text"`, no date, 4096 bytes at most.
-pub(crate) fn warning_problems(values: &[String]) -> Vec<String> {
-    let mut p = vec![];
+pub(crate) fn warning_problems(values: &[String]) -> Vec<Evidence> {
+    let mut p = Problems::default();
     let total: usize = values.iter().map(String::len).sum();
     if total > 4096 {
-        p.push(format!(
-            "Warning headers carry {total} bytes, more than 4096"
-        ));
+        p.push(|| format!("Warning headers carry {total} bytes, more than 4096").into());
     }
     for v in values {
         if !WARNING.is_match(v.trim()) {
-            p.push(format!(
-                "Warning {v:?} is not of the form 299 - \"text\" (and without a date)"
-            ));
+            p.push(|| {
+                Evidence::args(format_args!(
+                    "Warning {v:?} is not of the form 299 - \"text\" (and without a date)"
+                ))
+            });
         }
     }
-    p
+    p.done()
 }
 
 fn compare_bytes(m: &mut Vec<Mismatch>, what: &str, want: &[u8], got: &[u8]) {
@@ -400,8 +450,9 @@ fn compare_bytes(m: &mut Vec<Mismatch>, what: &str, want: &[u8], got: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::envelope_problems;
+    use crate::runner::evidence::Evidence;
 
-    fn form(body: &str) -> Vec<String> {
+    fn form(body: &str) -> Vec<Evidence> {
         envelope_problems(400, body.as_bytes()).1
     }
 
@@ -412,6 +463,24 @@ mod tests {
             assert_eq!(p.len(), 1, "{code}: {p:?}");
             assert!(p[0].contains("neither in the spec's table"), "{p:?}");
         }
+    }
+
+    #[test]
+    fn an_envelope_of_any_length_gets_a_bounded_account() {
+        let entries = vec![r#"{"code":"NOPE"}"#; 10_000].join(",");
+        let p = form(&format!(r#"{{"errors":[{entries}]}}"#));
+        assert_eq!(p.len(), super::LISTED + 1, "{p:?}");
+        assert!(p[super::LISTED].contains("9980 more"), "{p:?}");
+        // a huge body that is no envelope is shown cut, with its size and digest
+        let body = format!(r#"{{"junk":"{}"}}"#, "a".repeat(1 << 20));
+        let shape = envelope_problems(404, body.as_bytes()).0;
+        let digest = crate::oci::Digest::sha256(body.as_bytes());
+        assert!(shape[0].len() < 1024, "{}", shape[0].len());
+        assert!(
+            shape[0].ends_with(&format!("({} bytes, {digest})", body.len())),
+            "{}",
+            shape[0]
+        );
     }
 
     #[test]

@@ -37,8 +37,8 @@ impl Runner<'_> {
                         return Err(fail(
                             step_req,
                             &format!("header {name}"),
-                            "present (later steps use it)".into(),
-                            "missing".into(),
+                            "present (later steps use it)",
+                            "missing",
                             &c.source,
                         ));
                     };
@@ -47,7 +47,7 @@ impl Runner<'_> {
                             fail(
                                 step_req,
                                 &format!("header {name}"),
-                                "a URL reference".into(),
+                                "a URL reference",
                                 format!("{raw:?} ({e})"),
                                 &c.source,
                             )
@@ -131,8 +131,8 @@ impl Runner<'_> {
                             return Err(fail(
                                 step_req,
                                 &format!("json {}", paths.join("|")),
-                                "present (later steps use it)".into(),
-                                "missing".into(),
+                                "present (later steps use it)",
+                                "missing",
                                 &c.source,
                             ));
                         }

@@ -15,6 +15,7 @@ mod scenario;
 use reqwest::Url;
 
 use super::client::{Client, Exchange, Response};
+use super::evidence::Evidence;
 use super::fixtures::Fixtures;
 use super::foreign::ForeignUrls;
 use super::model::Workflow;
@@ -86,23 +87,23 @@ pub struct CheckResult {
     /// `file:line:col` of the check.
     pub source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
+    pub expected: Option<Evidence>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub got: Option<String>,
+    pub got: Option<Evidence>,
     /// For a check not judged: what stopped the scenario before it (or the skip reason).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_by: Option<String>,
 }
 
 /// One check that did not hold: the requirement it breaks, what was looked at, what was
-/// expected and what came, and where the check is written.
+/// expected and what came (cut, as all evidence), and where the check is written.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CheckFailure {
     pub requirement: Option<String>,
     /// What was looked at: `status`, `header Location`, `json tags`, `body`, …
-    pub query: String,
-    pub expected: String,
-    pub got: String,
+    pub query: Evidence,
+    pub expected: Evidence,
+    pub got: Evidence,
     /// `file:line:col` of the check.
     pub source: String,
     /// Why the mismatch matters, when the scenario says.
@@ -157,15 +158,16 @@ pub struct ScenarioResult {
     pub exchanges: Vec<Exchange>,
 }
 
-/// How a scenario stopped early.
+/// How a scenario stopped early. An error's text may quote what the registry sent (a URL,
+/// a header), so it is kept as evidence too.
 enum Stop {
     Fail(Vec<CheckFailure>),
-    Error(String),
+    Error(Evidence),
     Skip(String),
 }
 
-fn error(m: impl ToString) -> Stop {
-    Stop::Error(m.to_string())
+fn error(m: impl std::fmt::Display) -> Stop {
+    Stop::Error(Evidence::args(format_args!("{m}")))
 }
 
 /// The requirement every answer is held to by HTTP itself: a body as long as its framing
@@ -179,7 +181,7 @@ fn framing_failure(res: &Response, at: &str) -> Option<CheckFailure> {
         requirement: Some(FRAMING.into()),
         query: "body framing".into(),
         expected: "a body as long as its headers announce".into(),
-        got: f.to_string(),
+        got: Evidence::args(format_args!("{f}")),
         source: at.to_string(),
         because: None,
     })
@@ -189,15 +191,15 @@ fn framing_failure(res: &Response, at: &str) -> Option<CheckFailure> {
 fn fail(
     requirement: Option<&str>,
     query: &str,
-    expected: String,
-    got: String,
+    expected: impl Into<Evidence>,
+    got: impl Into<Evidence>,
     at: &Source,
 ) -> Stop {
     Stop::Fail(vec![CheckFailure {
         requirement: requirement.map(String::from),
-        query: query.to_string(),
-        expected,
-        got,
+        query: query.into(),
+        expected: expected.into(),
+        got: got.into(),
         source: at.to_string(),
         because: None,
     }])

@@ -83,7 +83,7 @@ impl Runner<'_> {
                     return Err(fail(
                         Some("push.manifest.201"),
                         &format!("status of PUT manifest {content}"),
-                        "201".into(),
+                        "201",
                         res.status.to_string(),
                         &step.source,
                     ));
@@ -194,7 +194,7 @@ async fn push_blob_by(
         return Err(fail(
             Some("push.post.202"),
             &format!("status of POST {start}"),
-            "202".into(),
+            "202",
             res.status.to_string(),
             at,
         ));
@@ -216,7 +216,7 @@ async fn push_blob_by(
             return Err(fail(
                 Some("push.chunk.202"),
                 &format!("status of the PATCH of {name}"),
-                "202".into(),
+                "202",
                 res.status.to_string(),
                 at,
             ));
@@ -236,7 +236,7 @@ async fn push_blob_by(
         return Err(fail(
             Some(close.0),
             &format!("status of {} of {name}", close.1),
-            "201".into(),
+            "201",
             res.status.to_string(),
             at,
         ));
@@ -257,8 +257,8 @@ fn session_location(
         fail(
             Some(requirement),
             &format!("header Location of the {method}"),
-            "present".into(),
-            "missing".into(),
+            "present",
+            "missing",
             at,
         )
     })?;
@@ -266,7 +266,7 @@ fn session_location(
         fail(
             Some(requirement),
             &format!("header Location of the {method}"),
-            "a URL reference".into(),
+            "a URL reference",
             format!("{loc:?} ({e})"),
             at,
         )

@@ -8,8 +8,9 @@ use serde_json::Value;
 use super::scenario::Runner;
 use super::{Stop, error, fail};
 use crate::runner::client::{Response, display_url};
+use crate::runner::evidence::Evidence;
 use crate::runner::jsonpath::json_path;
-use crate::runner::link::{after_last, next_link};
+use crate::runner::link::{Cap, Collected, after_last, next_link};
 use crate::runner::plan::{Body, Method, Request, RequestStep, Source, Step};
 
 impl Runner<'_> {
@@ -126,18 +127,30 @@ impl Runner<'_> {
             let mut page_url = url;
             // once a registry has sent a Link, a page without one is the last
             let mut links = false;
+            // a list past the caps cannot be judged: the step ends in an error, not a
+            // verdict on the registry
+            let mut collected = Collected::default();
+            let capped = |n, cap: Cap| {
+                error(format!(
+                    "pagination stopped at page {n}: the pages so far hold {cap}"
+                ))
+            };
             for n in 0.. {
+                collected
+                    .page(page.body.len())
+                    .map_err(|cap| capped(n, cap))?;
                 let v: Value = serde_json::from_slice(&page.body).map_err(|e| {
                     fail(
                         req_of_step,
                         &format!("page {n}"),
-                        "a JSON body".into(),
-                        format!("not JSON: {e}"),
+                        "a JSON body",
+                        Evidence::args(format_args!("not JSON: {e}")),
                         &step.source,
                     )
                 })?;
                 let received = match json_path(&v, &p.collect) {
                     Some(Value::Array(a)) => {
+                        collected.entries(a.len()).map_err(|cap| capped(n, cap))?;
                         all.extend(a.iter().cloned());
                         a.len()
                     }
@@ -146,8 +159,8 @@ impl Runner<'_> {
                         return Err(fail(
                             req_of_step,
                             &format!("json {} of page {n}", p.collect),
-                            "an array".into(),
-                            other.to_string(),
+                            "an array",
+                            Evidence::json(other),
                             &step.source,
                         ));
                     }
@@ -173,7 +186,7 @@ impl Runner<'_> {
                         req_of_step,
                         "pages",
                         format!("the end of the list within {} pages", p.max_pages),
-                        format!("still a next page: {next}"),
+                        Evidence::args(format_args!("still a next page: {next}")),
                         &step.source,
                     ));
                 }

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::runner::client::{Exchange, Response, TransportError, display_url};
 use crate::runner::content::{ContentStore, Resolved};
+use crate::runner::evidence::Evidence;
 use crate::runner::foreign::Reach;
 use crate::runner::plan::{Builtin, Check, Expectation, Needs, Scenario, Slice, Step, StepKind};
 use crate::runner::predicate::RenderError;
@@ -176,7 +177,7 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
                         .join("\n");
                     (Verdict::Fail, failures, message)
                 }
-                Stop::Error(m) => (Verdict::Error, vec![], m),
+                Stop::Error(m) => (Verdict::Error, vec![], m.into()),
                 Stop::Skip(_) => unreachable!("handled above"),
             };
             let lead = lead.unwrap_or(span.len());
@@ -429,7 +430,7 @@ impl<'a> Runner<'a> {
                     requirement: Some(super::FRAMING.into()),
                     query: "answer".into(),
                     expected: "an HTTP answer".into(),
-                    got: e.to_string(),
+                    got: Evidence::args(format_args!("{e}")),
                     source: String::new(),
                     because: None,
                 }]),
@@ -592,7 +593,8 @@ fn check_results(
 /// template, an unknown content).
 pub(super) fn stop_text(s: Stop) -> String {
     match s {
-        Stop::Error(m) | Stop::Skip(m) => m,
+        Stop::Error(m) => m.into(),
+        Stop::Skip(m) => m,
         Stop::Fail(f) => f
             .iter()
             .map(super::CheckFailure::line)

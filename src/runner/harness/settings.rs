@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use reqwest::Url;
 
-use crate::runner::client::{ClientConfig, Credentials, display_url};
+use crate::runner::client::{ClientConfig, Credentials, DEFAULT_MAX_BODY, display_url};
 use crate::runner::corpus::SpecsMode;
 use crate::runner::error::RunError;
 use crate::runner::loader::Specs;
@@ -24,6 +24,11 @@ pub struct ConnectionArgs {
     /// PEM file of extra CA certificates to trust.
     #[arg(long)]
     pub ca_file: Option<PathBuf>,
+    /// Largest response body read (`64MiB`, `500kB`, bytes); a larger one is an error.
+    /// Each scenario running at once may hold one, so bodies take at most this times
+    /// --test-threads.
+    #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_size)]
+    pub max_body: u64,
 }
 
 impl Default for ConnectionArgs {
@@ -32,17 +37,32 @@ impl Default for ConnectionArgs {
             timeout: 30,
             insecure: false,
             ca_file: None,
+            max_body: DEFAULT_MAX_BODY,
         }
+    }
+}
+
+/// A size as `--max-body` takes it: bytes, or with a unit (`64MiB`, `1GiB`, `500kB`).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = s.trim().parse()?;
+    match size.as_u64() {
+        0 => Err("a size of at least one byte".into()),
+        n => Ok(n),
     }
 }
 
 impl ConnectionArgs {
     /// The client settings these flags ask for, with the credentials given for the
     /// registry at `registry` (its origin alone receives them).
+    #[allow(
+        clippy::needless_update,
+        reason = "settings the client gains later keep their defaults"
+    )]
     pub fn client_config(&self, registry: &Url, credentials: Option<Credentials>) -> ClientConfig {
         ClientConfig {
             registry: Some(registry.clone()),
             timeout: Duration::from_secs(self.timeout.max(1)),
+            max_body: self.max_body,
             insecure: self.insecure,
             ca_file: self.ca_file.clone(),
             credentials,
@@ -291,4 +311,35 @@ fn raw_url(args: &RunArgs) -> Option<String> {
                 format!("{scheme}://{host}")
             })
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Flags {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+    }
+
+    fn max_body(args: &[&str]) -> Result<u64, clap::Error> {
+        let all = std::iter::once("x").chain(args.iter().copied());
+        Flags::try_parse_from(all).map(|f| f.connection.client_config(None).max_body)
+    }
+
+    #[test]
+    fn max_body_takes_sizes_with_units() {
+        assert_eq!(max_body(&[]).unwrap(), DEFAULT_MAX_BODY);
+        assert_eq!(max_body(&[]).unwrap(), ConnectionArgs::default().max_body);
+        assert_eq!(max_body(&["--max-body", "64MiB"]).unwrap(), 64 << 20);
+        assert_eq!(max_body(&["--max-body", "1 GiB"]).unwrap(), 1 << 30);
+        assert_eq!(max_body(&["--max-body", "500kB"]).unwrap(), 500_000);
+        assert_eq!(max_body(&["--max-body", "4096"]).unwrap(), 4096);
+        for bad in ["0", "lots", "-1MiB"] {
+            assert!(max_body(&["--max-body", bad]).is_err(), "{bad}");
+        }
+    }
 }

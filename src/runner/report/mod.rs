@@ -17,6 +17,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::client::Exchange;
+use super::evidence::Evidence;
 use super::exec::{CheckResult, Outcome, ScenarioResult, Verdict};
 use super::loader::Specs;
 use super::verdict::requirement_verdicts;
@@ -105,9 +106,9 @@ pub struct FailureEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
     /// What was looked at: `status`, `header Location`, `json tags`, `body`, …
-    pub query: String,
-    pub expected: String,
-    pub got: String,
+    pub query: Evidence,
+    pub expected: Evidence,
+    pub got: Evidence,
     /// `file:line:col` of the check.
     pub source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
