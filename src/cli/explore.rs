@@ -124,14 +124,11 @@ async fn run(args: &ExploreArgs, embedded: Option<Url>) -> Result<ExitCode, Expl
     let base = match (&args.url, embedded) {
         (_, Some(u)) => u,
         (Some(raw), None) => {
-            let mut u = Url::parse(raw).map_err(|e| ExploreCliError::Url(raw.clone(), e))?;
-            if !u.username().is_empty() {
-                credentials = Some(Credentials {
-                    username: u.username().to_string(),
-                    password: u.password().unwrap_or("").to_string(),
-                });
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
+            let mut u = Url::parse(raw).map_err(|e| {
+                ExploreCliError::Url(regverify::runner::redact::userinfo_cut(raw), e)
+            })?;
+            if let Some(c) = regverify::runner::harness::take_credentials(&mut u) {
+                credentials = Some(c);
             }
             if !u.path().ends_with('/') {
                 let p = format!("{}/", u.path());

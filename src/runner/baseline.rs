@@ -11,14 +11,15 @@ use std::fmt::Write;
 use super::exec::Verdict;
 use super::expect::{Expectations, Expected};
 use super::results::{RunFile, ScenarioRecord};
+use super::sanitize::{line, yaml_quoted};
 
 /// The start of a reason still to be written by a person.
 pub const TO_FILL: &str = "FILL IN:";
 
-/// A YAML scalar that reads back as `s` whatever it holds (a JSON string is a YAML
-/// double-quoted scalar).
+/// A YAML scalar that reads back as `s` whatever it holds, a registry's text included
+/// (characters YAML cannot hold raw are written as escapes).
 fn quoted(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serialises")
+    yaml_quoted(s)
 }
 
 /// What the run saw of a scenario's failure, as the reason to replace.
@@ -39,7 +40,16 @@ fn seen(s: &ScenarioRecord, requirement: &str) -> String {
 }
 
 fn entry(out: &mut String, requirement: &str, scenario: Option<&str>, x: Option<&Expected>) {
-    let _ = writeln!(out, "  - requirement: {requirement}");
+    // ids are plain words; anything else in a results file is quoted so it reads back
+    let plain = !requirement.is_empty()
+        && requirement
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if plain {
+        let _ = writeln!(out, "  - requirement: {requirement}");
+    } else {
+        let _ = writeln!(out, "  - requirement: {}", quoted(requirement));
+    }
     if let Some(s) = scenario {
         let _ = writeln!(out, "    scenario: {}", quoted(s));
     }
@@ -58,7 +68,9 @@ pub fn make(run: &RunFile, source: &str, keep: Option<&Expectations>) -> String 
          # from a run against {} (profile {}, seed {}).\n\
          # Reasons starting with \"{TO_FILL}\" say only what the run saw: replace each with why\n\
          # the registry behaves so. Refresh with `regverify baseline RESULTS.json --update THIS_FILE`.",
-        run.registry, run.profile, run.seed
+        line(&run.registry),
+        line(&run.profile),
+        run.seed
     );
     let failed: Vec<(&str, &ScenarioRecord)> = run
         .scenarios

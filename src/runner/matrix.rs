@@ -90,7 +90,8 @@ impl Target {
     pub fn named(url: &str) -> Target {
         let label = reqwest::Url::parse(url)
             .map(|u| display_url(&u).trim_end_matches('/').to_string())
-            .unwrap_or_else(|_| url.to_string());
+            // a URL that does not parse is shown without its user-info all the same
+            .unwrap_or_else(|_| super::redact::userinfo_cut(url));
         Target {
             label,
             kind: TargetKind::Url,

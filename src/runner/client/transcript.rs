@@ -1,10 +1,12 @@
 //! What a run shows of its exchanges: each request and answer as recorded, with credentials,
-//! tokens and cookies redacted before anything is stored, so no report or log can leak them.
+//! tokens and cookies redacted before anything is stored or cut, so no report or log can
+//! leak them (the rules are in [`crate::runner::redact`]).
 
 use reqwest::Url;
 
 use super::FramingFault;
 use crate::oci::Digest;
+use crate::runner::redact::{redact, redact_header};
 
 /// One request and its response, as shown in transcripts and reports.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -16,6 +18,9 @@ pub struct Exchange {
     pub status: Option<u16>,
     pub response_headers: Vec<(String, String)>,
     pub response_body: BodyView,
+    /// Set by the transport as it fails: redacted when shown, since a transport error may
+    /// quote a URL or an answer.
+    #[serde(serialize_with = "redacted")]
     pub error: Option<String>,
     /// The body broke HTTP message framing after the status and headers arrived.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,7 +38,7 @@ impl Exchange {
     ) -> Exchange {
         Exchange {
             method: method.to_string(),
-            url: display_url(url),
+            url: redact(&display_url(url)),
             request_headers: headers
                 .iter()
                 .map(|(k, v)| (k.clone(), redact_header(k, v)))
@@ -63,6 +68,13 @@ impl Exchange {
     }
 }
 
+fn redacted<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(t) => s.serialize_some(&redact(t)),
+        None => s.serialize_none(),
+    }
+}
+
 /// A body as shown to people: text when it is short readable text, else size and digest.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BodyView {
@@ -75,6 +87,11 @@ pub struct BodyView {
 /// Bytes of a text body shown in transcripts.
 const SHOWN: usize = 1024;
 
+/// Bytes of a text body redacted before it is cut to [`SHOWN`]: a secret that starts in the
+/// shown part is hidden whole, however long (one longer than this is hidden to the end of
+/// what is redacted, which is past what is shown).
+const REDACTED_SPAN: usize = 64 * 1024;
+
 impl BodyView {
     pub fn of(b: &[u8]) -> BodyView {
         if b.is_empty() {
@@ -85,60 +102,40 @@ impl BodyView {
                 truncated: false,
             };
         }
-        let text = std::str::from_utf8(&b[..b.len().min(SHOWN + 4)])
-            .ok()
-            .or_else(|| {
-                // a cut in the middle of a UTF-8 sequence
-                std::str::from_utf8(&b[..b.len().min(SHOWN)]).ok()
-            })
-            .filter(|s| s.chars().all(|c| !c.is_control() || c.is_whitespace()));
+        let span = &b[..b.len().min(REDACTED_SPAN)];
+        let valid = match std::str::from_utf8(span) {
+            Ok(s) => s,
+            Err(e) => std::str::from_utf8(&span[..e.valid_up_to()]).expect("valid up to here"),
+        };
+        // text when the part that would be shown is UTF-8 (a sequence cut at its end aside)
+        // and readable
+        let head = prefix(valid, SHOWN);
+        let readable = valid.len() + 3 >= b.len().min(SHOWN)
+            && head.chars().all(|c| !c.is_control() || c.is_whitespace());
+        let text = readable.then(|| redact(valid));
+        let truncated = match &text {
+            Some(t) => t.len() > SHOWN || valid.len() < b.len(),
+            None => b.len() > SHOWN,
+        };
         BodyView {
             size: b.len(),
             digest: Some(Digest::sha256(b).to_string()),
-            text: text.map(|t| redact_json_secrets(&t.chars().take(SHOWN).collect::<String>())),
-            truncated: b.len() > SHOWN,
+            text: text.map(|t| prefix(&t, SHOWN).to_string()),
+            truncated,
         }
     }
 }
 
-/// Token fields of an auth server's answer never appear in output.
-fn redact_json_secrets(s: &str) -> String {
-    let mut out = s.to_string();
-    for key in [
-        "\"token\"",
-        "\"access_token\"",
-        "\"refresh_token\"",
-        "\"password\"",
-    ] {
-        let mut from = 0;
-        while let Some(p) = out[from..].find(key) {
-            let start = from + p + key.len();
-            let rest = &out[start..];
-            let Some(q1) = rest.find('"') else { break };
-            if !rest[..q1].trim().trim_start_matches(':').trim().is_empty() {
-                from = start;
-                continue;
-            }
-            let Some(q2) = rest[q1 + 1..].find('"') else {
-                break;
-            };
-            let (a, b) = (start + q1 + 1, start + q1 + 1 + q2);
-            out.replace_range(a..b, "<redacted>");
-            from = a + "<redacted>".len();
-        }
+/// The longest start of `s` of at most `max` bytes that ends on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
     }
-    out
-}
-
-fn redact_header(name: &str, value: &str) -> String {
-    match name.to_ascii_lowercase().as_str() {
-        "authorization" | "proxy-authorization" => {
-            let scheme = value.split_whitespace().next().unwrap_or("");
-            format!("{scheme} <redacted>")
-        }
-        "cookie" | "set-cookie" => "<redacted>".into(),
-        _ => value.to_string(),
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
     }
+    &s[..end]
 }
 
 /// A URL without its user-info, for display.
@@ -154,22 +151,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secrets_are_redacted() {
-        assert_eq!(
-            redact_header("Authorization", "Bearer abc.def"),
-            "Bearer <redacted>"
-        );
-        assert_eq!(redact_header("Set-Cookie", "session=1"), "<redacted>");
-        let s = redact_json_secrets(r#"{"token":"s3cret","access_token": "t0k","expires_in":60}"#);
-        assert!(!s.contains("s3cret") && !s.contains("t0k"), "{s}");
-        assert!(s.contains("expires_in"));
-        let u = Url::parse("https://user:pw@host/v2/").unwrap();
-        assert_eq!(display_url(&u), "https://host/v2/");
-    }
-
-    #[test]
     fn a_recorded_request_shows_no_credentials() {
         let u = Url::parse("https://user:pw@host/v2/").unwrap();
+        assert_eq!(display_url(&u), "https://host/v2/");
         let ex = Exchange::request(
             "GET",
             &u,
@@ -181,5 +165,25 @@ mod tests {
             !all.contains("dXNlcjpwdw==") && !all.contains("pw@"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn a_token_across_the_cut_is_hidden_whole() {
+        // the cut at 1 KiB falls inside the token, wherever its value starts
+        for lead in [500, 900, 1000, 1012] {
+            let token: String = (0..700).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            let body = format!(
+                "{}{{\"token\": \"{token}\", \"expires_in\": 300}}",
+                " ".repeat(lead)
+            );
+            let v = BodyView::of(body.as_bytes());
+            let shown = v.text.unwrap();
+            assert!(
+                lead > 1000 || shown.contains("<redacted>"),
+                "{lead}: {shown}"
+            );
+            assert!(!shown.contains(&token[..20]), "{lead}: {shown}");
+            assert!(v.truncated || shown.contains("expires_in"));
+        }
     }
 }

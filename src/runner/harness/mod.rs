@@ -23,7 +23,7 @@ use super::loader::{self, Specs};
 pub use super::report::transcript;
 pub use outcome::failure_text;
 use schedule::Progress;
-pub use settings::{ConnectionArgs, RunArgs};
+pub use settings::{ConnectionArgs, RunArgs, take_credentials};
 
 /// A registry started for this run by the caller (the embedded reference), as opposed to
 /// one the user named.
@@ -148,7 +148,8 @@ fn run_checked(
         }
         println!("expectations: the run differs from the baseline:");
         for d in diff {
-            println!("  {d}");
+            // names and reasons of the baseline, with what the registry sent in them
+            println!("  {}", super::sanitize::line(&d.to_string()));
         }
         println!("{}", refresh_hint(path, outputs.json.as_deref()));
         return Ok(ExitCode::from(1));

@@ -7,11 +7,18 @@ use colored::Colorize;
 
 use crate::runner::exec::{ScenarioResult, Verdict};
 use crate::runner::loader::Specs;
+use crate::runner::redact::redact;
 use crate::runner::report::Report;
 use crate::runner::report::transcript;
+use crate::runner::sanitize::terminal;
 
-/// The message of a failed or errored scenario: what broke, where, and the exchange.
+/// The message of a failed or errored scenario: what broke, where, and the exchange; the
+/// registry's text in it escaped for a terminal, credentials hidden.
 pub fn failure_text(specs: &Specs, r: &ScenarioResult) -> String {
+    terminal(&redact(&failure_lines(specs, r)))
+}
+
+fn failure_lines(specs: &Specs, r: &ScenarioResult) -> String {
     let Some(f) = &r.finding else {
         return String::new();
     };

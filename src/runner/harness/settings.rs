@@ -187,20 +187,19 @@ pub(crate) fn settings(args: &RunArgs, specs: &Specs) -> Result<Settings, RunErr
         username: u,
         password: env("OCI_PASSWORD").unwrap_or_default(),
     });
+    if let Some(c) = &credentials {
+        crate::runner::redact::keep_secret(&c.password);
+    }
     let url = match raw_url {
         None => None,
         Some(u) => {
+            // never echoed with its password, even when it does not parse
             let mut url = Url::parse(&u).map_err(|e| RunError::Url {
-                url: u.clone(),
+                url: crate::runner::redact::userinfo_cut(&u),
                 reason: e.to_string(),
             })?;
-            if !url.username().is_empty() {
-                credentials = Some(Credentials {
-                    username: url.username().to_string(),
-                    password: url.password().unwrap_or("").to_string(),
-                });
-                let _ = url.set_username("");
-                let _ = url.set_password(None);
+            if let Some(c) = take_credentials(&mut url) {
+                credentials = Some(c);
             }
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(RunError::Url {
@@ -271,6 +270,27 @@ pub(crate) fn settings(args: &RunArgs, specs: &Specs) -> Result<Settings, RunErr
         workflows: (!workflows.is_empty()).then_some(workflows),
         debug: args.debug || env_true("OCI_DEBUG"),
     })
+}
+
+/// The credentials in `url`'s user-info, percent-decoded (`us%40er` is the user `us@er`),
+/// taken out of it. The password is remembered as a secret no output may show.
+pub fn take_credentials(url: &mut Url) -> Option<Credentials> {
+    if url.username().is_empty() {
+        return None;
+    }
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let c = Credentials {
+        username: decode(url.username()),
+        password: decode(url.password().unwrap_or("")),
+    };
+    crate::runner::redact::keep_secret(&c.password);
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Some(c)
 }
 
 impl RunArgs {

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::diff_text::{evidence_text, outcome_word};
-use super::markdown::cell;
+use super::markdown::{cell, code};
 use crate::runner::compare::{Diff, RequirementChange};
 
 fn requirement_table(s: &mut String, title: &str, changes: &[RequirementChange]) {
@@ -18,8 +18,8 @@ fn requirement_table(s: &mut String, title: &str, changes: &[RequirementChange])
     for c in changes {
         let _ = writeln!(
             s,
-            "| `{}` | {} | {} | {} | {} | {} |",
-            cell(&c.id),
+            "| {} | {} | {} | {} | {} | {} |",
+            code(&c.id),
             cell(&c.level),
             outcome_word(c.old),
             outcome_word(c.new),
@@ -38,11 +38,11 @@ pub fn diff_markdown(d: &Diff) -> String {
     };
     let _ = writeln!(
         s,
-        "## regverify diff: {mark}\n\nOld `{}` ({}) · new `{}` ({})",
-        cell(&d.old.file),
-        cell(&d.old.registry),
-        cell(&d.new.file),
-        cell(&d.new.registry)
+        "## regverify diff: {mark}\n\nOld {} ({}) · new {} ({})",
+        code(&d.old.file),
+        code(&d.old.registry),
+        code(&d.new.file),
+        code(&d.new.registry)
     );
     if d.is_empty() {
         let _ = writeln!(s, "\nNo change.");
@@ -57,7 +57,7 @@ pub fn diff_markdown(d: &Diff) -> String {
             "\n### Scenario verdicts\n\n| scenario | old | new |\n|---|---|---|"
         );
         for c in &d.scenario_changes {
-            let _ = writeln!(s, "| `{}` | {:?} | {:?} |", cell(&c.name), c.old, c.new);
+            let _ = writeln!(s, "| {} | {:?} | {:?} |", code(&c.name), c.old, c.new);
         }
     }
     if !d.changed_evidence.is_empty() {
@@ -68,13 +68,13 @@ pub fn diff_markdown(d: &Diff) -> String {
         for e in &d.changed_evidence {
             let _ = writeln!(
                 s,
-                "| `{}` | `{}` | {} | {} | {} | {} |",
-                cell(&e.scenario),
-                cell(&e.requirement),
-                cell(&e.step),
+                "| {} | {} | {} | {} | {} | {} |",
+                code(&e.scenario),
+                code(&e.requirement),
+                code(&e.step),
                 cell(e.query.as_deref().unwrap_or("")),
-                cell(&evidence_text(&e.old)),
-                cell(&evidence_text(&e.new))
+                code(&evidence_text(&e.old)),
+                code(&evidence_text(&e.new))
             );
         }
     }
@@ -83,7 +83,7 @@ pub fn diff_markdown(d: &Diff) -> String {
         ("Scenarios removed", &d.scenarios_removed),
     ] {
         if !names.is_empty() {
-            let list: Vec<String> = names.iter().map(|n| format!("`{}`", cell(n))).collect();
+            let list: Vec<String> = names.iter().map(|n| code(n)).collect();
             let _ = writeln!(s, "\n**{title}:** {}", list.join(", "));
         }
     }

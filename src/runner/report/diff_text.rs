@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::runner::compare::{Diff, Evidence, RequirementChange};
 use crate::runner::exec::Outcome;
+use crate::runner::sanitize::{line, terminal};
 
 pub(crate) fn outcome_word(o: Option<Outcome>) -> &'static str {
     o.map_or("absent", Outcome::as_str)
@@ -38,7 +39,12 @@ fn requirement_lines(s: &mut String, title: &str, changes: &[RequirementChange])
     }
 }
 
+/// The results files compared hold what registries sent: escaped for a terminal.
 pub fn diff_text(d: &Diff) -> String {
+    terminal(&diff_lines(d))
+}
+
+fn diff_lines(d: &Diff) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -76,8 +82,8 @@ pub fn diff_text(d: &Diff) -> String {
                 e.requirement,
                 e.step,
                 e.new.source,
-                evidence_text(&e.old),
-                evidence_text(&e.new)
+                line(&evidence_text(&e.old)),
+                line(&evidence_text(&e.new))
             );
         }
     }

@@ -7,7 +7,10 @@ use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, T
 use super::Report;
 use super::transcript;
 use crate::runner::exec::Verdict;
+use crate::runner::sanitize::xml;
 
+/// Every text goes through [`xml`]: the writer escapes markup but keeps characters XML 1.0
+/// forbids, and one of them from a registry would make the whole file unreadable.
 pub fn junit(r: &Report) -> String {
     let mut suite = TestSuite::new(format!("regverify {}", r.profile));
     for s in &r.scenarios {
@@ -15,7 +18,7 @@ pub fn junit(r: &Report) -> String {
             Verdict::Pass => TestCaseStatus::success(),
             Verdict::Skip => {
                 let mut st = TestCaseStatus::skipped();
-                st.set_message(s.skip_reason.clone().unwrap_or_default());
+                st.set_message(xml(s.skip_reason.as_deref().unwrap_or_default()));
                 st
             }
             Verdict::Fail | Verdict::Error => {
@@ -36,7 +39,7 @@ pub fn junit(r: &Report) -> String {
                     Some(q) => format!("[{q}] {first}"),
                     None => first.to_string(),
                 };
-                st.set_message(head);
+                st.set_message(xml(&head));
                 let mut text = format!(
                     "step {:?} at {}\n",
                     s.step.as_deref().unwrap_or(""),
@@ -56,7 +59,7 @@ pub fn junit(r: &Report) -> String {
                         c.got
                     ));
                 }
-                st.set_description(text);
+                st.set_description(xml(&text));
                 st
             }
         };
@@ -67,18 +70,18 @@ pub fn junit(r: &Report) -> String {
                 "error"
             });
         }
-        let mut case = TestCase::new(s.name.clone(), status);
+        let mut case = TestCase::new(xml(&s.name), status);
         case.set_classname(s.workflows.first().copied().unwrap_or("scenario"));
         case.set_time(std::time::Duration::from_millis(s.millis));
         if !s.failing_exchanges.is_empty() {
-            case.set_system_out(transcript(&s.failing_exchanges));
+            case.set_system_out(xml(&transcript(&s.failing_exchanges)));
         }
         suite.add_test_case(case);
     }
-    suite.set_system_out(format!(
+    suite.set_system_out(xml(&format!(
         "{}\nregistry {} · seed {}",
         r.conformance.statement, r.registry, r.seed
-    ));
+    )));
     let mut report = JReport::new("regverify");
     report.set_time(std::time::Duration::from_millis(r.duration_ms));
     report.add_test_suite(suite);

@@ -5,14 +5,11 @@ use std::fmt::Write;
 
 use super::Report;
 use crate::runner::exec::Verdict;
-
-/// Keeps a registry's text from breaking the table or injecting markup.
-pub(crate) fn cell(s: &str) -> String {
-    s.replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\n', " ")
-}
+pub(crate) use crate::runner::sanitize::md_code as code;
+/// Text of the run's own making (names, statements): no markup, nothing breaking the table.
+/// What a registry sent goes in [`code`] spans, where nothing renders at all (not even a
+/// bare URL, which GitHub would make a link of in text).
+pub(crate) use crate::runner::sanitize::md_text as cell;
 
 pub fn markdown(r: &Report) -> String {
     let mut s = String::new();
@@ -28,8 +25,8 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "Registry `{}` · seed {} · {:.1}s\n",
-        cell(&r.registry),
+        "Registry {} · seed {} · {:.1}s\n",
+        code(&r.registry),
         r.seed,
         r.duration_ms as f64 / 1000.0
     );
@@ -78,27 +75,27 @@ pub fn markdown(r: &Report) -> String {
                     .unwrap_or("");
                 let _ = writeln!(
                     s,
-                    "| `{}` | {outcome} | {} | {} | | |",
-                    cell(&x.name),
+                    "| {} | {outcome} | {} | {} | | |",
+                    code(&x.name),
                     x.failed_requirement
                         .as_deref()
                         .map(cell)
                         .unwrap_or_default(),
-                    cell(first)
+                    code(first)
                 );
             }
             for c in &x.failures {
                 let _ = writeln!(
                     s,
-                    "| `{}` | {outcome} | {} | {} | {} | {} |",
-                    cell(&x.name),
+                    "| {} | {outcome} | {} | {} | {} | {} |",
+                    code(&x.name),
                     cell(&match &c.requirement {
                         Some(q) => format!("{q} ({})", level_text(c.level, c.when.as_deref())),
                         None => String::new(),
                     }),
                     cell(&c.query),
-                    cell(&c.expected),
-                    cell(&c.got)
+                    code(&c.expected),
+                    code(&c.got)
                 );
             }
         }

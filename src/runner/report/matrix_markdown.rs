@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::markdown::cell;
+use super::markdown::{cell, code};
 use super::matrix_text::cell_word;
 use crate::runner::matrix::{CLASSES, Matrix};
 
@@ -20,12 +20,12 @@ pub fn matrix_markdown(m: &Matrix) -> String {
                 let mark = if k.conformant { "✅" } else { "❌" };
                 format!("{mark} {}", cell(&k.statement))
             }
-            (None, Some(e)) => format!("⚠️ could not run: {}", cell(e)),
+            (None, Some(e)) => format!("⚠️ could not run: {}", code(e)),
             (None, None) => String::new(),
         };
-        let _ = writeln!(s, "- **{}**: {said}", cell(&c.label));
+        let _ = writeln!(s, "- {}: {said}", code(&c.label));
     }
-    let header: Vec<String> = m.columns.iter().map(|c| cell(&c.label)).collect();
+    let header: Vec<String> = m.columns.iter().map(|c| code(&c.label)).collect();
     for class in CLASSES {
         let mut rows = m.group(class).peekable();
         if rows.peek().is_none() {
@@ -41,8 +41,8 @@ pub fn matrix_markdown(m: &Matrix) -> String {
             let cells: Vec<&str> = r.cells.iter().map(|o| cell_word(*o)).collect();
             let _ = writeln!(
                 s,
-                "| [`{}`]({}) | {} | {} |",
-                cell(&r.id),
+                "| [{}]({}) | {} | {} |",
+                code(&r.id),
                 r.spec,
                 crate::runner::model::level_text(r.level, r.when.as_deref()),
                 cells.join(" | ")

@@ -7,6 +7,7 @@ use colored::Colorize;
 
 use crate::runner::exec::Outcome;
 use crate::runner::matrix::{CLASSES, Matrix};
+use crate::runner::sanitize::line;
 
 /// A cell's word: short, so a few registries fit a terminal.
 pub(crate) fn cell_word(o: Option<Outcome>) -> &'static str {
@@ -38,14 +39,12 @@ pub fn matrix_text(m: &Matrix) -> String {
         .max()
         .unwrap_or(11)
         .max(11);
-    let widths: Vec<usize> = m
-        .columns
-        .iter()
-        .map(|c| c.label.chars().count().max(5))
-        .collect();
+    // labels as given by the user (a URL that did not parse among them), one line each
+    let labels: Vec<String> = m.columns.iter().map(|c| line(&c.label)).collect();
+    let widths: Vec<usize> = labels.iter().map(|l| l.chars().count().max(5)).collect();
     let _ = write!(s, "{:<id_width$}  {:<10}", "requirement", "level");
-    for (c, &w) in m.columns.iter().zip(&widths) {
-        let _ = write!(s, "  {:<w$}", c.label);
+    for (l, &w) in labels.iter().zip(&widths) {
+        let _ = write!(s, "  {l:<w$}");
     }
     s.truncate(s.trim_end_matches(' ').len());
     s.push('\n');
@@ -74,13 +73,14 @@ pub fn matrix_text(m: &Matrix) -> String {
         s,
         "(FAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run;\n * a duty within an optional feature: `regverify explain ID` names it)\n"
     );
-    for c in &m.columns {
+    for (c, label) in m.columns.iter().zip(&labels) {
         match (&c.conformance, &c.error) {
             (Some(k), _) => {
-                let _ = writeln!(s, "{}: {}", c.label, k.statement);
+                let _ = writeln!(s, "{label}: {}", k.statement);
             }
             (None, Some(e)) => {
-                let _ = writeln!(s, "{}: could not run: {}", c.label, e.replace('\n', " "));
+                // why a registry could not be run may quote what it answered
+                let _ = writeln!(s, "{label}: could not run: {}", line(e));
             }
             (None, None) => {}
         }

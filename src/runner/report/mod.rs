@@ -20,6 +20,7 @@ use super::client::Exchange;
 use super::evidence::Evidence;
 use super::exec::{CheckResult, Outcome, ScenarioResult, Verdict};
 use super::loader::Specs;
+use super::redact::redact;
 use super::verdict::requirement_verdicts;
 
 pub use diff_markdown::diff_markdown;
@@ -193,7 +194,8 @@ impl Report {
                     failed_requirement: f.and_then(|f| f.requirement.clone()),
                     step: f.map(|f| f.step.clone()),
                     source: f.map(|f| f.source.clone()),
-                    message: f.map(|f| f.message.clone()),
+                    // what the registry answered, in which it may echo a credential
+                    message: f.map(|f| redact(&f.message)),
                     failures: f
                         .map(|f| {
                             f.failures
@@ -211,16 +213,25 @@ impl Report {
                                         .and_then(|q| q.when.clone()),
                                     requirement: c.requirement.clone(),
                                     query: c.query.clone(),
-                                    expected: c.expected.clone(),
-                                    got: c.got.clone(),
+                                    expected: redact(&c.expected),
+                                    got: redact(&c.got),
                                     source: c.source.clone(),
                                     because: c.because.clone(),
                                 })
                                 .collect()
                         })
                         .unwrap_or_default(),
-                    checks: r.checks.clone(),
-                    skip_reason: r.skip_reason.clone(),
+                    checks: r
+                        .checks
+                        .iter()
+                        .map(|c| CheckResult {
+                            expected: c.expected.as_deref().map(redact),
+                            got: c.got.as_deref().map(redact),
+                            blocked_by: c.blocked_by.as_deref().map(redact),
+                            ..c.clone()
+                        })
+                        .collect(),
+                    skip_reason: r.skip_reason.as_deref().map(redact),
                     millis: r.millis,
                     failing_exchanges: f.map(|f| f.transcript.clone()).unwrap_or_default(),
                     exchanges: r.exchanges.clone(),

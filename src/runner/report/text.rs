@@ -1,9 +1,16 @@
 //! Exchanges as text, in the `> request / < response` form of curl -v.
 
 use crate::runner::client::{BodyView, Exchange};
+use crate::runner::redact::redact;
+use crate::runner::sanitize::terminal;
 
-/// Exchanges in the `> request / < response` form of curl -v.
+/// Exchanges in the `> request / < response` form of curl -v, with what the registry sent
+/// escaped for a terminal (and so for XML too).
 pub fn transcript(ex: &[Exchange]) -> String {
+    terminal(&lines(ex))
+}
+
+fn lines(ex: &[Exchange]) -> String {
     let mut s = String::new();
     for e in ex {
         s.push_str(&format!("  > {} {}\n", e.method, e.url));
@@ -12,7 +19,8 @@ pub fn transcript(ex: &[Exchange]) -> String {
         }
         body_lines(&mut s, "  >", &e.request_body);
         if let Some(err) = &e.error {
-            s.push_str(&format!("  ! {err}\n"));
+            // a transport error may quote a URL or an answer
+            s.push_str(&format!("  ! {}\n", redact(err)));
         }
         if let Some(st) = e.status {
             s.push_str(&format!("  < {st}\n"));
