@@ -347,7 +347,10 @@ mod tests {
 
     fn max_body(args: &[&str]) -> Result<u64, clap::Error> {
         let all = std::iter::once("x").chain(args.iter().copied());
-        Flags::try_parse_from(all).map(|f| f.connection.client_config(None).max_body)
+        Flags::try_parse_from(all).map(|f| {
+            let registry = Url::parse("http://registry.test/").unwrap();
+            f.connection.client_config(&registry, None).max_body
+        })
     }
 
     #[test]

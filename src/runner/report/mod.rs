@@ -213,8 +213,8 @@ impl Report {
                                         .and_then(|q| q.when.clone()),
                                     requirement: c.requirement.clone(),
                                     query: c.query.clone(),
-                                    expected: redact(&c.expected),
-                                    got: redact(&c.got),
+                                    expected: redact(&c.expected).into(),
+                                    got: redact(&c.got).into(),
                                     source: c.source.clone(),
                                     because: c.because.clone(),
                                 })
@@ -225,8 +225,8 @@ impl Report {
                         .checks
                         .iter()
                         .map(|c| CheckResult {
-                            expected: c.expected.as_deref().map(redact),
-                            got: c.got.as_deref().map(redact),
+                            expected: c.expected.as_deref().map(redact).map(Into::into),
+                            got: c.got.as_deref().map(redact).map(Into::into),
                             blocked_by: c.blocked_by.as_deref().map(redact),
                             ..c.clone()
                         })
