@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use common::{run_profile, specs, start};
 use libtest_mimic::{Arguments, Failed, Trial};
 use regverify::runner::client::ClientConfig;
-use regverify::runner::exec::Verdict;
+use regverify::runner::exec::{Outcome, Verdict};
 use regverify::server::Config;
 use regverify::server::defects::{DEFECTS, DefectInfo};
 
@@ -34,8 +34,16 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
-/// The requirements that failed and the scenarios that errored, with `defect` on.
-async fn failures_with(d: &DefectInfo) -> (BTreeSet<String>, Vec<String>) {
+/// What a defect did to the corpus: every requirement a check failed, the scenarios that
+/// errored, and the checks not verified that no step they rely on explains.
+struct Effects {
+    failed: BTreeSet<String>,
+    errors: Vec<String>,
+    unexplained_not_verified: Vec<String>,
+}
+
+/// The corpus run against the reference with `defect` on.
+async fn failures_with(d: &DefectInfo) -> Effects {
     let reg = start(
         Config {
             defect: Some(d.defect),
@@ -46,18 +54,40 @@ async fn failures_with(d: &DefectInfo) -> (BTreeSet<String>, Vec<String>) {
     .await;
     // every certification profile (read-only needs seeded content: see suite.rs)
     let results = run_profile(&reg.url, "all", ClientConfig::default()).await;
-    let (mut failed, mut errors) = (BTreeSet::new(), vec![]);
+    let mut e = Effects {
+        failed: BTreeSet::new(),
+        errors: vec![],
+        unexplained_not_verified: vec![],
+    };
     for r in results {
-        match r.verdict {
-            Verdict::Fail => {
-                failed.insert(r.finding.unwrap().requirement.unwrap_or_default());
+        // every failing check counts, not just the scenario's first finding
+        for c in &r.checks {
+            match c.outcome {
+                Outcome::Fail => {
+                    e.failed.insert(c.requirement.clone());
+                }
+                // a check not verified names the step it relied on (or why its answer
+                // could not be read): anything else is a failure spreading
+                Outcome::NotVerified => {
+                    let by = c.blocked_by.as_deref().unwrap_or("");
+                    if !by.starts_with("step ")
+                        && !by.contains("(http.framing)")
+                        && !by.contains("(errors.envelope)")
+                    {
+                        e.unexplained_not_verified
+                            .push(format!("{} {} ({by})", r.name, c.requirement));
+                    }
+                }
+                _ => {}
             }
-            Verdict::Error => errors.push(format!("{}: {}", r.name, r.finding.unwrap().message)),
-            _ => {}
+        }
+        if r.verdict == Verdict::Error {
+            e.errors
+                .push(format!("{}: {}", r.name, r.finding.unwrap().message));
         }
     }
     reg.server.shutdown().await;
-    (failed, errors)
+    e
 }
 
 fn fails_exactly_what_it_names(d: &'static DefectInfo) -> Result<(), Failed> {
@@ -72,7 +102,11 @@ fn fails_exactly_what_it_names(d: &'static DefectInfo) -> Result<(), Failed> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let (failed, errors) = rt.block_on(failures_with(d));
+    let Effects {
+        failed,
+        errors,
+        unexplained_not_verified,
+    } = rt.block_on(failures_with(d));
     let named: BTreeSet<String> = d.breaks.iter().map(|s| s.to_string()).collect();
     if NOT_CAUGHT_YET.contains(&d.name) {
         let caught: Vec<_> = named.intersection(&failed).collect();
@@ -91,11 +125,15 @@ fn fails_exactly_what_it_names(d: &'static DefectInfo) -> Result<(), Failed> {
         .filter(|f| !maybe.contains(*f))
         .collect();
     let missed: Vec<_> = named.difference(&failed).collect();
-    if unexplained.is_empty() && missed.is_empty() && errors.is_empty() {
+    if unexplained.is_empty()
+        && missed.is_empty()
+        && errors.is_empty()
+        && unexplained_not_verified.is_empty()
+    {
         return Ok(());
     }
     Err(format!(
-        "{}: named {named:?}\n    unexplained failures {unexplained:?}\n    missed {missed:?}\n    errors {errors:?}",
+        "{}: named {named:?}\n    unexplained failures {unexplained:?}\n    missed {missed:?}\n    errors {errors:?}\n    not verified, unexplained {unexplained_not_verified:?}",
         d.name
     )
     .into())

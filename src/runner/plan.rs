@@ -69,16 +69,27 @@ pub struct Step {
     pub kind: StepKind,
 }
 
-/// The steps a step relies on: when one of them failed (or was itself not run), the step
-/// is not run and its checks are not verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Needs {
-    /// Every step before it (the default: state left by earlier steps matters).
-    AllBefore,
-    /// These steps (indices of the scenario's steps): those named in `needs:` and those
-    /// whose captures it uses.
-    Steps(Vec<usize>),
+impl Step {
+    /// Whether the step changes the registry's state: a push, a write request, or a
+    /// concurrent group holding one.
+    pub fn writes(&self) -> bool {
+        match &self.kind {
+            StepKind::Push(_) => true,
+            StepKind::Request(r) => !matches!(r.request.method, Method::GET | Method::HEAD),
+            StepKind::Concurrently(subs) => subs.iter().any(Step::writes),
+            StepKind::Check(_) | StepKind::Skip(_) => false,
+        }
+    }
 }
+
+/// The steps a step relies on (indices of the scenario's steps): those whose captures it
+/// uses, and those named in its `needs:` — without `needs:`, every earlier step that changes
+/// the registry's state (a `push:`, a PUT, POST, PATCH or DELETE). Reads never hold up
+/// another step. When one of them did not take effect (its answer was no success, or a
+/// capture came back empty) or was not run, the step is not run and its checks are not
+/// verified, naming that step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs(pub Vec<usize>);
 
 #[derive(Debug, Clone)]
 pub struct VarTest {

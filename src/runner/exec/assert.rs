@@ -120,7 +120,19 @@ impl Runner<'_> {
             }
             Test::ErrorCode(codes) => {
                 what = "error code".into();
-                m = error_code(codes, &res.body);
+                match error_code(codes, &res.body) {
+                    Some(mismatches) => m = mismatches,
+                    // a JSON body that is no envelope fails errors.envelope (judged on every
+                    // answer); the code it should carry cannot be read, so it is not judged
+                    None => {
+                        self.unjudged.insert(
+                            c.source.to_string(),
+                            "the body is no error envelope (errors.envelope), so its code could not be read"
+                                .into(),
+                        );
+                        return Ok(());
+                    }
+                }
             }
             Test::DigestMatchesBody => {
                 what = "header Docker-Content-Digest".into();
@@ -210,7 +222,37 @@ impl Runner<'_> {
 
     /// Checks every answer gets: the error envelope of a 4xx JSON body; `Warning` headers
     /// when the profile includes spec main.
-    pub(super) fn global_checks(&self, rs: &RequestStep, res: &Response) -> Vec<CheckFailure> {
+    /// What every answer owes whatever the step checks: HTTP framing, the error envelope
+    /// of a JSON 4xx body and the form of its codes, and (spec main) the `Warning` format.
+    /// Each run-wide requirement an answer bears on is remembered as held or not, so it
+    /// takes its verdict from every answer of the run, not from the one scenario naming it.
+    pub(super) fn global_checks(&mut self, rs: &RequestStep, res: &Response) -> Vec<CheckFailure> {
+        let failures = self.owed(rs, res);
+        let bears = |req: &str| match req {
+            super::FRAMING => true,
+            "errors.envelope" | "errors.code-form" => {
+                (400..500).contains(&res.status)
+                    && serde_json::from_slice::<Value>(&res.body).is_ok()
+            }
+            "next.warning.format" => self.ctx.check_warnings && res.headers.contains_key("warning"),
+            _ => false,
+        };
+        // judged in RUN_WIDE's order, stopping at the first problem: those before it held,
+        // the one failing did not, those after it were not judged on this answer
+        let failed = failures.iter().find_map(|f| f.requirement.clone());
+        for &req in RUN_WIDE {
+            if failed.as_deref() == Some(req) {
+                *self.run_wide.entry(req).or_insert(false) = false;
+                break;
+            }
+            if bears(req) {
+                self.run_wide.entry(req).or_insert(true);
+            }
+        }
+        failures
+    }
+
+    fn owed(&self, rs: &RequestStep, res: &Response) -> Vec<CheckFailure> {
         let at = rs
             .expect
             .iter()
@@ -266,6 +308,14 @@ impl Runner<'_> {
     }
 }
 
+/// The requirements judged on every answer they bear on.
+pub(super) const RUN_WIDE: &[&str] = &[
+    super::FRAMING,
+    "errors.envelope",
+    "errors.code-form",
+    "next.warning.format",
+];
+
 fn is_status(c: &Check) -> bool {
     matches!(&c.test, Test::Is(q, _) if q.is_status())
 }
@@ -296,32 +346,32 @@ fn push_mismatches(
 }
 
 /// The error envelope, if the body is JSON, holds one of `codes`. (The spec lets a 4xx
-/// body be anything; only a JSON body must be the envelope.)
-fn error_code(codes: &[ErrorCode], body: &[u8]) -> Vec<Mismatch> {
+/// body be anything; only a JSON body must be the envelope.) `None`: JSON that is no
+/// envelope, whose code cannot be read. Codes compare without case: their form (upper
+/// case, from the table) is `errors.code-form`'s to judge, not every requirement's.
+fn error_code(codes: &[ErrorCode], body: &[u8]) -> Option<Vec<Mismatch>> {
     let want: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return vec![];
+        return Some(vec![]);
     };
-    match v.get("errors").and_then(Value::as_array) {
-        None => vec![Mismatch::new(
-            "an error envelope",
-            Evidence::labelled("JSON without \"errors\": ", &Evidence::json(&v)),
-        )],
-        Some(errs) => {
-            let got: Vec<&str> = errs
-                .iter()
-                .filter_map(|e| e.get("code").and_then(Value::as_str))
-                .collect();
-            if got.iter().any(|g| want.contains(g)) {
-                vec![]
-            } else {
-                vec![Mismatch::new(
-                    want.join(" or "),
-                    Evidence::args(format_args!("{got:?}")),
-                )]
-            }
-        }
-    }
+    let errs = v.get("errors").and_then(Value::as_array)?;
+    let got: Vec<&str> = errs
+        .iter()
+        .filter_map(|e| e.get("code").and_then(Value::as_str))
+        .collect();
+    Some(
+        if got
+            .iter()
+            .any(|g| want.iter().any(|w| w.eq_ignore_ascii_case(g)))
+        {
+            vec![]
+        } else {
+            vec![Mismatch::new(
+                want.join(" or "),
+                Evidence::args(format_args!("{got:?}")),
+            )]
+        },
+    )
 }
 
 /// Problems with the error envelope of a 4xx answer whose body is JSON: (shape, code form).

@@ -120,8 +120,13 @@ impl Runner<'_> {
                             ));
                         }
                     };
-                    // the first of these paths that is present
-                    let found = paths
+                    // the first of these paths that is present (paths are templates, as in
+                    // expectations: `manifests[digest={x.digest}]`)
+                    let mut rendered = vec![];
+                    for p in paths {
+                        rendered.push(self.render(p)?);
+                    }
+                    let found = rendered
                         .iter()
                         .find_map(|p| json_path(&body, p).filter(|x| !x.is_null()).cloned());
                     match found {

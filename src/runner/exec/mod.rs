@@ -8,6 +8,7 @@
 
 mod assert;
 mod capture;
+mod outcomes;
 mod push;
 mod request;
 mod scenario;

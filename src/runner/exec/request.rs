@@ -243,9 +243,49 @@ impl Runner<'_> {
                 )));
             }
         }
-        self.judge_answer(rs, res)?;
+        match self.judge_answer(rs, res) {
+            // the answer took effect (a success, or the status the step expects): what it
+            // got wrong is reported, and the step and those relying on it go on
+            Err(Stop::Fail(failures)) if took_effect(rs, res, &failures) => {
+                self.kept_going.extend(failures)
+            }
+            judged => judged?,
+        }
         self.capture(rs, url, res)
     }
+}
+
+/// Whether an answer whose checks found `failures` still did what the step asked: the very
+/// status the step expects, or a success (2xx) where the step expects one, whatever exact
+/// status, headers and body the spec wants (those fail on their own). A success where the
+/// step expects a refusal changed what the steps after it rely on, so it did not take
+/// effect as written; nor did a refusal where a success was expected. Only an answer that
+/// did not take effect stops the steps relying on it.
+fn took_effect(rs: &RequestStep, res: &Response, failures: &[super::CheckFailure]) -> bool {
+    if !failures.iter().any(|f| f.query == "status") {
+        return true;
+    }
+    (200..300).contains(&res.status) && expects_success(rs)
+}
+
+/// Whether the step's status expectations accept some success (all of them, when several).
+fn expects_success(rs: &RequestStep) -> bool {
+    use crate::runner::plan::{Query, Test};
+    // statuses are written as numbers: nothing to render
+    let mut as_written = |v: &Value| Ok(v.clone());
+    rs.expect
+        .iter()
+        .flat_map(|e| &e.checks)
+        .filter_map(|c| match &c.test {
+            Test::Is(Query::Status, p) => Some(p),
+            _ => None,
+        })
+        .all(|p| {
+            [200u16, 201, 202, 204, 206].iter().any(|s| {
+                p.eval(Some(&Value::from(*s)), &mut as_written)
+                    .is_ok_and(|m| m.is_empty())
+            })
+        })
 }
 
 /// Manifest GET/HEAD without an `Accept` gets the one every client sends: the four

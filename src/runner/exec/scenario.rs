@@ -7,14 +7,13 @@ use bytes::Bytes;
 use reqwest::Url;
 use serde_json::Value;
 
-use super::{
-    CheckFailure, CheckResult, Finding, Outcome, RunContext, ScenarioResult, Stop, Verdict, error,
-};
+use super::outcomes::{self, End, Judgements, StepState};
+use super::{CheckFailure, CheckResult, Finding, RunContext, ScenarioResult, Stop, Verdict, error};
 use crate::runner::client::{Exchange, Response, TransportError, display_url};
 use crate::runner::content::{ContentStore, Resolved};
 use crate::runner::evidence::Evidence;
 use crate::runner::foreign::Reach;
-use crate::runner::plan::{Builtin, Check, Expectation, Needs, Scenario, Slice, Step, StepKind};
+use crate::runner::plan::{Builtin, Scenario, Slice, Step, StepKind};
 use crate::runner::predicate::RenderError;
 use crate::runner::template::{self, UnknownVariable};
 
@@ -39,6 +38,9 @@ pub(super) struct Runner<'a> {
     pub unjudged: HashMap<String, String>,
     /// The origins the scenario's requests may go to.
     pub reach: Reach,
+    /// The run-wide requirements the scenario's answers bore on, and whether every one of
+    /// those answers kept each (see `assert::RUN_WIDE`).
+    pub run_wide: std::collections::BTreeMap<&'static str, bool>,
 }
 
 pub(super) fn value_str(v: &Value) -> String {
@@ -85,71 +87,62 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
         kept_going: vec![],
         unjudged: HashMap::new(),
         reach: Reach::new(ctx.foreign_urls, &ctx.base),
+        run_wide: Default::default(),
     };
-    // the first failure, error or skip (with the step and its exchanges) decides the
-    // verdict; failures of later steps that did not rely on it are reported too
-    let mut outcome = None;
-    let mut later_failures: Vec<CheckFailure> = vec![];
+    // every failure of every step is kept with its step; the first failing step (or else
+    // the error) is the finding shown; a skip or an error ends the scenario
+    let mut first_fail: Option<Shown<'_>> = None;
+    let mut error: Option<Shown<'_>> = None;
+    let mut failures: Vec<(String, CheckFailure)> = vec![];
     let mut states = vec![StepState::NotReached; s.steps.len()];
-    let mut ended = false;
+    let mut end: Option<End> = None;
     if s.needs_credentials && !ctx.client.has_credentials() {
-        outcome = Some((
-            Stop::Skip(
-                "no credentials given (OCI_USERNAME / OCI_PASSWORD or user:password@ in the URL)"
-                    .into(),
-            ),
-            &s.steps[0],
-            0..0,
-            None,
+        end = Some(End::Skip(
+            "no credentials given (OCI_USERNAME / OCI_PASSWORD or user:password@ in the URL)"
+                .into(),
         ));
-        ended = true;
     }
     for (i, step) in s.steps.iter().enumerate() {
-        if ended {
+        if end.is_some() {
             break;
         }
-        let relied_on_failed =
-            |j: &usize| matches!(states[*j], StepState::Failed | StepState::Blocked);
-        let blocked = match &step.needs {
-            Needs::AllBefore => (0..i).any(|j| relied_on_failed(&j)),
-            Needs::Steps(js) => js.iter().any(relied_on_failed),
-        };
-        if blocked {
-            states[i] = StepState::Blocked;
+        // a step relies on what its captures and `needs:` name: the first of those that did
+        // not take effect (or was itself held up, by its own root) holds it up
+        if let Some(&j) = step
+            .needs
+            .0
+            .iter()
+            .find(|&&j| states[j] != StepState::TookEffect)
+        {
+            states[i] = match states[j] {
+                StepState::Blocked(root) => StepState::Blocked(root),
+                _ => StepState::Blocked(j),
+            };
             continue;
         }
         let mark = r.log.len();
         r.lead = None;
         let result = r.step(step).await;
-        let kept_going = std::mem::take(&mut r.kept_going);
-        let stop = match result {
-            // the step got what later steps need: they go on, its failures are reported
-            Ok(()) => {
-                states[i] = StepState::Ran;
-                if kept_going.is_empty() {
-                    continue;
+        let mut step_failures = std::mem::take(&mut r.kept_going);
+        match result {
+            Ok(()) => states[i] = StepState::TookEffect,
+            Err(Stop::Fail(f)) => {
+                states[i] = StepState::NoEffect(outcomes::stop_text(&Stop::Fail(f.clone())));
+                step_failures.extend(f);
+            }
+            Err(Stop::Skip(reason)) => end = Some(End::Skip(reason)),
+            Err(Stop::Error(m)) => {
+                states[i] = StepState::Errored(m.to_string());
+                end = Some(End::Error(i));
+                if error.is_none() {
+                    error = Some((Stop::Error(m), step, mark..r.log.len(), r.lead));
                 }
-                Stop::Fail(kept_going)
             }
-            Err(Stop::Fail(mut f)) => {
-                states[i] = StepState::Failed;
-                f.splice(0..0, kept_going);
-                Stop::Fail(f)
-            }
-            Err(stop) => {
-                states[i] = StepState::Failed;
-                later_failures.extend(kept_going);
-                stop
-            }
-        };
-        let span = mark..r.log.len();
-        match (outcome.is_some(), stop) {
-            (true, Stop::Fail(f)) => later_failures.extend(f),
-            // an error or a skip ends the scenario
-            (true, _) => ended = true,
-            (false, stop) => {
-                ended = !matches!(stop, Stop::Fail(_));
-                outcome = Some((stop, step, span, r.lead));
+        }
+        if !step_failures.is_empty() {
+            failures.extend(step_failures.iter().map(|f| (step.name.clone(), f.clone())));
+            if first_fail.is_none() {
+                first_fail = Some((Stop::Fail(step_failures), step, mark..r.log.len(), r.lead));
             }
         }
     }
@@ -162,55 +155,69 @@ pub async fn run(ctx: &RunContext, s: &Scenario) -> ScenarioResult {
     }
     let judged = std::mem::take(&mut r.judged);
     let unjudged = std::mem::take(&mut r.unjudged);
-    let (verdict, finding, skip_reason) = match outcome {
-        None => (Verdict::Pass, None, None),
-        Some((Stop::Skip(reason), ..)) => (Verdict::Skip, None, Some(reason)),
-        Some((stop, step, span, lead)) => {
-            let (verdict, failures, message) = match stop {
-                // every failure names its own requirement (the loader sees to it): none is
-                // charged to the scenario's first
-                Stop::Fail(failures) => {
-                    let message = failures
-                        .iter()
-                        .map(super::CheckFailure::line)
-                        .collect::<Vec<_>>()
-                        .join("\n");
-                    (Verdict::Fail, failures, message)
-                }
-                Stop::Error(m) => (Verdict::Error, vec![], m.into()),
-                Stop::Skip(_) => unreachable!("handled above"),
-            };
-            let lead = lead.unwrap_or(span.len());
-            let transcript = r.log[span].to_vec();
-            (
-                verdict,
-                Some(Finding {
-                    requirement: failures.first().and_then(|f| f.requirement.clone()),
-                    step: step.name.clone(),
-                    source: failures
-                        .first()
-                        .map(|f| f.source.clone())
-                        .unwrap_or_else(|| step.source.to_string()),
-                    message,
-                    failures,
-                    transcript,
-                    lead,
-                }),
-                None,
-            )
-        }
+    let skip_reason = match &end {
+        Some(End::Skip(reason)) => Some(reason.clone()),
+        _ => None,
     };
-    let checks = check_results(
+    let verdict = match (&first_fail, &end) {
+        (Some(_), _) => Verdict::Fail,
+        (None, Some(End::Error(_))) => Verdict::Error,
+        (None, Some(End::Skip(_))) => Verdict::Skip,
+        (None, None) => Verdict::Pass,
+    };
+    let finding = first_fail.or(error).map(|(stop, step, span, lead)| {
+        let (failures, message) = match stop {
+            // every failure names its own requirement (the loader sees to it): none is
+            // charged to the scenario's first
+            Stop::Fail(failures) => {
+                let message = failures
+                    .iter()
+                    .map(super::CheckFailure::line)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                (failures, message)
+            }
+            Stop::Error(m) => (vec![], m.into()),
+            Stop::Skip(m) => (vec![], m),
+        };
+        let lead = lead.unwrap_or(span.len());
+        Finding {
+            requirement: failures.first().and_then(|f| f.requirement.clone()),
+            step: step.name.clone(),
+            source: failures
+                .first()
+                .map(|f| f.source.clone())
+                .unwrap_or_else(|| step.source.to_string()),
+            message,
+            failures,
+            transcript: r.log[span].to_vec(),
+            lead,
+        }
+    });
+    let mut checks = outcomes::check_results(
         s,
         Judgements {
             held: &judged,
             unread: &unjudged,
         },
-        verdict,
         &states,
-        finding.as_ref(),
-        &later_failures,
-        &skip_reason,
+        end.as_ref(),
+        &failures,
+    );
+    // run-wide requirements every answer kept (a failure is among the checks already)
+    checks.extend(
+        r.run_wide
+            .iter()
+            .filter(|(_, held)| **held)
+            .map(|(req, _)| CheckResult {
+                requirement: req.to_string(),
+                outcome: super::Outcome::Pass,
+                step: "every answer".into(),
+                source: s.source.to_string(),
+                expected: None,
+                got: None,
+                blocked_by: None,
+            }),
     );
     ScenarioResult {
         name: s.name(),
@@ -336,6 +343,7 @@ impl<'a> Runner<'a> {
                 kept_going: vec![],
                 unjudged: HashMap::new(),
                 reach: self.reach.clone(),
+                run_wide: Default::default(),
             })
             .collect();
         let runs = forks.iter_mut().zip(steps).map(|(f, st)| f.step(st));
@@ -357,6 +365,9 @@ impl<'a> Runner<'a> {
             self.unjudged.extend(f.unjudged);
             for (k, held) in f.judged {
                 *self.judged.entry(k).or_insert(true) &= held;
+            }
+            for (k, held) in f.run_wide {
+                *self.run_wide.entry(k).or_insert(true) &= held;
             }
         }
         outcomes.into_iter().collect()
@@ -461,144 +472,12 @@ fn is_shared_content(url: &Url) -> bool {
     }
 }
 
-/// What happened to a step of the scenario.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum StepState {
-    NotReached,
-    Ran,
-    Failed,
-    /// Not run: a step it relies on failed or was not run.
-    Blocked,
-}
-
-/// What the run made of the checks, by position: whether each judged one held, and why
-/// each unread one could not be judged.
-struct Judgements<'j> {
-    held: &'j HashMap<String, bool>,
-    unread: &'j HashMap<String, String>,
-}
-
-/// Every check of the scenario with its outcome, in the order written. Checks judged keep
-/// their outcome whatever came later; checks of the step that stopped the scenario and of
-/// the steps after it were never reached (not verified, naming what stopped it; skipped with
-/// the scenario; an error where the run could not judge). Checks before that point that
-/// were not judged sit in branches not taken and are left out. Failures outside the written
-/// checks (a push, a capture, the error envelope) are listed too.
-fn check_results(
-    s: &Scenario,
-    Judgements {
-        held: judged,
-        unread: unjudged,
-    }: Judgements<'_>,
-    verdict: Verdict,
-    states: &[StepState],
-    finding: Option<&Finding>,
-    later_failures: &[CheckFailure],
-    skip_reason: &Option<String>,
-) -> Vec<CheckResult> {
-    fn walk<'s>(
-        steps: &'s [Step],
-        top: Option<usize>,
-        out: &mut Vec<(usize, &'s Step, &'s Expectation, &'s Check)>,
-    ) {
-        for (i, st) in steps.iter().enumerate() {
-            let idx = top.unwrap_or(i);
-            let exps: &[Expectation] = match &st.kind {
-                StepKind::Request(r) => &r.expect,
-                StepKind::Check(e) => e,
-                StepKind::Concurrently(subs) => {
-                    walk(subs, Some(idx), out);
-                    &[]
-                }
-                StepKind::Push(_) | StepKind::Skip(_) => &[],
-            };
-            for e in exps {
-                for c in &e.checks {
-                    out.push((idx, st, e, c));
-                }
-            }
-        }
-    }
-    let mut all = vec![];
-    walk(&s.steps, None, &mut all);
-    let blocked = finding.map(|f| {
-        let what = f.message.lines().next().unwrap_or("");
-        match &f.requirement {
-            Some(q) => format!("{q} at {}: {what}", f.source),
-            None => format!("{} at {}: {what}", f.step, f.source),
-        }
-    });
-    let failed_here: Vec<&CheckFailure> = finding
-        .map(|f| f.failures.iter())
-        .into_iter()
-        .flatten()
-        .chain(later_failures)
-        .collect();
-    let mut out = vec![];
-    for (idx, st, e, c) in all {
-        let at = c.source.to_string();
-        let (outcome, blocked_by) = match judged.get(&at) {
-            Some(true) => (Outcome::Pass, None),
-            Some(false) => (Outcome::Fail, None),
-            None if unjudged.contains_key(&at) => {
-                (Outcome::NotVerified, unjudged.get(&at).cloned())
-            }
-            // a step that ran without judging it: a branch not taken
-            None if matches!(states[idx], StepState::Ran) => continue,
-            None if matches!(states[idx], StepState::Failed) && verdict == Verdict::Fail => {
-                continue;
-            }
-            None => match verdict {
-                Verdict::Skip => (Outcome::Skip, skip_reason.clone()),
-                Verdict::Error if states[idx] == StepState::Failed => {
-                    (Outcome::Error, blocked.clone())
-                }
-                _ => (Outcome::NotVerified, blocked.clone()),
-            },
-        };
-        let mismatch = failed_here.iter().find(|f| f.source == at);
-        out.push(CheckResult {
-            requirement: e.requirement.clone(),
-            outcome,
-            step: st.name.clone(),
-            source: at.clone(),
-            expected: mismatch.map(|m| m.expected.clone()),
-            got: mismatch.map(|m| m.got.clone()),
-            blocked_by,
-        });
-    }
-    // failures that are no written check: a push, a capture, the envelope of an answer
-    for f in failed_here {
-        let written = out.iter().any(|c| {
-            c.source == f.source
-                && c.outcome == Outcome::Fail
-                && c.requirement == f.requirement.clone().unwrap_or_default()
-        });
-        if !written {
-            out.push(CheckResult {
-                requirement: f.requirement.clone().unwrap_or_default(),
-                outcome: Outcome::Fail,
-                step: finding.map(|x| x.step.clone()).unwrap_or_default(),
-                source: f.source.clone(),
-                expected: Some(f.expected.clone()),
-                got: Some(f.got.clone()),
-                blocked_by: None,
-            });
-        }
-    }
-    out
-}
-
 /// The text of a stop met while rendering an expected value (always an error: a broken
 /// template, an unknown content).
 pub(super) fn stop_text(s: Stop) -> String {
-    match s {
-        Stop::Error(m) => m.into(),
-        Stop::Skip(m) => m,
-        Stop::Fail(f) => f
-            .iter()
-            .map(super::CheckFailure::line)
-            .collect::<Vec<_>>()
-            .join("; "),
-    }
+    outcomes::stop_text(&s)
 }
+
+/// A stop as the finding shows it: the stop, its step, the step's exchanges (a span of the
+/// log) and how many of them lead (see [`Runner::lead`]).
+type Shown<'s> = (Stop, &'s Step, std::ops::Range<usize>, Option<usize>);

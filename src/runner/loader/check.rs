@@ -36,6 +36,9 @@ pub(super) struct Scope<'s> {
     pub used: RefCell<BTreeSet<String>>,
     /// The top-level step that captures each variable.
     pub made_by: HashMap<String, usize>,
+    /// What a variable captured from a `Location` designates (an upload session, a blob, a
+    /// manifest), so a request to it is blamed by its endpoint like a written path.
+    pub points_to: HashMap<String, crate::oci::api::Resource>,
     /// Index of the top-level step being checked.
     pub current: usize,
 }
@@ -138,6 +141,7 @@ impl Checker<'_, '_> {
             defined: Builtin::ALL.iter().map(|b| b.name().to_string()).collect(),
             used: RefCell::default(),
             made_by: HashMap::new(),
+            points_to: HashMap::new(),
             current: 0,
         };
         for name in s.content.keys() {
@@ -147,13 +151,19 @@ impl Checker<'_, '_> {
         }
         let mut steps: Vec<plan::Step> = vec![];
         let mut names: Vec<&str> = vec![];
+        // earlier steps that change the registry's state: what a step without `needs:`
+        // relies on
+        let mut writes: Vec<usize> = vec![];
         for (i, st) in s.steps.iter().enumerate() {
             scope.current = i;
             scope.used.borrow_mut().clear();
             let planned = self.step(st, &mut scope, 0);
-            let needs = self.needs(&st.value, &names, &scope);
+            let needs = self.needs(&st.value, &names, &writes, &scope);
             names.push(st.value.name.as_deref().unwrap_or(""));
             if let Some(mut p) = planned {
+                if p.writes() {
+                    writes.push(i);
+                }
                 p.needs = needs;
                 steps.push(p);
             }
@@ -181,14 +191,24 @@ impl Checker<'_, '_> {
         })
     }
 
-    /// What a top-level step relies on: the steps named in its `needs:` (each an earlier
-    /// step of the scenario) and those whose captures it uses; without `needs:`, everything
-    /// before it.
-    fn needs(&mut self, st: &raw::Step, earlier: &[&str], scope: &Scope<'_>) -> plan::Needs {
-        let Some(named) = &st.needs else {
-            return plan::Needs::AllBefore;
+    /// What a top-level step relies on: the steps whose captures it uses, and those named in
+    /// its `needs:` (each an earlier step of the scenario); without `needs:`, the earlier
+    /// steps that change state (`writes`).
+    fn needs(
+        &mut self,
+        st: &raw::Step,
+        earlier: &[&str],
+        writes: &[usize],
+        scope: &Scope<'_>,
+    ) -> plan::Needs {
+        let mut out: BTreeSet<usize> = BTreeSet::new();
+        let named = match &st.needs {
+            Some(named) => named.as_slice(),
+            None => {
+                out.extend(writes);
+                &[]
+            }
         };
-        let mut out = BTreeSet::new();
         for n in named {
             let hits: Vec<usize> = earlier
                 .iter()
@@ -225,7 +245,7 @@ impl Checker<'_, '_> {
                 out.insert(i);
             }
         }
-        plan::Needs::Steps(out.into_iter().collect())
+        plan::Needs(out.into_iter().collect())
     }
 
     /// One step; `None` when it has problems (reported).
@@ -404,7 +424,7 @@ impl Checker<'_, '_> {
             source: src.clone(),
             when,
             repeat: st.repeat,
-            needs: plan::Needs::AllBefore,
+            needs: plan::Needs::default(),
             kind,
         })
     }

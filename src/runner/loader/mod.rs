@@ -8,6 +8,7 @@
 //! from a directory or from a corpus embedded in the binary.
 
 mod aliases;
+mod blame;
 mod bounds;
 mod catalogue;
 mod check;
@@ -386,13 +387,15 @@ mod tests {
         let needs: Vec<&crate::runner::plan::Needs> =
             specs.scenarios[0].steps.iter().map(|s| &s.needs).collect();
         use crate::runner::plan::Needs;
+        // without needs: the earlier writes (the POST); with it, what it names and the
+        // steps whose captures it uses
         assert_eq!(
             needs,
             [
-                &Needs::AllBefore,
-                &Needs::AllBefore,
-                &Needs::Steps(vec![0]),
-                &Needs::Steps(vec![1])
+                &Needs(vec![]),
+                &Needs(vec![0]),
+                &Needs(vec![0]),
+                &Needs(vec![1])
             ]
         );
     }

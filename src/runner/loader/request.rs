@@ -100,11 +100,13 @@ impl Checker<'_, '_> {
                 reason: sk.reason,
             });
         }
-        let expect: Vec<plan::Expectation> = st
+        let raw_expect = st
             .expect
             .clone()
             .map(raw::OneOrMany::into_vec)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        self.blame(src, label, r, &raw_expect, scope);
+        let expect: Vec<plan::Expectation> = raw_expect
             .iter()
             .map(|e| self.expectation(src, label, e, scope, false))
             .collect();
@@ -191,9 +193,19 @@ impl Checker<'_, '_> {
                 source: at,
             });
         }
+        let target = super::blame::resource_of(&r.url, &scope.points_to);
         for c in &capture {
             scope.defined.insert(c.name.clone());
             scope.made_by.insert(c.name.clone(), scope.current);
+            let location = matches!(&c.from, plan::CaptureFrom::Header { name, .. } if name.eq_ignore_ascii_case("location"));
+            match target.and_then(|t| super::blame::location_points_to(r.method, t)) {
+                Some(points) if location => {
+                    scope.points_to.insert(c.name.clone(), points);
+                }
+                _ => {
+                    scope.points_to.remove(&c.name);
+                }
+            }
         }
         if let Some(p) = &r.paginate {
             let field = format!("{label}: paginate.max_pages");
@@ -211,6 +223,9 @@ impl Checker<'_, '_> {
         }
         if let Some(c) = &r.chunks {
             scope.made_by.insert(c.location.clone(), scope.current);
+            scope
+                .points_to
+                .insert(c.location.clone(), crate::oci::api::Resource::Upload);
         }
         plan::RequestStep {
             request: plan::Request {

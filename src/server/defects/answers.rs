@@ -43,6 +43,10 @@ pub(super) async fn rewrite(
             res.headers_mut().remove(header::LOCATION);
         }
         (D::Put200, Some(E::UploadClose)) => set_status(&mut res, 201, StatusCode::OK),
+        (D::Chunk204, Some(E::UploadChunk)) => set_status(&mut res, 202, StatusCode::NO_CONTENT),
+        (D::CloseNoLocation, Some(E::UploadClose)) if res.status() == StatusCode::CREATED => {
+            res.headers_mut().remove(header::LOCATION);
+        }
         (D::Status200, Some(E::UploadStatus)) => set_status(&mut res, 204, StatusCode::OK),
         (
             D::UnknownUpload400,

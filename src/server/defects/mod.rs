@@ -91,31 +91,34 @@ impl DefectInfo {
 }
 
 defects! {
-    Base404 = "base-404": "GET /v2/ answers 404" breaks ["base.v2", "dist.api-version"];
+    Base404 = "base-404": "GET /v2/ answers 404" breaks ["base.v2", "dist.api-version", "errors.envelope"];
     AcceptAnyName = "accept-any-name": "names outside the grammar are taken (and fail in storage)" breaks ["names.repository-regex"] .skips(Check::NameGrammar);
     ShortTags = "short-tags": "tags over 64 characters are refused" breaks ["names.tag-regex"];
     TagsAnyCharacters = "tags-any-characters": "a manifest PUT to a tag outside the grammar (-dash, a+b, .hidden) is stored under it" breaks ["names.tag-regex"];
     Reference500 = "reference-500": "a malformed digest reference answers 500" breaks ["names.reference-form"];
     ManifestByDigest404 = "manifest-by-digest-404": "GET of a manifest by digest answers 404" breaks ["pull.manifest.get", "push.manifest.index", "push.tag.move"];
     ManifestUnknown500 = "manifest-unknown-500": "an unknown manifest answers 500" breaks ["names.reference-form", "pull.manifest.404", "pull.repository.404", "delete.manifest", "delete.tag", "push.manifest.digest-mismatch", "push.manifest.invalid"];
-    BlobCorrupted = "blob-corrupted": "blob GETs flip a byte in the middle" breaks ["pull.blob.get", "pull.blob.range", "push.chunk.close", "push.chunk.order", "push.mount.201", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "next.final-put.order"];
+    BlobCorrupted = "blob-corrupted": "blob GETs flip a byte in the middle" breaks ["pull.blob.get", "pull.blob.range", "push.chunk.close", "push.chunk.order", "push.mount.201", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "next.final-put.order", "pull.digest-header-matches"];
     BlobShortBody = "blob-short-body": "blob GETs close the connection half way through the body their Content-Length announces" breaks ["http.framing"];
     WrongDigestHeader = "wrong-digest-header": "blob GETs carry a Docker-Content-Digest that is not the body's" breaks ["pull.digest-header-matches", "next.pull.digest-header", "push.blob.sha512"];
     BlobUnknown400 = "blob-unknown-400": "an unknown blob answers 400" breaks ["pull.blob.404", "delete.blob", "push.digest-mismatch", "next.final-put.order"];
     Head404 = "head-404": "every HEAD answers 404" breaks ["pull.head.200", "next.head.headers", "push.blob.empty", "push.put.201"];
-    Post201 = "post-201": "opening an upload answers 201" breaks ["push.post.202"];
-    ReusedLocation = "reused-location": "a new upload reuses the location of an idle one" breaks ["push.location.session-id"] .at_times(&["push.put.201"]);
+    Post201 = "post-201": "opening an upload answers 201" breaks ["push.post.202", "push.mount.fallback"];
+    ReusedLocation = "reused-location": "a new upload reuses the location of an idle one" breaks ["push.location.session-id"] .at_times(&["push.put.201", "push.chunk.202"]);
     SinglePostNoLocation = "single-post-no-location": "a blob pushed by single POST is answered 201 without a Location" breaks ["push.single-post.201"];
-    Put200 = "put-200": "closing an upload answers 200" breaks ["push.put.201", "push.chunk.close", "push.chunk.last-in-put", "push.blob.empty", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "next.final-put.order"];
+    Put200 = "put-200": "closing an upload answers 200" breaks ["push.put.201", "push.chunk.close", "push.chunk.last-in-put", "push.blob.empty", "push.blob.sha512", "next.digest-algorithm", "next.final-put.order"];
     NoDigestCheck = "no-digest-check": "an upload is stored under the digest claimed, unverified" breaks ["push.digest-mismatch"] .skips(Check::UploadDigest);
-    RangeOffByOne = "range-off-by-one": "upload progress reports Range 0-<size> instead of 0-<size-1>" breaks ["push.chunk.202", "push.chunk.order", "dist.stream-upload", "next.final-put.order"];
+    RangeOffByOne = "range-off-by-one": "upload progress reports Range 0-<size> instead of 0-<size-1>" breaks ["push.chunk.202", "push.status.204", "dist.stream-upload"];
     AcceptOutOfOrder = "accept-out-of-order": "a chunk out of order is appended and answered 202" breaks ["push.chunk.order"] .skips(Check::ChunkOrder);
-    CloseNeedsBody = "close-needs-body": "a closing PUT without a body is refused" breaks ["push.chunk.close", "push.blob.empty", "dist.stream-upload", "next.digest-algorithm"];
-    Status200 = "status-200": "upload status answers 200" breaks ["push.status.204", "push.chunk.order", "next.final-put.order"];
+    CloseNeedsBody = "close-needs-body": "a closing PUT without a body is refused" breaks ["push.chunk.close", "push.blob.empty", "next.digest-algorithm", "push.put.201"];
+    Chunk204 = "chunk-204": "a chunk is answered 204 instead of 202" breaks ["push.chunk.202"];
+    CloseNoLocation = "close-no-location": "a closing PUT is answered 201 without a Location" breaks ["push.put.201", "push.chunk.close"];
+    MonolithicRefusedNoDelete = "monolithic-refused-no-delete": "a closing PUT that carries the blob is refused (the chunked way works), and deletion answers 405 UNSUPPORTED" breaks ["push.put.201", "push.chunk.last-in-put", "push.digest-mismatch", "next.final-put.order"];
+    Status200 = "status-200": "upload status answers 200" breaks ["push.status.204"];
     UnknownUpload400 = "unknown-upload-400": "an unknown upload answers 400" breaks ["push.status.unknown", "next.upload.cancel.unknown"];
     Mount200 = "mount-200": "a mount answers 200" breaks ["push.mount.201"];
     EmptyBlobRefused = "empty-blob-refused": "the empty blob is refused" breaks ["push.blob.empty"];
-    NoUploadStatus = "no-upload-status": "there is no upload status: GET of a session answers 405" breaks ["push.status.204", "push.chunk.order", "push.status.unknown", "next.final-put.order"];
+    NoUploadStatus = "no-upload-status": "there is no upload status: GET of a session answers 405" breaks ["push.status.204", "push.status.unknown"];
     NoUploadCancel = "no-upload-cancel": "there is no upload cancel: DELETE of a session answers 405" breaks ["next.upload.cancel"];
     UnknownUploadAccepted = "unknown-upload-accepted": "a request to an upload session that does not exist opens it" breaks ["push.status.unknown", "next.upload.cancel.unknown"];
     UploadAnyRepository = "upload-any-repository": "an upload session answers through any repository's path" breaks ["push.status.unknown", "next.upload.cancel.unknown"] .skips(Check::UploadRepository);
@@ -124,7 +127,7 @@ defects! {
     BlobReadAnyRepository = "blob-read-any-repository": "blob GETs and HEADs serve a blob that only another repository holds" breaks ["pull.blob.404"];
     BlobDeleteAnyRepository = "blob-delete-any-repository": "deleting a blob through a repository that lacks it deletes it where it is (202)" breaks ["delete.blob.404"];
     ManifestPut200 = "manifest-put-200": "a manifest PUT answers 200" breaks ["push.manifest.201", "push.manifest.4mb", "push.manifest.missing-subject", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param"];
-    ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers"];
+    ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers", "pull.digest-header-matches"];
     ManifestTypeParams = "manifest-type-params": "a manifest pushed with Content-Type parameters is served with them" breaks ["pull.manifest.content-type-no-params"];
     ManifestDigestHeader = "manifest-digest-header": "a manifest PUT answers another digest in Docker-Content-Digest" breaks ["push.manifest.digest-header"];
     MissingBlobCode = "missing-blob-code": "a manifest with missing blobs is refused with MANIFEST_INVALID" breaks ["push.manifest.missing-blobs-code"];
@@ -163,7 +166,7 @@ defects! {
     BlobDeleteUnknown202 = "blob-delete-unknown-202": "deleting an unknown blob answers 202" breaks ["delete.blob.404"];
     ErrorsUnenveloped = "errors-unenveloped": "JSON errors come as {\"error\": …}" breaks ["errors.envelope"];
     ErrorsLowercase = "errors-lowercase": "error codes are lowercase" breaks ["errors.code-form"];
-    ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form"];
+    ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form", "names.repository-regex", "push.digest-mismatch", "push.manifest.invalid", "push.manifest.missing-blobs-code"];
     ManifestDeleteMethodUnknown = "manifest-delete-method-unknown": "manifest deletion is disabled, answered 405 with the code METHOD_UNKNOWN, which the spec's table lacks" breaks ["errors.code-form"];
     NoDigestHeader = "no-digest-header": "GETs carry no Docker-Content-Digest" breaks ["next.pull.digest-header", "pull.blob.digest-header", "pull.manifest.digest-header"];
     HeadNoDigest = "head-no-digest": "HEADs carry no Docker-Content-Digest" breaks ["next.head.headers", "pull.head.digest-header"];

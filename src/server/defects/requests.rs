@@ -230,6 +230,15 @@ pub(super) async fn before(
                     .into_response());
             }
         }
+        (D::MonolithicRefusedNoDelete, Some(E::UploadClose), Some(Target::Upload { .. }))
+            if has_body(req.headers()) =>
+        {
+            let e = AppError::code(StatusCode::BAD_REQUEST, ErrorCode::BlobUploadInvalid);
+            return Err(refuse(req, e).await);
+        }
+        (D::MonolithicRefusedNoDelete, Some(E::ManifestDelete | E::BlobDelete), _) => {
+            return Err(crate::server::request::deletion_disabled().into_response());
+        }
         (D::CloseNeedsBody, Some(E::UploadClose), Some(Target::Upload { name, id }))
             if !has_body(req.headers()) =>
         {
