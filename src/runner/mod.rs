@@ -26,4 +26,6 @@ pub(crate) mod raw;
 pub mod report;
 pub mod results;
 pub(crate) mod template;
+#[cfg(test)]
+mod test_data;
 pub mod verdict;
