@@ -542,7 +542,9 @@ async fn diff_with_a_baseline_knows_its_intermittent_entries() {
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(d["worse"], false, "{d:#}");
-        assert_eq!(ids(&d["intermittent"]), failing_now, "{d:#}");
+        // the races, and what they left unjudged on the scenarios they stopped
+        assert!(ids(&d["intermittent"]).is_superset(&failing_now), "{d:#}");
+        assert!(d["other_changes"].as_array().unwrap().is_empty(), "{d:#}");
         assert!(d["newly_failing"].as_array().unwrap().is_empty(), "{d:#}");
         assert!(d["newly_passing"].as_array().unwrap().is_empty(), "{d:#}");
     }

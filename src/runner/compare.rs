@@ -242,14 +242,19 @@ fn failing_in(run: &RunFile, id: &str) -> Vec<String> {
         .collect()
 }
 
-/// Scenarios of a run with a check of `id` left unjudged.
+/// Scenarios of a run that left `id` unjudged where the results file shows it: a check of
+/// it not verified, or, failed, it lists `id` without a check of its own.
 fn unjudged_in(run: &RunFile, id: &str) -> Vec<String> {
     run.scenarios
         .iter()
         .filter(|s| {
+            let checked = s.checks.iter().any(|c| c.requirement == id);
             s.checks
                 .iter()
                 .any(|c| c.requirement == id && c.outcome == Outcome::NotVerified)
+                || (s.verdict == Verdict::Fail
+                    && !checked
+                    && s.requirements.iter().any(|q| q.id == id))
         })
         .map(|s| s.name.clone())
         .collect()
@@ -294,6 +299,18 @@ pub fn compare_knowing(
     let (mut newly_failing, mut newly_passing, mut other_changes) = (vec![], vec![], vec![]);
     let mut intermittent = vec![];
     let raced = raced_scenarios(old, new, known);
+    // every scenario whose verdict changed did so by a known race: a requirement that only
+    // went unjudged (checks on steps a race stopped before) changed by those races
+    let changed_verdicts = old
+        .scenarios
+        .iter()
+        .filter(|o| {
+            new.scenarios
+                .iter()
+                .any(|n| n.name == o.name && n.verdict != o.verdict)
+        })
+        .count();
+    let races_explain_all = !raced.is_empty() && changed_verdicts == raced.len();
     for id in ids {
         let (o, n) = (old_reqs.get(id), new_reqs.get(id));
         let (ov, nv) = (o.map(|r| r.verdict), n.map(|r| r.verdict));
@@ -314,10 +331,16 @@ pub fn compare_knowing(
         let failed: Vec<String> = [failing_in(old, id), change.failing_in.clone()].concat();
         let unjudged: Vec<String> = [unjudged_in(old, id), unjudged_in(new, id)].concat();
         let erred = ov == Some(Outcome::Error) || nv == Some(Outcome::Error);
+        let only_unjudged = failed.is_empty()
+            && matches!(
+                (ov, nv),
+                (Some(Outcome::Pass), Some(Outcome::NotVerified))
+                    | (Some(Outcome::NotVerified), Some(Outcome::Pass))
+            );
         if !erred
-            && !(failed.is_empty() && unjudged.is_empty())
             && failed.iter().all(|s| flaky(known, id, s))
             && unjudged.iter().all(|s| raced.contains(s))
+            && (!failed.is_empty() || (only_unjudged && races_explain_all))
         {
             intermittent.push(change);
             continue;
@@ -416,6 +439,7 @@ mod tests {
                     verdict: *v,
                     failed_requirement: None,
                     message: None,
+                    requirements: vec![],
                     failures: vec![],
                     checks: vec![],
                 })
@@ -549,6 +573,36 @@ mod tests {
         stale = race_entry("r", None);
         stale.intermittent = false;
         assert!(compare_knowing("o", &passed, "n", &failed, &[stale]).worse);
+        // what the race left unjudged is part of the race, unless another scenario changed
+        let with_u = |r: &mut RunFile, o: Outcome| {
+            r.requirements.push(RequirementRecord {
+                id: "u".into(),
+                level: "MUST".into(),
+                summary: String::new(),
+                verdict: o,
+            })
+        };
+        let (mut p2, mut f2) = (passed.clone(), failed.clone());
+        with_u(&mut p2, Pass);
+        with_u(&mut f2, NotVerified);
+        let d = compare_knowing("o", &p2, "n", &f2, &[race_entry("r", None)]);
+        assert!(!d.worse, "{d:?}");
+        assert_eq!(ids(&d.intermittent), ["r", "u"]);
+        let other = |r: &RunFile, v: Verdict| {
+            let mut r = r.clone();
+            r.scenarios
+                .push(run(&[], &[("x::other", v)]).scenarios.remove(0));
+            r
+        };
+        let d = compare_knowing(
+            "o",
+            &other(&p2, Verdict::Pass),
+            "n",
+            &other(&f2, Verdict::Skip),
+            &[race_entry("r", None)],
+        );
+        assert!(d.worse, "{d:?}");
+        assert_eq!(ids(&d.intermittent), ["r"]);
         // nor does it excuse an error
         let erred = run(&[("r", Error), ("s", Pass)], &[("x::race", Verdict::Error)]);
         assert!(compare_knowing("o", &passed, "n", &erred, &[race_entry("r", None)]).worse);
