@@ -138,3 +138,61 @@ async fn a_401_without_a_body_fails_the_requirement_about_its_code() {
     let text = regverify::runner::harness::failure_text(&specs(), &r);
     assert_eq!(r.verdict, Verdict::Pass, "{text}");
 }
+
+/// The reference behind a front that answers the requests `fake` picks 201 with a Location,
+/// without passing them on: a registry that says it took what it never stored.
+async fn claiming_201(upstream: String, fake: fn(&str, &str, &str) -> bool) -> SocketAddr {
+    let app = axum::Router::new().fallback(move |req: Request| {
+        let upstream = upstream.clone();
+        async move {
+            let (method, path) = (req.method().as_str(), req.uri().path());
+            let query = req.uri().query().unwrap_or("");
+            if fake(method, path, query) {
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::CREATED;
+                let at = path.replace("/uploads/", "/").to_string();
+                r.headers_mut()
+                    .insert("location", HeaderValue::from_str(&at).unwrap());
+                return r;
+            }
+            let (status, headers, body) = forward_parts(req, &upstream, false).await;
+            answer(status, headers, body)
+        }
+    });
+    serve_router(app).await
+}
+
+async fn optional_push(scenario: &str, fake: fn(&str, &str, &str) -> bool) -> (String, Outcome) {
+    let reg = start(Config::default(), false).await;
+    let front = claiming_201(reg.url.clone(), fake).await;
+    let ctx = context(&format!("http://{front}"), ClientConfig::default(), false);
+    let specs = specs();
+    let r = run_scenario(&specs, &ctx, scenario).await;
+    reg.server.shutdown().await;
+    let v = requirement_verdicts(&specs, std::slice::from_ref(&r));
+    let text = regverify::runner::harness::failure_text(&specs, &r);
+    let may = specs
+        .scenarios
+        .iter()
+        .find(|s| s.id == scenario)
+        .unwrap()
+        .requirements[0]
+        .clone();
+    (text, v[&may])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_201_to_an_optional_push_is_no_support_until_the_blob_reads_back() {
+    // a single POST with ?digest= answered 201, the blob never stored
+    let (text, single_post) = optional_push("single-post", |m, p, q| {
+        m == "POST" && p.ends_with("/blobs/uploads/") && q.contains("digest=")
+    })
+    .await;
+    assert_eq!(single_post, Outcome::Fail, "{text}");
+    // the closing PUT that carries the last chunk answered 201, the upload never closed
+    let (text, last_in_put) = optional_push("chunked-last-in-put", |m, p, q| {
+        m == "PUT" && p.contains("/blobs/uploads/") && q.contains("digest=")
+    })
+    .await;
+    assert_eq!(last_in_put, Outcome::Fail, "{text}");
+}
