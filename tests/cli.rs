@@ -418,3 +418,74 @@ fn the_oci_conformance_environment_works_unchanged() {
         "scenarios work under OCI_NAMESPACE"
     );
 }
+
+/// A registry address typed without a scheme is refused with the URL it probably meant, by
+/// every command that takes one as a positional: taken as a name filter it would select
+/// nothing, and the run would pass.
+#[test]
+fn a_host_without_a_scheme_is_refused_with_the_url_it_meant() {
+    for (args, url) in [
+        (vec!["run", "localhost:5000"], "http://localhost:5000"),
+        (vec!["run", "127.0.0.1:5000"], "http://127.0.0.1:5000"),
+        (vec!["run", "[::1]:5000"], "http://[::1]:5000"),
+        (
+            vec!["run", "registry.example.com"],
+            "https://registry.example.com",
+        ),
+        (
+            vec!["run", "localhost:5000", "push"],
+            "http://localhost:5000",
+        ),
+        (vec!["seed", "localhost:5000"], "http://localhost:5000"),
+        (vec!["matrix", "localhost:5000"], "http://localhost:5000"),
+        (
+            vec!["explore", "localhost:5000", "--ops", "1"],
+            "http://localhost:5000",
+        ),
+    ] {
+        let out = regverify().args(&args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("did you mean {url}?")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stdout.contains("conformant"), "{args:?}: {stdout}");
+    }
+}
+
+/// A filter, a skip or an exact name that selects no scenario of the profile names itself
+/// and exits 2, before any registry is started or reached.
+#[test]
+fn a_filter_matching_no_scenario_exits_two_naming_it() {
+    for (args, named) in [
+        (
+            vec!["run", "no-such-scenario"],
+            "filter \"no-such-scenario\"",
+        ),
+        (vec!["run", "--exact", "push"], "--exact filter \"push\""),
+        (
+            vec!["run", "--skip", "no-such-scenario"],
+            "--skip \"no-such-scenario\"",
+        ),
+        (
+            vec!["run", "--list", "no-such-scenario"],
+            "filter \"no-such-scenario\"",
+        ),
+        (
+            vec!["run", "http://127.0.0.1:9/", "no-such-scenario"],
+            "filter \"no-such-scenario\"",
+        ),
+    ] {
+        let out = regverify().args(&args).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("{named} matches no scenario of profile")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stdout.contains("conformant"), "{args:?}: {stdout}");
+    }
+}

@@ -501,3 +501,60 @@ fn a_matrix_shows_the_registries_it_ran_beside_one_it_could_not() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("unknown profile nope"), "{}", text(&o));
 }
+
+/// A release gate that does not flap: a requirement the baseline marks `intermittent` (a
+/// known race) that fails in one run and passes in the next is listed as a known race, and
+/// neither direction is "worse"; without the baseline, or with an entry not marked, it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_with_a_baseline_knows_its_intermittent_entries() {
+    let (clean, broken) = (reference(None).await, reference(Some(DEFECT)).await);
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old.json"), dir.path().join("new.json"));
+    let o = run_json(&clean.url, &old, &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = run_json(&broken.url, &new, &[]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&new).unwrap()).unwrap();
+    let failing_now: BTreeSet<String> = results["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["verdict"] == "fail")
+        .map(|q| q["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!failing_now.is_empty());
+    let baseline = |intermittent: bool| {
+        let mut y = String::from("failures:\n");
+        for id in &failing_now {
+            y += &format!(
+                "  - requirement: {id}\n    intermittent: {intermittent}\n    reason: a race\n"
+            );
+        }
+        let p = dir.path().join(format!("expect-{intermittent}.yaml"));
+        std::fs::write(&p, y).unwrap();
+        p.display().to_string()
+    };
+    let (races, known) = (baseline(true), baseline(false));
+    let (old, new) = (old.display().to_string(), new.display().to_string());
+    for (a, b) in [(&old, &new), (&new, &old)] {
+        let o = regverify(&["diff", a, b, "--expect", &races, "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(d["worse"], false, "{d:#}");
+        // the races, and what they left unjudged on the scenarios they stopped
+        assert!(ids(&d["intermittent"]).is_superset(&failing_now), "{d:#}");
+        assert!(d["other_changes"].as_array().unwrap().is_empty(), "{d:#}");
+        assert!(d["newly_failing"].as_array().unwrap().is_empty(), "{d:#}");
+        assert!(d["newly_passing"].as_array().unwrap().is_empty(), "{d:#}");
+    }
+    let o = regverify(&["diff", &old, &new, "--expect", &races]);
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(t.contains("known intermittent in the baseline"), "{t}");
+    assert!(t.contains("verdict: nothing got worse"), "{t}");
+    // entries not marked intermittent excuse nothing
+    let o = regverify(&["diff", &old, &new, "--expect", &known]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    clean.server.shutdown().await;
+    broken.server.shutdown().await;
+}

@@ -64,6 +64,8 @@ pub struct ExploreArgs {
 pub enum ExploreCliError {
     #[error("bad URL {0}: {1}")]
     Url(String, url::ParseError),
+    #[error(transparent)]
+    Positional(#[from] regverify::runner::error::RunError),
     #[error("client: {0}")]
     Client(#[from] regverify::runner::client::ClientError),
     #[error(transparent)]
@@ -124,6 +126,7 @@ async fn run(args: &ExploreArgs, embedded: Option<Url>) -> Result<ExitCode, Expl
     let base = match (&args.url, embedded) {
         (_, Some(u)) => u,
         (Some(raw), None) => {
+            regverify::runner::harness::refuse_bare_host(raw)?;
             let mut u = Url::parse(raw).map_err(|e| {
                 ExploreCliError::Url(regverify::runner::redact::userinfo_cut(raw), e)
             })?;

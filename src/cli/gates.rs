@@ -32,6 +32,10 @@ pub struct DiffArgs {
     /// JSON, for tools.
     #[arg(long)]
     json: bool,
+    /// The baseline the gate uses (`run --expect`): requirements it marks `intermittent`
+    /// changing either way, where they failed, are known races, never "worse".
+    #[arg(long = "expect", value_name = "FILE")]
+    expect: Option<PathBuf>,
 }
 
 /// `diff`: exit 1 when something got worse, 0 otherwise, 2 on an unreadable file.
@@ -48,11 +52,22 @@ pub fn diff(a: DiffArgs) -> Result<ExitCode, CliError> {
     let aliases = aliases()?;
     let old = RunFile::load(&a.old)?.with_current_names(&aliases);
     let new = RunFile::load(&a.new)?.with_current_names(&aliases);
-    let d = compare::compare(
+    let known = match &a.expect {
+        None => vec![],
+        Some(path) => {
+            let specs = regverify::runner::loader::load_corpus(
+                &regverify::runner::corpus::Corpus::embedded(),
+            )
+            .map_err(regverify::runner::error::RunError::SpecFiles)?;
+            regverify::runner::expect::load(path, &specs)?.failures
+        }
+    };
+    let d = compare::compare_knowing(
         &a.old.display().to_string(),
         &old,
         &a.new.display().to_string(),
         &new,
+        &known,
     );
     let text = if a.json {
         d.json() + "\n"
@@ -133,6 +148,9 @@ pub struct MatrixCli {
 /// `matrix`: starts the references asked for, each on a memory store of its own (see
 /// [`Store::Memory`]), then runs every registry side by side.
 pub fn matrix(a: MatrixCli) -> Result<ExitCode, CliError> {
+    for u in &a.run.urls {
+        regverify::runner::harness::refuse_bare_host(u)?;
+    }
     let mut wanted: Vec<(TargetKind, Config)> = vec![];
     if a.reference {
         wanted.push((TargetKind::Reference, Config::default()));

@@ -156,6 +156,7 @@ mod tests {
             verdict,
             failed_requirement: req.map(String::from),
             message: Some(format!("{got}\nsecond line")),
+            requirements: vec![],
             failures: req
                 .map(|r| FailureRecord {
                     requirement: Some(r.into()),

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::exec::{Outcome, Verdict};
+use super::expect::Expected;
 use super::results::{CheckRecord, RunFile, ScenarioRecord};
 
 /// Which run a side of the comparison is.
@@ -38,6 +39,9 @@ pub struct ScenarioChange {
     pub name: String,
     pub old: Verdict,
     pub new: Verdict,
+    /// It failed, in whichever run it failed, on a requirement the baseline marks
+    /// `intermittent`: a known race that went the other way, never "worse".
+    pub intermittent: bool,
 }
 
 /// The same check, judged on different evidence: what it looked at (a status, a header, a
@@ -73,6 +77,9 @@ pub struct Diff {
     /// Every other change of a requirement's outcome (to or from skip, not verified,
     /// error, or absent).
     pub other_changes: Vec<RequirementChange>,
+    /// Changes of requirements the baseline (`diff --expect`) marks `intermittent`, in
+    /// every scenario where they failed: known races, listed but never "worse".
+    pub intermittent: Vec<RequirementChange>,
     pub scenario_changes: Vec<ScenarioChange>,
     pub changed_evidence: Vec<EvidenceChange>,
     pub scenarios_added: Vec<String>,
@@ -85,6 +92,7 @@ impl Diff {
         self.newly_failing.is_empty()
             && self.newly_passing.is_empty()
             && self.other_changes.is_empty()
+            && self.intermittent.is_empty()
             && self.scenario_changes.is_empty()
             && self.changed_evidence.is_empty()
             && self.scenarios_added.is_empty()
@@ -154,17 +162,43 @@ fn query_of(s: &ScenarioRecord, c: &CheckRecord) -> Option<String> {
         .map(|f| f.query.clone())
 }
 
+/// What each run of a scenario makes up for itself and names in its evidence.
+struct Generated<'a> {
+    /// The prefixes the run tag follows: `<scenario id>-` in the scenario's repositories,
+    /// `absent-` in names made to be absent.
+    tag_after: [String; 2],
+    /// Each run's seed, as it may appear in generated names.
+    seeds: [&'a str; 2],
+}
+
+impl Generated<'_> {
+    fn of<'a>(scenario: &str, seeds: [&'a str; 2]) -> Generated<'a> {
+        let id = scenario.rsplit("::").next().unwrap_or(scenario);
+        Generated {
+            tag_after: [format!("{id}-"), "absent-".to_string()],
+            seeds,
+        }
+    }
+}
+
 /// Evidence as compared: what each run makes up for itself — digests of its seeded content,
-/// the run tag in its repository names, upload ids — is left out, so two runs of the same
-/// registry differ only where its answers do. Such values are runs of hex digits with a
-/// letter among them (sizes, statuses and offsets are digits alone and stay).
-fn comparable(text: &Option<String>) -> Option<String> {
+/// the run tag in its repository names, upload ids, its seed — is left out, so two runs of
+/// the same registry differ only where its answers do. Such values are runs of hex digits
+/// with a letter among them, and the run tag and seed even when they happen to be digits
+/// alone (other sizes, statuses and offsets are digits alone and stay).
+fn comparable(text: &Option<String>, generated: &Generated<'_>) -> Option<String> {
     let text = text.as_deref()?;
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
         let made_up = run.len() >= 4 && run.chars().any(|c| c.is_ascii_alphabetic());
-        out.push_str(if made_up { "…" } else { run });
+        let run_tag = !run.is_empty() && generated.tag_after.iter().any(|p| out.ends_with(p));
+        let seed = run.len() >= 4 && generated.seeds.contains(&run.as_str());
+        out.push_str(if made_up || run_tag || seed {
+            "…"
+        } else {
+            run
+        });
         run.clear();
     };
     for c in text.chars() {
@@ -181,11 +215,102 @@ fn comparable(text: &Option<String>) -> Option<String> {
 
 /// Compares two runs; `old_file` and `new_file` only name them in the output.
 pub fn compare(old_file: &str, old: &RunFile, new_file: &str, new: &RunFile) -> Diff {
+    compare_knowing(old_file, old, new_file, new, &[])
+}
+
+/// Whether a failure of `requirement` in `scenario` is a race a baseline entry marks
+/// `intermittent`.
+fn flaky(known: &[Expected], requirement: &str, scenario: &str) -> bool {
+    known.iter().any(|x| {
+        x.intermittent
+            && x.requirement == requirement
+            && x.scenario.as_deref().is_none_or(|s| s == scenario)
+    })
+}
+
+/// Scenarios of a run that failed on `id`.
+fn failing_in(run: &RunFile, id: &str) -> Vec<String> {
+    run.scenarios
+        .iter()
+        .filter(|s| {
+            s.checks
+                .iter()
+                .any(|c| c.requirement == id && c.outcome == Outcome::Fail)
+                || s.failed_requirement.as_deref() == Some(id)
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Scenarios of a run that left `id` unjudged where the results file shows it: a check of
+/// it not verified, or, failed, it lists `id` without a check of its own.
+fn unjudged_in(run: &RunFile, id: &str) -> Vec<String> {
+    run.scenarios
+        .iter()
+        .filter(|s| {
+            let checked = s.checks.iter().any(|c| c.requirement == id);
+            s.checks
+                .iter()
+                .any(|c| c.requirement == id && c.outcome == Outcome::NotVerified)
+                || (s.verdict == Verdict::Fail
+                    && !checked
+                    && s.requirements.iter().any(|q| q.id == id))
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Scenarios in both runs whose verdicts differ only by a known race: one run failed on a
+/// requirement the baseline marks `intermittent`, and neither erred.
+fn raced_scenarios(old: &RunFile, new: &RunFile, known: &[Expected]) -> BTreeSet<String> {
+    let race_side = |r: &ScenarioRecord| match r.verdict {
+        Verdict::Fail => r
+            .failed_requirement
+            .as_deref()
+            .is_some_and(|req| flaky(known, req, &r.name)),
+        Verdict::Pass | Verdict::Skip => true,
+        Verdict::Error => false,
+    };
+    old.scenarios
+        .iter()
+        .filter_map(|o| {
+            let n = new.scenarios.iter().find(|n| n.name == o.name)?;
+            let one_failed = o.verdict == Verdict::Fail || n.verdict == Verdict::Fail;
+            (o.verdict != n.verdict && one_failed && race_side(o) && race_side(n))
+                .then(|| o.name.clone())
+        })
+        .collect()
+}
+
+/// [`compare`], knowing a baseline's entries (`--expect`): a change of a requirement that
+/// failed only where the baseline marks it `intermittent` is a known race, listed apart and
+/// never "worse".
+pub fn compare_knowing(
+    old_file: &str,
+    old: &RunFile,
+    new_file: &str,
+    new: &RunFile,
+    known: &[Expected],
+) -> Diff {
     let old_reqs: BTreeMap<&str, _> = old.requirements.iter().map(|r| (&*r.id, r)).collect();
     let new_reqs: BTreeMap<&str, _> = new.requirements.iter().map(|r| (&*r.id, r)).collect();
     let ids: BTreeSet<&str> = old_reqs.keys().chain(new_reqs.keys()).copied().collect();
     let mut worse = false;
     let (mut newly_failing, mut newly_passing, mut other_changes) = (vec![], vec![], vec![]);
+    let mut intermittent = vec![];
+    let raced = raced_scenarios(old, new, known);
+    // every scenario whose verdict changed did so by a known race: a requirement that only
+    // went unjudged (checks on steps a race stopped before) changed by those races
+    let changed_verdicts = old
+        .scenarios
+        .iter()
+        .filter(|o| {
+            new.scenarios
+                .iter()
+                .any(|n| n.name == o.name && n.verdict != o.verdict)
+        })
+        .count();
+    let races_explain_all = !raced.is_empty() && changed_verdicts == raced.len();
     for id in ids {
         let (o, n) = (old_reqs.get(id), new_reqs.get(id));
         let (ov, nv) = (o.map(|r| r.verdict), n.map(|r| r.verdict));
@@ -199,18 +324,27 @@ pub fn compare(old_file: &str, old: &RunFile, new_file: &str, new: &RunFile) -> 
             summary: about.summary.clone(),
             old: ov,
             new: nv,
-            failing_in: new
-                .scenarios
-                .iter()
-                .filter(|s| {
-                    s.checks
-                        .iter()
-                        .any(|c| c.requirement == id && c.outcome == Outcome::Fail)
-                        || s.failed_requirement.as_deref() == Some(id)
-                })
-                .map(|s| s.name.clone())
-                .collect(),
+            failing_in: failing_in(new, id),
         };
+        // where it failed, in either run, the baseline knows it for a race; where it went
+        // unjudged, a known race stopped the scenario first
+        let failed: Vec<String> = [failing_in(old, id), change.failing_in.clone()].concat();
+        let unjudged: Vec<String> = [unjudged_in(old, id), unjudged_in(new, id)].concat();
+        let erred = ov == Some(Outcome::Error) || nv == Some(Outcome::Error);
+        let only_unjudged = failed.is_empty()
+            && matches!(
+                (ov, nv),
+                (Some(Outcome::Pass), Some(Outcome::NotVerified))
+                    | (Some(Outcome::NotVerified), Some(Outcome::Pass))
+            );
+        if !erred
+            && failed.iter().all(|s| flaky(known, id, s))
+            && unjudged.iter().all(|s| raced.contains(s))
+            && (!failed.is_empty() || (only_unjudged && races_explain_all))
+        {
+            intermittent.push(change);
+            continue;
+        }
         worse |= badness(nv) > badness(ov);
         match (ov, nv) {
             (_, Some(Outcome::Fail)) => newly_failing.push(change),
@@ -234,17 +368,23 @@ pub fn compare(old_file: &str, old: &RunFile, new_file: &str, new: &RunFile) -> 
         .collect();
     let mut scenario_changes = vec![];
     let mut changed_evidence = vec![];
+    let (old_seed, new_seed) = (old.seed.to_string(), new.seed.to_string());
     for (name, o) in &old_sc {
         let Some(n) = new_sc.get(name) else { continue };
         if o.verdict != n.verdict {
-            worse |= verdict_badness(n.verdict) > verdict_badness(o.verdict);
+            let raced = raced.contains(*name);
+            if !raced {
+                worse |= verdict_badness(n.verdict) > verdict_badness(o.verdict);
+            }
             scenario_changes.push(ScenarioChange {
                 name: name.to_string(),
                 old: o.verdict,
                 new: n.verdict,
+                intermittent: raced,
             });
         }
         let (oc, nc) = (keyed_checks(o), keyed_checks(n));
+        let generated = Generated::of(name, [old_seed.as_str(), new_seed.as_str()]);
         for (key, c_old) in &oc {
             let Some(c_new) = nc.get(key) else { continue };
             // a check judged in both whose evidence differs: what came back changed (a
@@ -252,8 +392,8 @@ pub fn compare(old_file: &str, old: &RunFile, new_file: &str, new: &RunFile) -> 
             let judged = |c: &CheckRecord| matches!(c.outcome, Outcome::Pass | Outcome::Fail);
             let (eo, en) = (evidence(c_old), evidence(c_new));
             let differs = eo.outcome != en.outcome
-                || comparable(&eo.got) != comparable(&en.got)
-                || comparable(&eo.expected) != comparable(&en.expected);
+                || comparable(&eo.got, &generated) != comparable(&en.got, &generated)
+                || comparable(&eo.expected, &generated) != comparable(&en.expected, &generated);
             if judged(c_old) && judged(c_new) && differs {
                 changed_evidence.push(EvidenceChange {
                     scenario: name.to_string(),
@@ -273,6 +413,7 @@ pub fn compare(old_file: &str, old: &RunFile, new_file: &str, new: &RunFile) -> 
         newly_failing,
         newly_passing,
         other_changes,
+        intermittent,
         scenario_changes,
         changed_evidence,
         scenarios_added,
@@ -298,6 +439,7 @@ mod tests {
                     verdict: *v,
                     failed_requirement: None,
                     message: None,
+                    requirements: vec![],
                     failures: vec![],
                     checks: vec![],
                 })
@@ -381,7 +523,8 @@ mod tests {
 
     #[test]
     fn values_a_run_makes_up_are_not_evidence() {
-        let c = |s: &str| comparable(&Some(s.to_string())).unwrap();
+        let none = Generated::of("x::unrelated", ["1", "2"]);
+        let c = |s: &str| comparable(&Some(s.to_string()), &none).unwrap();
         let a = "4096 bytes (sha256:0984e212cabc20ae), first difference at byte 2048";
         let b = "4096 bytes (sha256:8ad12fcc27ab71c1), first difference at byte 2048";
         assert_eq!(c(a), c(b));
@@ -391,6 +534,109 @@ mod tests {
             c("/v2/regverify/push-mount-77be02/blobs/uploads/0c4d77e2-aa")
         );
         assert_ne!(c("status 404"), c("status 405"));
-        assert_eq!(comparable(&None), None);
+        assert_eq!(comparable(&None, &none), None);
+    }
+
+    fn race_entry(requirement: &str, scenario: Option<&str>) -> Expected {
+        Expected {
+            requirement: requirement.into(),
+            scenario: scenario.map(String::from),
+            intermittent: true,
+            reason: "a race".into(),
+        }
+    }
+
+    #[test]
+    fn a_known_race_that_went_the_other_way_is_not_worse() {
+        use Outcome::*;
+        let passed = run(&[("r", Pass), ("s", Pass)], &[("x::race", Verdict::Pass)]);
+        let mut failed = run(&[("r", Fail), ("s", Pass)], &[("x::race", Verdict::Fail)]);
+        failed.scenarios[0].failed_requirement = Some("r".into());
+        // without the baseline, the gate flaps
+        assert!(compare("o", &passed, "n", &failed).worse);
+        for known in [
+            vec![race_entry("r", None)],
+            vec![race_entry("r", Some("x::race"))],
+        ] {
+            let d = compare_knowing("o", &passed, "n", &failed, &known);
+            assert!(!d.worse, "{d:?}");
+            assert!(d.newly_failing.is_empty());
+            assert_eq!(ids(&d.intermittent), ["r"]);
+            assert!(d.scenario_changes[0].intermittent);
+            let back = compare_knowing("n", &failed, "o", &passed, &known);
+            assert!(!back.worse && back.newly_passing.is_empty());
+            assert_eq!(ids(&back.intermittent), ["r"]);
+        }
+        // an entry of another scenario, or one not marked intermittent, changes nothing
+        let mut stale = race_entry("r", Some("x::other"));
+        assert!(compare_knowing("o", &passed, "n", &failed, &[stale]).worse);
+        stale = race_entry("r", None);
+        stale.intermittent = false;
+        assert!(compare_knowing("o", &passed, "n", &failed, &[stale]).worse);
+        // what the race left unjudged is part of the race, unless another scenario changed
+        let with_u = |r: &mut RunFile, o: Outcome| {
+            r.requirements.push(RequirementRecord {
+                id: "u".into(),
+                level: "MUST".into(),
+                summary: String::new(),
+                verdict: o,
+            })
+        };
+        let (mut p2, mut f2) = (passed.clone(), failed.clone());
+        with_u(&mut p2, Pass);
+        with_u(&mut f2, NotVerified);
+        let d = compare_knowing("o", &p2, "n", &f2, &[race_entry("r", None)]);
+        assert!(!d.worse, "{d:?}");
+        assert_eq!(ids(&d.intermittent), ["r", "u"]);
+        let other = |r: &RunFile, v: Verdict| {
+            let mut r = r.clone();
+            r.scenarios
+                .push(run(&[], &[("x::other", v)]).scenarios.remove(0));
+            r
+        };
+        let d = compare_knowing(
+            "o",
+            &other(&p2, Verdict::Pass),
+            "n",
+            &other(&f2, Verdict::Skip),
+            &[race_entry("r", None)],
+        );
+        assert!(d.worse, "{d:?}");
+        assert_eq!(ids(&d.intermittent), ["r"]);
+        // nor does it excuse an error
+        let erred = run(&[("r", Error), ("s", Pass)], &[("x::race", Verdict::Error)]);
+        assert!(compare_knowing("o", &passed, "n", &erred, &[race_entry("r", None)]).worse);
+    }
+
+    fn with_evidence(seed: u64, got: &str) -> RunFile {
+        let mut r = run(&[("r", Outcome::Pass)], &[("push::mount", Verdict::Pass)]);
+        r.seed = seed;
+        r.scenarios[0].checks.push(CheckRecord {
+            requirement: "r".into(),
+            outcome: Outcome::Pass,
+            step: "s".into(),
+            source: "specs/scenarios/push.yaml:1:1".into(),
+            expected: None,
+            got: Some(got.into()),
+        });
+        r
+    }
+
+    #[test]
+    fn run_tags_and_seeds_of_digits_alone_are_not_evidence() {
+        // a run tag is three random bytes in hex: now and then all six are digits
+        let a = with_evidence(1, "/v2/regverify/mount-123456/blobs/uploads/");
+        let b = with_evidence(1, "/v2/regverify/mount-908172/blobs/uploads/");
+        assert!(compare("o", &a, "n", &b).changed_evidence.is_empty());
+        let a = with_evidence(1, "no such tag absent-123456");
+        let b = with_evidence(1, "no such tag absent-9a8b7c");
+        assert!(compare("o", &a, "n", &b).changed_evidence.is_empty());
+        let a = with_evidence(482913577, "made by seed 482913577");
+        let b = with_evidence(1739, "made by seed 1739");
+        assert!(compare("o", &a, "n", &b).changed_evidence.is_empty());
+        // what the registry answered still counts, digits and all
+        let a = with_evidence(1, "Range: 0-524287");
+        let b = with_evidence(1, "Range: 0-524288");
+        assert_eq!(compare("o", &a, "n", &b).changed_evidence.len(), 1);
     }
 }

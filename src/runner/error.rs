@@ -7,6 +7,20 @@ use std::path::PathBuf;
 pub enum RunError {
     #[error("registry URL {url:?}: {reason}")]
     Url { url: String, reason: String },
+    /// A positional argument without a scheme that looks like a registry's host.
+    #[error(
+        "{given:?} looks like a registry host, not a scenario filter: did you mean {suggestion}? \
+         (give the scheme, http:// or https://)"
+    )]
+    BareHost { given: String, suggestion: String },
+    /// A name filter that selects no scenario of the profile: a typo would otherwise run
+    /// nothing (or everything) and pass.
+    #[error("{flag} {pattern:?} matches no scenario of profile {profile} (see --list)")]
+    NoScenarioMatches {
+        flag: &'static str,
+        pattern: String,
+        profile: String,
+    },
     #[error("namespace {0:?} is not a valid repository name")]
     Namespace(String),
     #[error("unknown profile {profile}; known: {known}")]

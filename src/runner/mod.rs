@@ -30,4 +30,6 @@ pub mod report;
 pub mod results;
 pub mod sanitize;
 pub(crate) mod template;
+#[cfg(test)]
+mod test_data;
 pub mod verdict;

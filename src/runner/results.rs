@@ -42,6 +42,10 @@ pub struct ScenarioRecord {
     /// The requirement the scenario's failure broke (what `--expect` matches).
     pub failed_requirement: Option<String>,
     pub message: Option<String>,
+    /// The requirements the scenario lists (those without a check of their own go
+    /// unjudged when it fails).
+    #[serde(default)]
+    pub requirements: Vec<ListedRequirement>,
     #[serde(default)]
     pub failures: Vec<FailureRecord>,
     #[serde(default)]
@@ -65,6 +69,12 @@ pub struct CheckRecord {
     pub source: String,
     pub expected: Option<String>,
     pub got: Option<String>,
+}
+
+/// A requirement a scenario lists, as its record names it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ListedRequirement {
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -92,6 +102,9 @@ impl RunFile {
             }
             for c in &mut s.checks {
                 req(&mut c.requirement);
+            }
+            for q in &mut s.requirements {
+                req(&mut q.id);
             }
         }
         for r in &mut self.requirements {

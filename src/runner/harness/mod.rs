@@ -3,6 +3,7 @@
 //! embedded reference when the user names none.
 
 mod outcome;
+mod positional;
 mod schedule;
 mod settings;
 
@@ -22,6 +23,7 @@ use super::loader::{self, Specs};
 
 pub use super::report::transcript;
 pub use outcome::failure_text;
+pub use positional::refuse_bare_host;
 use schedule::Progress;
 pub use settings::{ConnectionArgs, RunArgs, take_credentials};
 
@@ -37,7 +39,7 @@ pub struct Embedded {
 /// verdict (spec files, settings, an unreachable registry) is the error, for the caller to
 /// report.
 pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> Result<ExitCode, RunError> {
-    args.normalize();
+    args.normalize()?;
     let (corpus, specs) = load_specs(
         args.specs.as_deref(),
         args.specs_mode,
@@ -74,6 +76,7 @@ fn run_checked(
         Some(p) => Some(super::expect::load(p, specs)?),
     };
     let settings = settings::settings(args, specs)?;
+    schedule::check_patterns(specs, &settings, &name_filter(args))?;
     let is_embedded = settings.url.is_none() && embedded.is_some();
     let base = match (&settings.url, embedded) {
         (Some(u), _) => u.clone(),

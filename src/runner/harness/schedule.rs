@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use colored::Colorize;
 
 use super::settings::Settings;
+use crate::runner::error::RunError;
 use crate::runner::exec::{self, RunContext, ScenarioResult, Verdict};
 use crate::runner::loader::Specs;
 use crate::runner::plan::Scenario;
@@ -35,6 +36,41 @@ impl NameFilter<'_> {
         self.filter.is_none_or(|f| self.matches(f, name))
             && !self.skip.iter().any(|s| self.matches(s, name))
     }
+}
+
+/// Refuses a filter or a skip that matches no scenario of the profile: a typo in either
+/// would otherwise run nothing, or everything, and the run would still pass.
+pub(super) fn check_patterns(
+    specs: &Specs,
+    settings: &Settings,
+    names: &NameFilter<'_>,
+) -> Result<(), RunError> {
+    let in_profile: Vec<String> = specs
+        .scenarios
+        .iter()
+        .filter(|s| specs.in_profile(s, &settings.profile))
+        .map(|s| s.name())
+        .collect();
+    let flag = if names.exact {
+        "--exact filter"
+    } else {
+        "filter"
+    };
+    let patterns = names
+        .filter
+        .map(|f| (flag, f))
+        .into_iter()
+        .chain(names.skip.iter().map(|s| ("--skip", s.as_str())));
+    for (flag, pattern) in patterns {
+        if !in_profile.iter().any(|n| names.matches(pattern, n)) {
+            return Err(RunError::NoScenarioMatches {
+                flag,
+                pattern: pattern.to_string(),
+                profile: settings.profile.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The scenarios of a run, in corpus order, and how many of the profile were left out.

@@ -294,14 +294,19 @@ pub fn take_credentials(url: &mut Url) -> Option<Credentials> {
 }
 
 impl RunArgs {
-    /// `run FILTER` without a URL: a first positional that is no URL is the filter.
-    pub fn normalize(&mut self) {
+    /// `run FILTER` without a URL: a first positional that is no URL is the filter. One that
+    /// looks like a host (`localhost:5000`) is refused with the URL it probably meant: taken
+    /// as a filter it would select nothing (see [`super::positional`]).
+    pub fn normalize(&mut self) -> Result<(), RunError> {
         if let Some(u) = &self.url
             && !u.contains("://")
-            && self.filter.is_none()
         {
-            self.filter = self.url.take();
+            super::positional::refuse_bare_host(u)?;
+            if self.filter.is_none() {
+                self.filter = self.url.take();
+            }
         }
+        Ok(())
     }
 
     /// Whether this run needs a registry of its own: no URL given by flag or environment,
@@ -309,7 +314,10 @@ impl RunArgs {
     /// the embedded reference and passes its URL to [`super::run`].
     pub fn wants_embedded_registry(&self) -> bool {
         let mut args = self.clone();
-        args.normalize();
+        // arguments that do not normalize are refused by the run itself, before any registry
+        if args.normalize().is_err() {
+            return false;
+        }
         !args.check && !args.list && raw_url(&args).is_none()
     }
 }

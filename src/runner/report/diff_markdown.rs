@@ -51,13 +51,29 @@ pub fn diff_markdown(d: &Diff) -> String {
     requirement_table(&mut s, "Newly failing", &d.newly_failing);
     requirement_table(&mut s, "Newly passing", &d.newly_passing);
     requirement_table(&mut s, "Other outcome changes", &d.other_changes);
+    requirement_table(
+        &mut s,
+        "Known intermittent in the baseline (not worse)",
+        &d.intermittent,
+    );
     if !d.scenario_changes.is_empty() {
         let _ = writeln!(
             s,
             "\n### Scenario verdicts\n\n| scenario | old | new |\n|---|---|---|"
         );
         for c in &d.scenario_changes {
-            let _ = writeln!(s, "| {} | {:?} | {:?} |", code(&c.name), c.old, c.new);
+            let known = if c.intermittent {
+                " (known intermittent)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {:?} | {:?}{known} |",
+                code(&c.name),
+                c.old,
+                c.new
+            );
         }
     }
     if !d.changed_evidence.is_empty() {

@@ -65,10 +65,20 @@ fn diff_lines(d: &Diff) -> String {
     requirement_lines(&mut s, "newly failing", &d.newly_failing);
     requirement_lines(&mut s, "newly passing", &d.newly_passing);
     requirement_lines(&mut s, "other outcome changes", &d.other_changes);
+    requirement_lines(
+        &mut s,
+        "known intermittent in the baseline, not worse",
+        &d.intermittent,
+    );
     if !d.scenario_changes.is_empty() {
         let _ = writeln!(s, "scenario verdicts ({}):", d.scenario_changes.len());
         for c in &d.scenario_changes {
-            let _ = writeln!(s, "  {} {:?} → {:?}", c.name, c.old, c.new);
+            let known = if c.intermittent {
+                " (known intermittent)"
+            } else {
+                ""
+            };
+            let _ = writeln!(s, "  {} {:?} → {:?}{known}", c.name, c.old, c.new);
         }
     }
     if !d.changed_evidence.is_empty() {
