@@ -85,6 +85,14 @@ pub struct ServeArgs {
     /// Seconds running requests get to finish on shutdown (SIGTERM, Ctrl-C).
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
     shutdown_timeout: Duration,
+    /// Seconds a request may wait for an upload session another request is using (then 429
+    /// TOOMANYREQUESTS and the connection closed).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    lock_timeout: Duration,
+    /// Requests of one client waiting at once for upload sessions in use; more answer 429 at
+    /// once.
+    #[arg(long, default_value_t = 64)]
+    max_waiters_per_client: usize,
     /// Connections served at once; more wait until one closes.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
@@ -185,10 +193,12 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, CliError> {
             idle: a.idle_timeout,
             body_progress: a.body_timeout,
             shutdown: a.shutdown_timeout,
+            lock_wait: a.lock_timeout,
             max_connections: connection_cap(a.max_connections),
         },
         max_uploads: a.max_uploads,
         max_uploads_per_client: a.max_uploads_per_client,
+        max_waiters_per_client: a.max_waiters_per_client,
         referrers_page_bytes: a.referrers_page_bytes,
     };
     let auth = match (&a.auth, &a.htpasswd) {
