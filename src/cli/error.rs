@@ -16,6 +16,11 @@ pub enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("storage at {path}: {source}")]
+    RootInUse {
+        path: PathBuf,
+        source: regverify::server::storage::fs::lock::LockError,
+    },
     #[error("authentication: {0}")]
     Auth(#[from] regverify::server::auth::AuthError),
     #[error("TLS: {0}")]

@@ -85,6 +85,14 @@ pub struct ServeArgs {
     /// Seconds running requests get to finish on shutdown (SIGTERM, Ctrl-C).
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
     shutdown_timeout: Duration,
+    /// Seconds a request may wait for an upload session another request is using (then 429
+    /// TOOMANYREQUESTS and the connection closed).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds)]
+    lock_timeout: Duration,
+    /// Requests of one client waiting at once for upload sessions in use; more answer 429 at
+    /// once.
+    #[arg(long, default_value_t = 64)]
+    max_waiters_per_client: usize,
     /// Connections served at once; more wait until one closes.
     #[arg(long, default_value_t = 1024)]
     max_connections: usize,
@@ -162,15 +170,18 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, CliError> {
             None => return Err(CliError::UnknownVariation(name.to_string())),
         }
     }
-    let storage: Arc<dyn storage::Storage> = if a.memory {
-        Arc::new(storage::MemStorage::with_limit(a.memory_limit))
+    // the root's lock is held until serving ends: gc refuses a root a registry that may
+    // write is using
+    let (storage, _root_lock): (Arc<dyn storage::Storage>, _) = if a.memory {
+        let memory = storage::MemStorage::with_limit(a.memory_limit);
+        (Arc::new(memory), None)
     } else {
-        Arc::new(
-            storage::FsStorage::open(&a.root).map_err(|source| CliError::Storage {
-                path: a.root.clone(),
-                source,
-            })?,
-        )
+        let lock = lock_root(&a.root, a.read_only)?;
+        let fs = storage::FsStorage::open(&a.root).map_err(|source| CliError::Storage {
+            path: a.root.clone(),
+            source,
+        })?;
+        (Arc::new(fs), Some(lock))
     };
     let config = Config {
         delete_enabled: !a.no_delete,
@@ -185,10 +196,12 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, CliError> {
             idle: a.idle_timeout,
             body_progress: a.body_timeout,
             shutdown: a.shutdown_timeout,
+            lock_wait: a.lock_timeout,
             max_connections: connection_cap(a.max_connections),
         },
         max_uploads: a.max_uploads,
         max_uploads_per_client: a.max_uploads_per_client,
+        max_waiters_per_client: a.max_waiters_per_client,
         referrers_page_bytes: a.referrers_page_bytes,
     };
     let auth = match (&a.auth, &a.htpasswd) {
@@ -234,6 +247,32 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, CliError> {
         server.shutdown().await;
         stopped.map(|()| ExitCode::SUCCESS)
     })
+}
+
+/// Takes the root's lock, before the storage opens it (opening cleans `tmp/`, which is only
+/// safe for the root's one writer): exclusive to write, shared to serve `--read-only`.
+fn lock_root(
+    root: &std::path::Path,
+    read_only: bool,
+) -> Result<storage::fs::lock::RootLock, CliError> {
+    use storage::fs::lock::{RootLock, RootUse};
+    let wanted = if read_only {
+        RootUse::ServeReadOnly
+    } else {
+        RootUse::Serve
+    };
+    let lock = std::fs::create_dir_all(root)
+        .map_err(|source| CliError::Storage {
+            path: root.to_path_buf(),
+            source,
+        })
+        .and_then(|()| {
+            RootLock::acquire(root, wanted).map_err(|source| CliError::RootInUse {
+                path: root.to_path_buf(),
+                source,
+            })
+        })?;
+    Ok(lock)
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -10,7 +10,9 @@
 //! While a request is handled the socket itself has no read limit; its body does instead
 //! ([`ProgressBody`]): once the handler reads it, a body that sends nothing for
 //! [`Limits::body_progress`] ends with an error, so the handler rolls its chunk back and
-//! releases the session. A handler busy after its body (a commit, a lock wait) is not cut off.
+//! releases the session. A handler busy after its body (a commit) is not cut off; one waiting
+//! for an upload session's lock is bounded by [`Limits::lock_wait`] and per client instead
+//! (`waiters.rs`).
 //!
 //! A semaphore caps the connections served at once; past the cap new connections wait in the
 //! listen backlog (one log line says so). Shutdown stops accepting, lets running requests
@@ -47,6 +49,9 @@ pub struct Limits {
     pub body_progress: Duration,
     /// On shutdown, requests still running after this long are cut off.
     pub shutdown: Duration,
+    /// A request waiting this long for an upload session another request is using is
+    /// answered 429 (see `waiters`): waiting reads nothing, so no other limit applies.
+    pub lock_wait: Duration,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
 }
@@ -58,6 +63,7 @@ impl Default for Limits {
             idle: Duration::from_secs(60),
             body_progress: Duration::from_secs(30),
             shutdown: Duration::from_secs(10),
+            lock_wait: Duration::from_secs(30),
             max_connections: 1024,
         }
     }

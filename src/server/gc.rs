@@ -5,14 +5,17 @@
 //! refers to (config, layers, child manifests, subject). Sweep: every file of the content
 //! store not marked is removed, one at a time, each removal atomic. The mark completes before
 //! the first removal, so a crash at any point removes only unreferenced content, and a rerun
-//! finishes the job. Safe while no process writes the root: the registry stopped or serving
-//! `--read-only` (a push running meanwhile could commit content the mark did not see).
+//! finishes the job. Safe while no process writes the root (a push running meanwhile could
+//! commit content the mark did not see), which the root's lock enforces
+//! ([`RootLock`](super::storage::fs::lock)): a sweep runs alone, or, asked to, beside
+//! registries serving `--read-only`; a dry run removes nothing and takes no lock.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::storage::fs::lock::{LockError, RootLock, RootUse};
 use crate::oci::{Algorithm, Digest, manifest};
 
 /// Whether to remove what is unreferenced, or only list it.
@@ -22,10 +25,21 @@ pub enum Mode {
     DryRun,
 }
 
+/// What a sweep may run beside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Beside {
+    /// Nothing: no registry serves the root (`gc`).
+    Nothing,
+    /// Registries serving `--read-only`, which commit nothing (`gc --force`).
+    ReadOnlyRegistries,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum GcError {
     #[error("{0} is not a registry root (no blobs/ or repositories/)")]
     NotARoot(PathBuf),
+    #[error(transparent)]
+    InUse(#[from] LockError),
     #[error(transparent)]
     Io(#[from] io::Error),
 }
@@ -133,11 +147,24 @@ pub fn mark(root: &Path) -> io::Result<HashSet<Digest>> {
 }
 
 /// Marks, then sweeps (or lists) the unreferenced content of `root`; each removal is written
-/// to `out` as it happens.
-pub fn collect(root: &Path, mode: Mode, out: &mut dyn Write) -> Result<Report, GcError> {
+/// to `out` as it happens. A sweep holds the root's lock throughout, or is refused when
+/// something it may not run `beside` uses the root.
+pub fn collect(
+    root: &Path,
+    mode: Mode,
+    beside: Beside,
+    out: &mut dyn Write,
+) -> Result<Report, GcError> {
     if !root.join("blobs").is_dir() || !root.join("repositories").is_dir() {
         return Err(GcError::NotARoot(root.to_path_buf()));
     }
+    let _lock = match (mode, beside) {
+        (Mode::DryRun, _) => None,
+        (Mode::Sweep, Beside::Nothing) => Some(RootLock::acquire(root, RootUse::Collect)?),
+        (Mode::Sweep, Beside::ReadOnlyRegistries) => {
+            Some(RootLock::acquire(root, RootUse::CollectBesideReadOnly)?)
+        }
+    };
     let marked = mark(root)?;
     let mut report = Report {
         mode: Some(mode),

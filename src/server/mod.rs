@@ -21,6 +21,7 @@ pub mod storage;
 pub mod tls;
 pub(crate) mod uploads;
 pub mod variations;
+mod waiters;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -56,6 +57,9 @@ pub struct Config {
     pub max_uploads: usize,
     /// Upload sessions open at once from one client address.
     pub max_uploads_per_client: usize,
+    /// Requests of one client waiting at once for upload sessions other requests are using;
+    /// more answer 429 `TOOMANYREQUESTS` at once (see `waiters`).
+    pub max_waiters_per_client: usize,
     /// Bytes of descriptors per referrers page (besides the count cap).
     pub referrers_page_bytes: usize,
 }
@@ -73,6 +77,7 @@ impl Default for Config {
             limits: conn::Limits::default(),
             max_uploads: 10_000,
             max_uploads_per_client: 1_000,
+            max_waiters_per_client: 64,
             referrers_page_bytes: 4 * 1024 * 1024,
         }
     }
@@ -137,6 +142,8 @@ pub struct App {
     /// Whether the server speaks TLS (for the token realm's scheme).
     pub tls: bool,
     sessions: Mutex<Sessions>,
+    /// Requests waiting for a session's lock, counted per client.
+    waiters: waiters::Waiters,
     /// Serialises writes of manifests and tags per repository (hashed into a few stripes), so
     /// a tag put and a delete of its manifest cannot interleave.
     repo_locks: Vec<tokio::sync::Mutex<()>>,
@@ -179,6 +186,7 @@ impl App {
             auth,
             tls,
             sessions: Mutex::new(Sessions::default()),
+            waiters: waiters::Waiters::default(),
             repo_locks: (0..REPO_LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),

@@ -170,7 +170,7 @@ async fn route(app: &App, ctx: &mut Ctx, mut req: Request) -> Result<Response> {
             uploads::status(app, &repo, id).await
         }
         (Endpoint::UploadCancel, Target::Upload { id, .. }) => {
-            uploads::cancel(app, &repo, id).await
+            uploads::cancel(app, &repo, id, req.extensions()).await
         }
         (Endpoint::ManifestGet, Target::Manifest { reference, .. }) => {
             manifests::get(app, &repo, reference, head).await

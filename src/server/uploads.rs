@@ -8,7 +8,7 @@
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderName, StatusCode, header};
 use axum::response::Response;
 use futures_util::StreamExt;
 
@@ -373,7 +373,7 @@ fn digest_mismatch(expected: &Digest, actual: &Digest) -> AppError {
 /// PATCH: one chunk (with `Content-Range`) or a stream (without).
 pub async fn chunk(app: &App, repo: &str, id: &str, req: Request) -> Result<Response> {
     let slot = app.session(id);
-    let mut session = slot.session.lock().await;
+    let mut session = app.lock_session(&slot, req.extensions()).await?;
     let checked = lookup(app, repo, id).await.and_then(|info| {
         let in_order = app.config.checks(Check::ChunkOrder);
         let expected = check_chunk(req.headers(), repo, id, info.size, in_order)?;
@@ -432,7 +432,7 @@ pub async fn close(
     req: Request,
 ) -> Result<Response> {
     let slot = app.session(id);
-    let mut session = slot.session.lock().await;
+    let mut session = app.lock_session(&slot, req.extensions()).await?;
     slot.accepted.store(0, Ordering::Release);
     let checked = lookup(app, repo, id).await.and_then(|info| {
         slot.accepted.store(info.size, Ordering::Release);
@@ -507,10 +507,10 @@ pub async fn status(app: &App, repo: &str, id: &str) -> Result<Response> {
 }
 
 /// DELETE: waits for a request using the session (a chunk, the closing PUT) to finish, so the
-/// two never act on a half-removed upload.
-pub async fn cancel(app: &App, repo: &str, id: &str) -> Result<Response> {
+/// two never act on a half-removed upload; the wait is bounded as every session lock's is.
+pub async fn cancel(app: &App, repo: &str, id: &str, request: &Extensions) -> Result<Response> {
     let slot = app.session(id);
-    let _session = slot.session.lock().await;
+    let _session = app.lock_session(&slot, request).await?;
     lookup(app, repo, id).await?;
     let i = id.to_string();
     app.blocking(move |s| s.upload_delete(&i)).await?;

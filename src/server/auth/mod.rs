@@ -31,7 +31,7 @@ use crate::oci::ErrorCode;
 use crate::oci::api::Endpoint;
 use rules::Action;
 use rules::{Need, Rules};
-use throttle::ClientKey;
+pub(crate) use throttle::ClientKey;
 use token::Access;
 use token::Tokens;
 use users::{LoginError, Users};

@@ -9,6 +9,7 @@
 //! repositories/<name>/_tags/<tag>          the tagged digest
 //! repositories/<name>/_referrers/<alg>/<subject-hex>/<alg>-<hex>  a referrer descriptor
 //! tmp/                                     files being written, renamed into place
+//! lock                                     who uses the root (serve, gc): see `lock`
 //! ```
 //!
 //! Every file that becomes visible is written to `tmp/`, fsynced, then renamed, and its
@@ -33,6 +34,7 @@ use crate::oci::{Algorithm, Digest, name};
 use files::{check_upload_id, invalid, not_found_is_none, sync_dir, write_behind};
 
 mod files;
+pub mod lock;
 
 pub struct FsStorage {
     root: PathBuf,
