@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use common::{run_profile, specs, start};
 use libtest_mimic::{Arguments, Failed, Trial};
 use regverify::runner::client::ClientConfig;
-use regverify::runner::exec::Verdict;
+use regverify::runner::exec::{Outcome, Verdict};
+use regverify::runner::verdict::judge;
 use regverify::server::Config;
 use regverify::server::defects::{DEFECTS, DefectInfo};
 
@@ -46,9 +47,21 @@ async fn failures_with(d: &DefectInfo) -> (BTreeSet<String>, Vec<String>) {
     .await;
     // every certification profile (read-only needs seeded content: see suite.rs)
     let results = run_profile(&reg.url, "all", ClientConfig::default()).await;
+    // a category found absent is its presence requirement's failure, judged over the run,
+    // and the failures its absent answers caused are not charged
+    let specs = specs();
+    let judged = judge(&specs, &results, &[]);
     let (mut failed, mut errors) = (BTreeSet::new(), vec![]);
+    failed.extend(
+        judged
+            .requirements
+            .iter()
+            .filter(|(id, j)| j.outcome == Outcome::Fail && specs.requirements[*id].presence)
+            .map(|(id, _)| id.clone()),
+    );
     for r in results {
         match r.verdict {
+            Verdict::Fail if judged.excused.contains_key(&r.name) => {}
             Verdict::Fail => {
                 failed.insert(r.finding.unwrap().requirement.unwrap_or_default());
             }

@@ -46,6 +46,8 @@ fn statement(c: &Column) -> Markup {
     h! {
         @if let Some(k) = &c.conformance {
             span.statement.ok[k.conformant].bad[!k.conformant] { (k.statement) }
+            br;
+            span.categories { (k.by_category) }
         } @else if let Some(e) = &c.error {
             span.error { "could not run: " (e) }
         }

@@ -77,7 +77,7 @@ pub fn matrix_text(m: &Matrix) -> String {
     for c in &m.columns {
         match (&c.conformance, &c.error) {
             (Some(k), _) => {
-                let _ = writeln!(s, "{}: {}", c.label, k.statement);
+                let _ = writeln!(s, "{}: {}\n  {}", c.label, k.statement, k.by_category);
             }
             (None, Some(e)) => {
                 let _ = writeln!(s, "{}: could not run: {}", c.label, e.replace('\n', " "));
