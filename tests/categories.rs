@@ -77,11 +77,23 @@ fn an_absent_tag_listing_is_one_should_failure_and_its_musts_are_not_claimed() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("not charged: Content Discovery"), "{stdout}");
+    assert!(
+        stdout.contains("not charged: Content Discovery"),
+        "{stdout}"
+    );
     let v = json(dir.path());
     assert_eq!(charged(&v), ["category.content-discovery"], "{stdout}");
-    assert_eq!(requirement(&v, "category.content-discovery")["level"], "SHOULD");
-    for id in ["tags.list", "tags.n", "tags.n-zero", "tags.last", "tags.order"] {
+    assert_eq!(
+        requirement(&v, "category.content-discovery")["level"],
+        "SHOULD"
+    );
+    for id in [
+        "tags.list",
+        "tags.n",
+        "tags.n-zero",
+        "tags.last",
+        "tags.order",
+    ] {
         assert_eq!(requirement(&v, id)["claimed"], false, "{id}");
     }
     let k = &v["conformance"];

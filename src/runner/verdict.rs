@@ -258,8 +258,12 @@ fn reaches(q: &Requirement, x: &Exchange) -> bool {
     let Some(target) = crate::oci::api::Target::parse(url.path()) else {
         return false;
     };
-    crate::oci::api::route_for(target.resource(), &x.method)
-        .is_some_and(|route| route.spec_ids.iter().any(|id| q.endpoints.iter().any(|e| e == id)))
+    crate::oci::api::route_for(target.resource(), &x.method).is_some_and(|route| {
+        route
+            .spec_ids
+            .iter()
+            .any(|id| q.endpoints.iter().any(|e| e == id))
+    })
 }
 
 /// The answer of a registry that does not have the API at all: 405, or a 404 that is no
@@ -312,9 +316,12 @@ pub(crate) mod made {
     use crate::runner::exec::{CheckFailure, CheckResult, Finding};
 
     pub fn specs() -> Specs {
-        let corpus =
-            crate::runner::corpus::Corpus::open(None, crate::runner::corpus::SpecsMode::Overlay, None)
-                .unwrap();
+        let corpus = crate::runner::corpus::Corpus::open(
+            None,
+            crate::runner::corpus::SpecsMode::Overlay,
+            None,
+        )
+        .unwrap();
         crate::runner::loader::load_corpus(&corpus).unwrap()
     }
 
@@ -347,7 +354,11 @@ pub(crate) mod made {
 
     /// A scenario with these checks; failing on the first failed check, whose step's
     /// exchanges are `exchanges`.
-    pub fn scenario(name: &str, checks: Vec<CheckResult>, exchanges: Vec<Exchange>) -> ScenarioResult {
+    pub fn scenario(
+        name: &str,
+        checks: Vec<CheckResult>,
+        exchanges: Vec<Exchange>,
+    ) -> ScenarioResult {
         let failed = checks.iter().find(|c| c.outcome == Outcome::Fail);
         let finding = failed.map(|c| Finding {
             requirement: Some(c.requirement.clone()),
@@ -371,7 +382,11 @@ pub(crate) mod made {
             title: name.into(),
             workflows: vec![],
             requirements: vec![],
-            verdict: if finding.is_some() { Verdict::Fail } else { Verdict::Pass },
+            verdict: if finding.is_some() {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            },
             finding,
             skip_reason: None,
             millis: 0,
@@ -386,13 +401,19 @@ pub(crate) mod made {
         vec![
             scenario(
                 "discovery::tags-list",
-                vec![check("tags.list", Outcome::Fail), check("tags.order", Outcome::NotVerified)],
+                vec![
+                    check("tags.list", Outcome::Fail),
+                    check("tags.order", Outcome::NotVerified),
+                ],
                 vec![tags.clone()],
             ),
             // the absent listing fails a check of another category in passing
             scenario(
                 "management::delete-tag",
-                vec![check("delete.tag", Outcome::Pass), check("errors.envelope", Outcome::Fail)],
+                vec![
+                    check("delete.tag", Outcome::Pass),
+                    check("errors.envelope", Outcome::Fail),
+                ],
                 vec![tags],
             ),
             scenario(
@@ -443,7 +464,10 @@ mod tests {
             v.excused.get("management::delete-tag"),
             Some(&Category::ContentDiscovery)
         );
-        assert_eq!(v.requirements["errors.envelope"].outcome, Outcome::NotVerified);
+        assert_eq!(
+            v.requirements["errors.envelope"].outcome,
+            Outcome::NotVerified
+        );
         let flat = requirement_verdicts(&specs, &results);
         let failed: Vec<&str> = flat
             .iter()
@@ -459,19 +483,31 @@ mod tests {
     #[test]
     fn a_claimed_category_counts_in_full() {
         let specs = specs();
-        let v = judge(&specs, &without_tag_listing(), &[Category::ContentDiscovery]);
+        let v = judge(
+            &specs,
+            &without_tag_listing(),
+            &[Category::ContentDiscovery],
+        );
         let tags = v.requirements["tags.list"];
         assert_eq!((tags.outcome, tags.claimed), (Outcome::Fail, true));
         assert!(v.excused.is_empty());
         assert_eq!(v.requirements["errors.envelope"].outcome, Outcome::Fail);
-        assert_eq!(v.requirements["category.content-discovery"].outcome, Outcome::Fail);
+        assert_eq!(
+            v.requirements["category.content-discovery"].outcome,
+            Outcome::Fail
+        );
     }
 
     #[test]
     fn a_success_or_an_error_envelope_is_presence() {
         let specs = specs();
         let bare = exchange("GET", "/v2/r/a/tags/list", 404, "");
-        let ok = exchange("GET", "/v2/r/b/tags/list", 200, r#"{"name":"r/b","tags":[]}"#);
+        let ok = exchange(
+            "GET",
+            "/v2/r/b/tags/list",
+            200,
+            r#"{"name":"r/b","tags":[]}"#,
+        );
         let enveloped = exchange(
             "GET",
             "/v2/r/c/tags/list",
@@ -481,13 +517,20 @@ mod tests {
         let run = |xs: Vec<Exchange>| {
             judge(
                 &specs,
-                &[scenario("d::t", vec![check("tags.list", Outcome::Pass)], xs)],
+                &[scenario(
+                    "d::t",
+                    vec![check("tags.list", Outcome::Pass)],
+                    xs,
+                )],
                 &[],
             )
         };
         let v = run(vec![bare.clone(), ok]);
         assert!(v.absent.is_empty());
-        assert_eq!(v.requirements["category.content-discovery"].outcome, Outcome::Pass);
+        assert_eq!(
+            v.requirements["category.content-discovery"].outcome,
+            Outcome::Pass
+        );
         let v = run(vec![enveloped]);
         assert!(v.absent.is_empty());
         let v = run(vec![exchange("DELETE", "/v2/r/a/tags/list", 405, "")]);

@@ -7,8 +7,8 @@ use colored::Colorize;
 
 use crate::runner::exec::{ScenarioResult, Verdict};
 use crate::runner::loader::Specs;
-use crate::runner::report::{CategoryState, Report, RunStanding};
 use crate::runner::report::transcript;
+use crate::runner::report::{CategoryState, Report, RunStanding};
 
 /// The message of a failed or errored scenario: what broke, where, and the exchange.
 pub fn failure_text(specs: &Specs, r: &ScenarioResult) -> String {

@@ -21,11 +21,16 @@ pub(super) fn requirement_tables(
     diags: &mut Vec<Diagnostic>,
 ) {
     if let Some(message) = presence_unsound(r, presences) {
-        diags.push(file.at(
-            src,
-            message,
-            Some("one SHOULD per optional category, naming the endpoints that answer as absent".into()),
-        ));
+        diags.push(
+            file.at(
+                src,
+                message,
+                Some(
+                    "one SHOULD per optional category, naming the endpoints that answer as absent"
+                        .into(),
+                ),
+            ),
+        );
     }
     if let Some(message) = level_unsupported(r) {
         diags.push(file.at(
@@ -62,11 +67,22 @@ fn presence_unsound(r: &Requirement, presences: &mut BTreeMap<Category, String>)
         return None;
     }
     let problem = if r.category.always_claimed() {
-        format!("requirement {}: {} is required of every registry, it has no presence to judge", r.id, r.category.title())
+        format!(
+            "requirement {}: {} is required of every registry, it has no presence to judge",
+            r.id,
+            r.category.title()
+        )
     } else if r.level.class() != "SHOULD" {
-        format!("requirement {}: a category's presence is SHOULD, not {}", r.id, r.level.as_str())
+        format!(
+            "requirement {}: a category's presence is SHOULD, not {}",
+            r.id,
+            r.level.as_str()
+        )
     } else if r.endpoints.is_empty() {
-        format!("requirement {}: a category's presence needs the endpoints it is judged from", r.id)
+        format!(
+            "requirement {}: a category's presence needs the endpoints it is judged from",
+            r.id
+        )
     } else {
         match presences.insert(r.category, r.id.clone()) {
             Some(other) if other != r.id => format!(
@@ -159,7 +175,11 @@ mod tests {
         // the same requirement again (an overlay replacing it) is no second presence
         assert_eq!(presence_unsound(&ok, &mut seen), None);
         let twice = presence("c.other", "SHOULD", "content-discovery", "[end-8b]");
-        assert!(presence_unsound(&twice, &mut seen).unwrap().contains("already"));
+        assert!(
+            presence_unsound(&twice, &mut seen)
+                .unwrap()
+                .contains("already")
+        );
         let pull = presence("c.pull", "SHOULD", "pull", "[end-2]");
         assert!(presence_unsound(&pull, &mut seen).is_some());
         let must = presence("c.push", "MUST", "push", "[end-4a]");

@@ -18,11 +18,7 @@ pub fn matrix_markdown(m: &Matrix) -> String {
         let said = match (&c.conformance, &c.error) {
             (Some(k), _) => {
                 let mark = if k.conformant { "✅" } else { "❌" };
-                format!(
-                    "{mark} {}<br>{}",
-                    cell(&k.statement),
-                    cell(&k.by_category)
-                )
+                format!("{mark} {}<br>{}", cell(&k.statement), cell(&k.by_category))
             }
             (None, Some(e)) => format!("⚠️ could not run: {}", cell(e)),
             (None, None) => String::new(),

@@ -219,7 +219,15 @@ mod tests {
     use crate::runner::verdict::made::*;
 
     fn report(results: &[crate::runner::exec::ScenarioResult], claims: &[Category]) -> Report {
-        Report::build(&specs(), "http://127.0.0.1:5000", "oci-1.1", 1, 0, results, claims)
+        Report::build(
+            &specs(),
+            "http://127.0.0.1:5000",
+            "oci-1.1",
+            1,
+            0,
+            results,
+            claims,
+        )
     }
 
     #[test]
@@ -227,7 +235,8 @@ mod tests {
         let r = report(&without_tag_listing(), &[]);
         let k = &r.conformance;
         assert!(
-            k.by_category.contains("Content Discovery: not implemented (SHOULD)"),
+            k.by_category
+                .contains("Content Discovery: not implemented (SHOULD)"),
             "{}",
             k.by_category
         );
@@ -263,7 +272,11 @@ mod tests {
         assert_eq!(r.conformance.standing, RunStanding::NothingJudged);
         assert!(!r.conformance.conformant);
         assert!(r.conformance.statement.ends_with("— nothing judged"));
-        let mut skipped = scenario("pull::x", vec![check("pull.blob.get", Outcome::Skip)], vec![]);
+        let mut skipped = scenario(
+            "pull::x",
+            vec![check("pull.blob.get", Outcome::Skip)],
+            vec![],
+        );
         skipped.verdict = crate::runner::exec::Verdict::Skip;
         let r = report(&[skipped], &[]);
         assert_eq!(r.conformance.standing, RunStanding::NothingJudged);
@@ -271,7 +284,11 @@ mod tests {
 
     #[test]
     fn skips_stay_in_the_denominator_and_partial_passes_say_so() {
-        let mut skipped = scenario("push::mount", vec![check("push.mount.201", Outcome::Skip)], vec![]);
+        let mut skipped = scenario(
+            "push::mount",
+            vec![check("push.mount.201", Outcome::Skip)],
+            vec![],
+        );
         skipped.verdict = crate::runner::exec::Verdict::Skip;
         let passed = scenario(
             "pull::blob",
@@ -283,11 +300,17 @@ mod tests {
         );
         let r = report(&[skipped, passed], &[]);
         assert!(
-            r.conformance.statement.starts_with("profile oci-1.1: MUST 1/2 (1 skipped)"),
+            r.conformance
+                .statement
+                .starts_with("profile oci-1.1: MUST 1/2 (1 skipped)"),
             "{}",
             r.conformance.statement
         );
-        let q = r.requirements.iter().find(|q| q.id == "pull.blob.get").unwrap();
+        let q = r
+            .requirements
+            .iter()
+            .find(|q| q.id == "pull.blob.get")
+            .unwrap();
         assert_eq!(q.verdict_text(), "pass, 1 of 2 checks judged");
         assert_eq!(r.conformance.standing, RunStanding::Conformant);
     }
