@@ -196,7 +196,7 @@ mod tests {
 
     #[test]
     fn keyword_is_required() {
-        let yaml = "id: x.y\nlevel: MAY\nsection: s\nsummary: z\n";
+        let yaml = "id: x.y\nlevel: MAY\ncategory: pull\nsection: s\nsummary: z\n";
         assert!(serde_saphyr::from_str::<Requirement>(yaml).is_err());
     }
 }

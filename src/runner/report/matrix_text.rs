@@ -9,7 +9,7 @@ use crate::runner::exec::Outcome;
 use crate::runner::matrix::{CLASSES, Matrix};
 
 /// A cell's word: short, so a few registries fit a terminal.
-pub(crate) fn cell_word(o: Option<Outcome>) -> &'static str {
+pub fn cell_word(o: Option<Outcome>) -> &'static str {
     match o {
         Some(Outcome::Pass) => "pass",
         Some(Outcome::Fail) => "FAIL",
@@ -59,9 +59,9 @@ pub fn matrix_text(m: &Matrix) -> String {
             // `*`: a duty within an optional feature (the long form is in the other formats)
             let level = format!("{}{}", r.level, if r.when.is_some() { "*" } else { "" });
             let _ = write!(s, "{:<id_width$}  {:<10}", r.id, level);
-            for (o, &w) in r.cells.iter().zip(&widths) {
+            for (i, (o, &w)) in r.cells.iter().zip(&widths).enumerate() {
                 // coloured alone, padded after: escape codes have no width
-                let word = cell_word(*o);
+                let word = r.word(i);
                 let pad = w - word.chars().count();
                 let _ = write!(s, "  {}{:pad$}", coloured(word, *o), "");
             }
@@ -72,7 +72,7 @@ pub fn matrix_text(m: &Matrix) -> String {
     }
     let _ = writeln!(
         s,
-        "(FAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run;\n * a duty within an optional feature: `regverify explain ID` names it)\n"
+        "(FAIL failed · error could not judge · n/v not verified · skip optional feature absent · n/c category absent, not claimed · · not in the run;\n * a duty within an optional feature: `regverify explain ID` names it)\n"
     );
     for c in &m.columns {
         match (&c.conformance, &c.error) {

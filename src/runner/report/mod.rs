@@ -30,7 +30,7 @@ pub use junit::junit;
 pub use markdown::markdown;
 pub use matrix_html::matrix_html;
 pub use matrix_markdown::matrix_markdown;
-pub use matrix_text::matrix_text;
+pub use matrix_text::{cell_word, matrix_text};
 pub use statement::{CategoryEntry, CategoryState, Conformance, RunStanding};
 pub use text::transcript;
 
