@@ -44,7 +44,6 @@ pub struct Counts {
     pub not_verified: usize,
     /// Requirements only: of a category the registry does not implement and the run does
     /// not claim.
-    #[serde(default)]
     pub not_claimed: usize,
 }
 
