@@ -11,6 +11,7 @@ use common::{run_profile, specs, start};
 use libtest_mimic::{Arguments, Failed, Trial};
 use regverify::runner::client::ClientConfig;
 use regverify::runner::exec::{Outcome, Verdict};
+use regverify::runner::verdict::judge;
 use regverify::server::Config;
 use regverify::server::defects::{DEFECTS, DefectInfo};
 
@@ -54,12 +55,26 @@ async fn failures_with(d: &DefectInfo) -> Effects {
     .await;
     // every certification profile (read-only needs seeded content: see suite.rs)
     let results = run_profile(&reg.url, "all", ClientConfig::default()).await;
+    // a category found absent is its presence requirement's failure, judged over the run,
+    // and the failures its absent answers caused are not charged
+    let specs = specs();
+    let judged = judge(&specs, &results, &[]);
     let mut e = Effects {
         failed: BTreeSet::new(),
         errors: vec![],
         unexplained_not_verified: vec![],
     };
+    e.failed.extend(
+        judged
+            .requirements
+            .iter()
+            .filter(|(id, j)| j.outcome == Outcome::Fail && specs.requirements[*id].presence)
+            .map(|(id, _)| id.clone()),
+    );
     for r in results {
+        if judged.excused.contains_key(&r.name) {
+            continue;
+        }
         // every failing check counts, not just the scenario's first finding
         for c in &r.checks {
             match c.outcome {

@@ -11,6 +11,9 @@ pub struct Row<'a> {
     pub source: &'a str,
     pub scenarios: BTreeSet<String>,
     pub untestable: Option<&'a str>,
+    /// A category's presence: judged from every answer of these endpoints in a run, not by
+    /// a scenario's check.
+    pub presence: Option<&'a [String]>,
 }
 
 /// The scenarios naming each requirement: in their list, or an expectation's `req`.
@@ -30,6 +33,7 @@ pub fn matrix(specs: &Specs) -> Vec<Row<'_>> {
             source: &r.source,
             scenarios: by.remove(r.id.as_str()).unwrap_or_default(),
             untestable: r.untestable.as_deref(),
+            presence: r.presence.then_some(r.endpoints.as_slice()),
         })
         .collect()
 }
@@ -37,7 +41,7 @@ pub fn matrix(specs: &Specs) -> Vec<Row<'_>> {
 /// Testable requirements no scenario verifies.
 pub fn gaps<'a>(rows: &'a [Row<'a>]) -> Vec<&'a Row<'a>> {
     rows.iter()
-        .filter(|r| r.untestable.is_none() && r.scenarios.is_empty())
+        .filter(|r| r.untestable.is_none() && r.presence.is_none() && r.scenarios.is_empty())
         .collect()
 }
 
@@ -49,13 +53,16 @@ pub fn print(specs: &Specs) -> bool {
         e.0 += 1;
         if r.untestable.is_some() {
             e.2 += 1;
-        } else if !r.scenarios.is_empty() {
+        } else if !r.scenarios.is_empty() || r.presence.is_some() {
             e.1 += 1;
         }
     }
     for r in &rows {
         let what = match (r.untestable, r.scenarios.is_empty()) {
             (Some(why), _) => format!("untestable: {why}"),
+            (None, true) if let Some(ends) = r.presence => {
+                format!("presence: every answer of {} in the run", ends.join(", "))
+            }
             (None, true) => "NOT COVERED".to_string(),
             (None, false) => r.scenarios.iter().cloned().collect::<Vec<_>>().join(", "),
         };

@@ -130,6 +130,21 @@ pub struct Row {
     /// One per column, in column order; `None` where that run did not judge it (not in
     /// its scenarios, or the run could not start).
     pub cells: Vec<Option<Outcome>>,
+    /// Columns where the requirement is not claimed (its category absent there, and not
+    /// claimed): the cell shows what happened, but it counts neither way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_claimed: Vec<usize>,
+}
+
+impl Row {
+    /// The word of column `i`'s cell: `n/c` where not claimed.
+    pub fn word(&self, i: usize) -> &'static str {
+        if self.not_claimed.contains(&i) {
+            "n/c"
+        } else {
+            super::report::cell_word(self.cells[i])
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -161,7 +176,7 @@ impl Matrix {
         self.columns.iter().any(|c| {
             c.report
                 .as_ref()
-                .is_some_and(|r| r.scenarios_summary.fail + r.scenarios_summary.error > 0)
+                .is_some_and(|r| r.findings() || r.scenarios_summary.error > 0)
         })
     }
 
@@ -207,6 +222,16 @@ fn rows(specs: &Specs, columns: &[Column]) -> Vec<Row> {
             if cells.iter().all(Option::is_none) {
                 continue;
             }
+            let not_claimed = columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| {
+                    c.report
+                        .as_ref()
+                        .is_some_and(|r| r.requirements.iter().any(|e| e.id == q.id && !e.claimed))
+                })
+                .map(|(i, _)| i)
+                .collect();
             rows.push(Row {
                 id: q.id.clone(),
                 level: q.level.as_str(),
@@ -215,6 +240,7 @@ fn rows(specs: &Specs, columns: &[Column]) -> Vec<Row> {
                 summary: q.summary.trim().to_string(),
                 spec: q.spec_url(),
                 cells,
+                not_claimed,
             });
         }
     }

@@ -107,6 +107,71 @@ pub struct Requirement {
     /// skips it) and is reported as conditional ("MUST, when single-POST is supported").
     #[serde(default)]
     pub when: Option<String>,
+    /// The spec's workflow category the duty belongs to: conformance is stated per category.
+    pub category: Category,
+    /// This requirement is its category's presence: judged from every answer of its
+    /// `endpoints:` in the run (absent when they answer only 405, or 404 without an error
+    /// envelope, and never a success), not by a check of a scenario.
+    #[serde(default)]
+    pub presence: bool,
+}
+
+/// The spec's four workflow categories ("Conformance" › "Workflow Categories"). A registry
+/// MUST support Pull and SHOULD support the others; one claiming another category MUST
+/// implement all of its APIs.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Deserialize,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Pull,
+    Push,
+    ContentDiscovery,
+    ContentManagement,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Pull,
+        Category::Push,
+        Category::ContentDiscovery,
+        Category::ContentManagement,
+    ];
+
+    /// The spec's name of the category.
+    pub fn title(self) -> &'static str {
+        match self {
+            Category::Pull => "Pull",
+            Category::Push => "Push",
+            Category::ContentDiscovery => "Content Discovery",
+            Category::ContentManagement => "Content Management",
+        }
+    }
+
+    /// The name `--claim` takes.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Category::Pull => "pull",
+            Category::Push => "push",
+            Category::ContentDiscovery => "content-discovery",
+            Category::ContentManagement => "content-management",
+        }
+    }
+
+    /// The spec requires Pull of every registry; the others only of one claiming them.
+    pub fn always_claimed(self) -> bool {
+        self == Category::Pull
+    }
 }
 
 /// `MUST` or, within an optional feature, `MUST, when <feature>`.

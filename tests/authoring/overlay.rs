@@ -19,7 +19,7 @@ fn an_overlay_adds_and_replaces_and_check_says_what_it_changes() {
     write(
         d,
         "requirements.yaml",
-        "requirements:\n  - id: push.chunk.order\n    level: MUST\n    section: pushing-a-blob-in-chunks\n    keyword: MUST\n    summary: A chunk out of order is refused with 416 (proposed wording).\n  - id: push.chunk.proposed\n    level: MAY\n    section: pushing-a-blob-in-chunks\n    keyword: MAY\n    summary: a proposed rule\n",
+        "requirements:\n  - id: push.chunk.order\n    level: MUST\n    category: push\n    section: pushing-a-blob-in-chunks\n    keyword: MUST\n    summary: A chunk out of order is refused with 416 (proposed wording).\n  - id: push.chunk.proposed\n    level: MAY\n    category: push\n    section: pushing-a-blob-in-chunks\n    keyword: MAY\n    summary: a proposed rule\n",
     );
     // a profile added
     write(
@@ -112,7 +112,7 @@ fn an_overlay_adds_and_replaces_and_check_says_what_it_changes() {
     write(
         d,
         "requirements.yaml",
-        "requirements:\n  - {id: push.chunk.order, level: MUST, section: s, keyword: SHOULD, summary: x}\n",
+        "requirements:\n  - {id: push.chunk.order, level: MUST, category: push, section: s, keyword: SHOULD, summary: x}\n",
     );
     let (code, _, err) = check(&["--specs", over]);
     assert_eq!(code, Some(2));

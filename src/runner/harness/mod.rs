@@ -35,8 +35,8 @@ pub struct Embedded {
 
 /// Runs the scenarios. `embedded`: the registry the caller started because the user named
 /// none (see [`RunArgs::wants_embedded_registry`]). Exit code 0 when nothing failed or
-/// errored (or the run matches its baseline), 1 otherwise; what stops the run before any
-/// verdict (spec files, settings, an unreachable registry) is the error, for the caller to
+/// errored (or the run matches its baseline), 1 otherwise, 2 when nothing was judged; what
+/// stops the run before any verdict (spec files, settings, an unreachable registry) is the error, for the caller to
 /// report.
 pub fn run(mut args: RunArgs, embedded: Option<Embedded>) -> Result<ExitCode, RunError> {
     args.normalize()?;
@@ -102,6 +102,14 @@ fn run_checked(
     for r in results {
         if matches!(r.verdict, Verdict::Fail | Verdict::Error) {
             println!("\n{}", failure_text(specs, r));
+            let entry = report.scenarios.iter().find(|s| s.name == r.name);
+            if let Some(c) = entry.and_then(|s| s.not_claimed) {
+                println!(
+                    "  not charged: {} answers as absent and is not claimed (--claim {})",
+                    c.title(),
+                    c.slug()
+                );
+            }
         }
     }
     outcome::print_summary(report, judged.not_selected, judged.took);
@@ -157,10 +165,11 @@ fn run_checked(
         println!("{}", refresh_hint(path, outputs.json.as_deref()));
         return Ok(ExitCode::from(1));
     }
-    let found = results
-        .iter()
-        .any(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error));
-    Ok(if found {
+    // a run that judged nothing proves nothing: never a success, whatever caused it
+    if report.conformance.standing == super::report::RunStanding::NothingJudged {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(if report.findings() || report.scenarios_summary.error > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -285,6 +294,7 @@ fn judge(
         settings.seed,
         took.as_millis() as u64,
         &results,
+        &settings.claims,
     );
     Ok(Judged {
         report,

@@ -8,8 +8,8 @@ use colored::Colorize;
 use crate::runner::exec::{ScenarioResult, Verdict};
 use crate::runner::loader::Specs;
 use crate::runner::redact::redact;
-use crate::runner::report::Report;
 use crate::runner::report::transcript;
+use crate::runner::report::{CategoryState, Report, RunStanding};
 use crate::runner::sanitize::terminal;
 
 /// The message of a failed or errored scenario: what broke, where, and the exchange; the
@@ -71,18 +71,33 @@ pub(super) fn print_summary(report: &Report, not_selected: usize, took: Duration
         "\n{}",
         scenario_line(report, not_selected, took.as_secs_f64())
     );
-    let st = &report.conformance.statement;
-    let coloured = if report.conformance.conformant {
-        st.replace("— conformant", &format!("— {}", "conformant".green()))
-    } else if st.ends_with("(errors)") {
-        st.replace(
-            "incomplete (errors)",
-            &"incomplete (errors)".yellow().to_string(),
-        )
-    } else {
-        st.replace("not conformant", &"not conformant".red().to_string())
+    let k = &report.conformance;
+    let word = k.standing.as_str();
+    let coloured_word = match k.standing {
+        RunStanding::Conformant => word.green(),
+        RunStanding::Incomplete | RunStanding::NothingJudged => word.yellow(),
+        RunStanding::NotConformant => word.red(),
     };
-    println!("conformance: {coloured}");
+    let said = k
+        .statement
+        .strip_suffix(word)
+        .map(|head| format!("{head}{coloured_word}"))
+        .unwrap_or_else(|| k.statement.clone());
+    println!("conformance: {said}");
+    let categories: Vec<String> = k
+        .categories
+        .iter()
+        .map(|c| {
+            let text = match c.state {
+                CategoryState::Conformant => c.text.green(),
+                CategoryState::Failing => c.text.red(),
+                CategoryState::NotImplemented | CategoryState::Incomplete => c.text.yellow(),
+                CategoryState::NotJudged => c.text.normal(),
+            };
+            format!("{}: {text}", c.title)
+        })
+        .collect();
+    println!("categories: {}", categories.join(" · "));
 }
 
 /// `scenarios: 3 passed, 1 failed, 1 errors, 2 skipped in 1.0s (seed 7)`, with the scenarios

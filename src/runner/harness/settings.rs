@@ -10,7 +10,7 @@ use crate::runner::client::{ClientConfig, Credentials, DEFAULT_MAX_BODY, display
 use crate::runner::corpus::SpecsMode;
 use crate::runner::error::RunError;
 use crate::runner::loader::Specs;
-use crate::runner::model::Workflow;
+use crate::runner::model::{Category, Workflow};
 
 /// How the client reaches a registry: the same flags for `run`, `matrix` and `explore`.
 #[derive(Args, Debug, Clone)]
@@ -98,6 +98,13 @@ pub struct RunArgs {
     /// OCI_TEST_CONTENT_DISCOVERY, OCI_TEST_CONTENT_MANAGEMENT]
     #[arg(long = "workflow", value_enum)]
     pub workflows: Vec<Workflow>,
+    /// A category the registry claims conformance with (repeatable): push,
+    /// content-discovery, content-management. Its MUSTs count in full even where its API
+    /// answers as absent; an unclaimed category that is absent is one SHOULD failure. Pull is
+    /// always claimed. [env: OCI_TEST_PUSH, OCI_TEST_CONTENT_DISCOVERY,
+    /// OCI_TEST_CONTENT_MANAGEMENT]
+    #[arg(long = "claim", value_enum, value_name = "CATEGORY")]
+    pub claims: Vec<Category>,
     /// Print every exchange of every scenario. [env: OCI_DEBUG]
     #[arg(long)]
     pub debug: bool,
@@ -178,6 +185,8 @@ pub(crate) struct Settings {
     pub seed: u64,
     pub profile: String,
     pub workflows: Option<Vec<Workflow>>,
+    /// Categories claimed, besides Pull.
+    pub claims: Vec<Category>,
     pub debug: bool,
 }
 
@@ -248,16 +257,33 @@ pub(crate) fn settings(args: &RunArgs, specs: &Specs) -> Result<Settings, RunErr
         });
     }
     let mut workflows: Vec<Workflow> = args.workflows.clone();
+    // the OCI suite's variables both select a category's workflow and claim the category,
+    // as testing a category there is claiming it
+    let suite_vars = [
+        ("OCI_TEST_PULL", Workflow::Pull, Category::Pull),
+        ("OCI_TEST_PUSH", Workflow::Push, Category::Push),
+        (
+            "OCI_TEST_CONTENT_DISCOVERY",
+            Workflow::Discovery,
+            Category::ContentDiscovery,
+        ),
+        (
+            "OCI_TEST_CONTENT_MANAGEMENT",
+            Workflow::Management,
+            Category::ContentManagement,
+        ),
+    ];
     if workflows.is_empty() {
-        for (var, w) in [
-            ("OCI_TEST_PULL", Workflow::Pull),
-            ("OCI_TEST_PUSH", Workflow::Push),
-            ("OCI_TEST_CONTENT_DISCOVERY", Workflow::Discovery),
-            ("OCI_TEST_CONTENT_MANAGEMENT", Workflow::Management),
-        ] {
+        for (var, w, _) in suite_vars {
             if env_true(var) {
                 workflows.push(w);
             }
+        }
+    }
+    let mut claims: Vec<Category> = args.claims.clone();
+    for (var, _, c) in suite_vars {
+        if env_true(var) && !claims.contains(&c) {
+            claims.push(c);
         }
     }
     Ok(Settings {
@@ -268,6 +294,7 @@ pub(crate) fn settings(args: &RunArgs, specs: &Specs) -> Result<Settings, RunErr
         seed,
         profile,
         workflows: (!workflows.is_empty()).then_some(workflows),
+        claims,
         debug: args.debug || env_true("OCI_DEBUG"),
     })
 }

@@ -1,20 +1,37 @@
 //! The requirements catalogue, each entry checked on its own: its level no stronger than the
 //! words of its sentence (unless derived), every endpoint it names a row of the endpoint
-//! table, every error code one of the error-code table.
+//! table, every error code one of the error-code table, and a category's presence marker
+//! one a run can judge.
+
+use std::collections::BTreeMap;
 
 use super::diagnostics::{Diagnostic, FileText};
 use crate::oci::ErrorCode;
-use crate::runner::model::{Keyword, Level, Requirement};
+use crate::runner::model::{Category, Keyword, Level, Requirement};
 use crate::runner::plan::Source;
 
 /// Checks a requirement: its level against its keyword, its `endpoints:` against the
-/// endpoint table and its `codes:` against the error-code table.
+/// endpoint table, its `codes:` against the error-code table, and a `presence:` marker
+/// against the others seen so far (`presences`: category → requirement id).
 pub(super) fn requirement_tables(
     file: &FileText<'_>,
     src: &Source,
     r: &Requirement,
+    presences: &mut BTreeMap<Category, String>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    if let Some(message) = presence_unsound(r, presences) {
+        diags.push(
+            file.at(
+                src,
+                message,
+                Some(
+                    "one SHOULD per optional category, naming the endpoints that answer as absent"
+                        .into(),
+                ),
+            ),
+        );
+    }
     if let Some(message) = level_unsupported(r) {
         diags.push(file.at(
             src,
@@ -40,6 +57,43 @@ pub(super) fn requirement_tables(
             ));
         }
     }
+}
+
+/// A `presence:` requirement stands for a whole optional category: it must be SHOULD (the
+/// spec's word for the optional categories), name endpoints to judge from, and be the only
+/// one of its category; Pull is never optional.
+fn presence_unsound(r: &Requirement, presences: &mut BTreeMap<Category, String>) -> Option<String> {
+    if !r.presence {
+        return None;
+    }
+    let problem = if r.category.always_claimed() {
+        format!(
+            "requirement {}: {} is required of every registry, it has no presence to judge",
+            r.id,
+            r.category.title()
+        )
+    } else if r.level.class() != "SHOULD" {
+        format!(
+            "requirement {}: a category's presence is SHOULD, not {}",
+            r.id,
+            r.level.as_str()
+        )
+    } else if r.endpoints.is_empty() {
+        format!(
+            "requirement {}: a category's presence needs the endpoints it is judged from",
+            r.id
+        )
+    } else {
+        match presences.insert(r.category, r.id.clone()) {
+            Some(other) if other != r.id => format!(
+                "requirement {}: {} already has its presence in {other}",
+                r.id,
+                r.category.title()
+            ),
+            _ => return None,
+        }
+    };
+    Some(problem)
 }
 
 /// An endpoint id of the spec's table (`end-4b`, `end-11`, ...), as the rows of
@@ -83,8 +137,9 @@ mod tests {
     use super::*;
 
     fn requirement(level: &str, keyword: &str, derived_from: Option<&str>) -> Requirement {
-        let mut yaml =
-            format!("id: x.y\nlevel: {level}\nsection: s\nkeyword: {keyword}\nsummary: z\n");
+        let mut yaml = format!(
+            "id: x.y\nlevel: {level}\ncategory: pull\nsection: s\nkeyword: {keyword}\nsummary: z\n"
+        );
         if let Some(d) = derived_from {
             yaml.push_str(&format!("derived_from: {d}\n"));
         }
@@ -105,9 +160,43 @@ mod tests {
         assert!(level_unsupported(&requirement("SHOULD NOT", "SHOULD NOT", None)).is_none());
     }
 
+    fn presence(id: &str, level: &str, category: &str, endpoints: &str) -> Requirement {
+        serde_saphyr::from_str(&format!(
+            "id: {id}\nlevel: {level}\ncategory: {category}\npresence: true\nsection: s\nkeyword: {level}\nsummary: z\nendpoints: {endpoints}\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_presence_is_one_should_of_an_optional_category_with_endpoints() {
+        let mut seen = BTreeMap::new();
+        let ok = presence("c.tags", "SHOULD", "content-discovery", "[end-8a]");
+        assert_eq!(presence_unsound(&ok, &mut seen), None);
+        // the same requirement again (an overlay replacing it) is no second presence
+        assert_eq!(presence_unsound(&ok, &mut seen), None);
+        let twice = presence("c.other", "SHOULD", "content-discovery", "[end-8b]");
+        assert!(
+            presence_unsound(&twice, &mut seen)
+                .unwrap()
+                .contains("already")
+        );
+        let pull = presence("c.pull", "SHOULD", "pull", "[end-2]");
+        assert!(presence_unsound(&pull, &mut seen).is_some());
+        let must = presence("c.push", "MUST", "push", "[end-4a]");
+        assert!(presence_unsound(&must, &mut seen).is_some());
+        let blind = presence("c.push", "SHOULD", "push", "[]");
+        assert!(presence_unsound(&blind, &mut seen).is_some());
+    }
+
+    #[test]
+    fn category_is_required() {
+        let yaml = "id: x.y\nlevel: MAY\nsection: s\nkeyword: MAY\nsummary: z\n";
+        assert!(serde_saphyr::from_str::<Requirement>(yaml).is_err());
+    }
+
     #[test]
     fn keyword_is_required() {
-        let yaml = "id: x.y\nlevel: MAY\nsection: s\nsummary: z\n";
+        let yaml = "id: x.y\nlevel: MAY\ncategory: pull\nsection: s\nsummary: z\n";
         assert!(serde_saphyr::from_str::<Requirement>(yaml).is_err());
     }
 }

@@ -199,6 +199,7 @@ pub(crate) fn load_layers(texts: &Texts<'_>, fixtures: Fixtures) -> Result<Specs
         foreign_urls: texts.foreign_urls,
     };
     let fixture = |f: &str| specs.fixtures.check(f);
+    let mut presences = BTreeMap::new();
     for req_file in file_texts(texts.requirements) {
         let Some(f) = parse::parse_yaml::<RequirementsFile>(&req_file, &mut diags) else {
             continue;
@@ -213,7 +214,7 @@ pub(crate) fn load_layers(texts: &Texts<'_>, fixtures: Fixtures) -> Result<Specs
                     None,
                 ));
             }
-            catalogue::requirement_tables(&req_file, &src, &r.value, &mut diags);
+            catalogue::requirement_tables(&req_file, &src, &r.value, &mut presences, &mut diags);
             specs.requirements.insert(r.value.id.clone(), r.value);
         }
     }
@@ -323,7 +324,7 @@ mod tests {
 
     fn requirement(extra: &str) -> String {
         format!(
-            "requirements:\n  - {{id: a.b, level: MUST, keyword: MUST, section: s, summary: x{extra}}}\n"
+            "requirements:\n  - {{id: a.b, level: MUST, category: pull, keyword: MUST, section: s, summary: x{extra}}}\n"
         )
     }
 

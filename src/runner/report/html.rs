@@ -5,7 +5,7 @@ use crate::runner::model::level_text;
 use maud::{DOCTYPE, Markup, PreEscaped, html as h};
 
 use super::transcript;
-use super::{Counts, Report};
+use super::{CategoryState, Counts, Report};
 use crate::runner::exec::{Outcome, Verdict};
 
 const STYLE: &str = r#"
@@ -43,6 +43,16 @@ fn outcome_class(o: Outcome) -> &'static str {
     }
 }
 
+/// A category's state as a class name, coloured like the outcomes.
+fn category_class(s: CategoryState) -> &'static str {
+    match s {
+        CategoryState::Conformant => "pass",
+        CategoryState::Failing => "fail",
+        CategoryState::Incomplete => "error",
+        CategoryState::NotImplemented | CategoryState::NotJudged => "skip",
+    }
+}
+
 fn counts_row(label: &str, c: &Counts) -> Markup {
     h! {
         tr {
@@ -52,6 +62,7 @@ fn counts_row(label: &str, c: &Counts) -> Markup {
             td.error { (c.error) " errors" }
             td.skip { (c.not_verified) " not verified" }
             td.skip { (c.skip) " skipped" }
+            td.skip { (c.not_claimed) " not claimed" }
         }
     }
 }
@@ -72,6 +83,16 @@ pub fn html(r: &Report) -> String {
                 p { small { "registry " code { (r.registry) } " · profile " (r.profile) " · seed " (r.seed)
                     " · " (format!("{:.1}", r.duration_ms as f64 / 1000.0)) " s · regverify " (r.version) } }
                 p.statement.ok[ok].bad[!ok] id="statement" { (r.conformance.statement) }
+                h2 { "By category" }
+                table id="categories" {
+                    @for c in &r.conformance.categories {
+                        tr {
+                            th { (c.title) }
+                            td class=(category_class(c.state)) { (c.text) }
+                            td { small { @if c.claimed { "claimed" } @else { "not claimed" } } }
+                        }
+                    }
+                }
                 h2 { "By level" }
                 table id="levels" {
                     @for level in ["MUST", "SHOULD", "MAY"] {
@@ -94,12 +115,14 @@ pub fn html(r: &Report) -> String {
                     button data-v="pass" onclick="only('pass')" { "passed" }
                 }
                 table id="requirements" {
-                    tr { th { "requirement" } th { "level" } th { "outcome" } th { "summary" } th { "scenarios" } }
+                    tr { th { "requirement" } th { "level" } th { "category" } th { "outcome" } th { "summary" } th { "scenarios" } }
                     @for q in &r.requirements {
-                        tr class=(format!("row v-{}", outcome_class(q.verdict))) {
+                        @let class = if q.claimed { outcome_class(q.verdict) } else { "not-claimed" };
+                        tr class=(format!("row v-{class}")) {
                             td { a href=(q.spec) { code { (q.id) } } }
                             td { (level_text(q.level, q.when.as_deref())) }
-                            td class=(outcome_class(q.verdict)) { (q.verdict.as_str()) }
+                            td { (q.category.title()) }
+                            td class=(class) { (q.verdict_text()) }
                             td { (q.summary) }
                             td { small { (q.scenarios.join(", ")) } }
                         }

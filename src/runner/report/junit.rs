@@ -2,7 +2,9 @@
 //! kept apart; the failing step's transcript in the case's output.
 
 use crate::runner::model::level_text;
-use quick_junit::{NonSuccessKind, Report as JReport, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{
+    NonSuccessKind, Property, Report as JReport, TestCase, TestCaseStatus, TestSuite,
+};
 
 use super::Report;
 use super::transcript;
@@ -79,9 +81,20 @@ pub fn junit(r: &Report) -> String {
         suite.add_test_case(case);
     }
     suite.set_system_out(xml(&format!(
-        "{}\nregistry {} · seed {}",
-        r.conformance.statement, r.registry, r.seed
+        "{}\n{}\nregistry {} · seed {}",
+        r.conformance.statement, r.conformance.by_category, r.registry, r.seed
     )));
+    // the statement per category, for CI tools that read a suite's properties
+    suite.add_property(Property::new(
+        "conformance",
+        r.conformance.standing.as_str(),
+    ));
+    for c in &r.conformance.categories {
+        suite.add_property(Property::new(
+            format!("category.{}", c.title),
+            xml(&c.text),
+        ));
+    }
     let mut report = JReport::new("regverify");
     report.set_time(std::time::Duration::from_millis(r.duration_ms));
     report.add_test_suite(suite);

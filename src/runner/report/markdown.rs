@@ -23,6 +23,7 @@ pub fn markdown(r: &Report) -> String {
         "## regverify: {mark} {}\n",
         cell(&r.conformance.statement)
     );
+    let _ = writeln!(s, "{}\n", cell(&r.conformance.by_category));
     let _ = writeln!(
         s,
         "Registry {} · seed {} · {:.1}s\n",
@@ -32,14 +33,14 @@ pub fn markdown(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "| level | passed | failed | errors | not verified | skipped |\n|---|---|---|---|---|---|"
+        "| level | passed | failed | errors | not verified | skipped | not claimed |\n|---|---|---|---|---|---|---|"
     );
     for level in ["MUST", "SHOULD", "MAY"] {
         if let Some(c) = r.levels.get(level) {
             let _ = writeln!(
                 s,
-                "| {level} | {} | {} | {} | {} | {} |",
-                c.pass, c.fail, c.error, c.not_verified, c.skip
+                "| {level} | {} | {} | {} | {} | {} | {} |",
+                c.pass, c.fail, c.error, c.not_verified, c.skip, c.not_claimed
             );
         }
     }

@@ -5,7 +5,6 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html as h};
 
-use super::matrix_text::cell_word;
 use super::{Report, transcript};
 use crate::runner::exec::Outcome;
 use crate::runner::matrix::{CLASSES, Column, Matrix, Row};
@@ -46,6 +45,8 @@ fn statement(c: &Column) -> Markup {
     h! {
         @if let Some(k) = &c.conformance {
             span.statement.ok[k.conformant].bad[!k.conformant] { (k.statement) }
+            br;
+            span.categories { (k.by_category) }
         } @else if let Some(e) = &c.error {
             span.error { "could not run: " (e) }
         }
@@ -71,9 +72,9 @@ fn table(m: &Matrix) -> Markup {
                             @for (i, o) in r.cells.iter().enumerate() {
                                 td class=(format!("cell {}", class_of(*o))) {
                                     @if o.is_some() {
-                                        a href=(format!("#{}", anchor(i, &r.id))) { (cell_word(*o)) }
+                                        a href=(format!("#{}", anchor(i, &r.id))) { (r.word(i)) }
                                     } @else {
-                                        (cell_word(*o))
+                                        (r.word(i))
                                     }
                                 }
                             }
@@ -163,7 +164,7 @@ pub fn matrix_html(m: &Matrix) -> String {
                 }
                 h2 { "Requirements × registries" }
                 (table(m))
-                p { small { "FAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run. Each cell links to its evidence." } }
+                p { small { "FAIL failed · error could not judge · n/v not verified · skip optional feature absent · n/c category absent, not claimed · · not in the run. Each cell links to its evidence." } }
                 @for (i, c) in m.columns.iter().enumerate() {
                     section id=(format!("r{i}")) {
                         h2 { "Evidence: " (c.label) }

@@ -3,7 +3,6 @@
 use std::fmt::Write;
 
 use super::markdown::{cell, code};
-use super::matrix_text::cell_word;
 use crate::runner::matrix::{CLASSES, Matrix};
 
 pub fn matrix_markdown(m: &Matrix) -> String {
@@ -18,7 +17,7 @@ pub fn matrix_markdown(m: &Matrix) -> String {
         let said = match (&c.conformance, &c.error) {
             (Some(k), _) => {
                 let mark = if k.conformant { "✅" } else { "❌" };
-                format!("{mark} {}", cell(&k.statement))
+                format!("{mark} {}<br>{}", cell(&k.statement), cell(&k.by_category))
             }
             (None, Some(e)) => format!("⚠️ could not run: {}", code(e)),
             (None, None) => String::new(),
@@ -38,7 +37,7 @@ pub fn matrix_markdown(m: &Matrix) -> String {
             "---|".repeat(header.len())
         );
         for r in rows {
-            let cells: Vec<&str> = r.cells.iter().map(|o| cell_word(*o)).collect();
+            let cells: Vec<&str> = (0..r.cells.len()).map(|i| r.word(i)).collect();
             let _ = writeln!(
                 s,
                 "| [{}]({}) | {} | {} |",
@@ -51,7 +50,7 @@ pub fn matrix_markdown(m: &Matrix) -> String {
     }
     let _ = writeln!(
         s,
-        "\nFAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run. Seed {}.",
+        "\nFAIL failed · error could not judge · n/v not verified · skip optional feature absent · n/c category absent, not claimed · · not in the run. Seed {}.",
         m.seed
     );
     s

@@ -10,7 +10,7 @@ use crate::runner::matrix::{CLASSES, Matrix};
 use crate::runner::sanitize::line;
 
 /// A cell's word: short, so a few registries fit a terminal.
-pub(crate) fn cell_word(o: Option<Outcome>) -> &'static str {
+pub fn cell_word(o: Option<Outcome>) -> &'static str {
     match o {
         Some(Outcome::Pass) => "pass",
         Some(Outcome::Fail) => "FAIL",
@@ -58,9 +58,9 @@ pub fn matrix_text(m: &Matrix) -> String {
             // `*`: a duty within an optional feature (the long form is in the other formats)
             let level = format!("{}{}", r.level, if r.when.is_some() { "*" } else { "" });
             let _ = write!(s, "{:<id_width$}  {:<10}", r.id, level);
-            for (o, &w) in r.cells.iter().zip(&widths) {
+            for (i, (o, &w)) in r.cells.iter().zip(&widths).enumerate() {
                 // coloured alone, padded after: escape codes have no width
-                let word = cell_word(*o);
+                let word = r.word(i);
                 let pad = w - word.chars().count();
                 let _ = write!(s, "  {}{:pad$}", coloured(word, *o), "");
             }
@@ -71,12 +71,12 @@ pub fn matrix_text(m: &Matrix) -> String {
     }
     let _ = writeln!(
         s,
-        "(FAIL failed · error could not judge · n/v not verified · skip optional feature absent · · not in the run;\n * a duty within an optional feature: `regverify explain ID` names it)\n"
+        "(FAIL failed · error could not judge · n/v not verified · skip optional feature absent · n/c category absent, not claimed · · not in the run;\n * a duty within an optional feature: `regverify explain ID` names it)\n"
     );
     for (c, label) in m.columns.iter().zip(&labels) {
         match (&c.conformance, &c.error) {
             (Some(k), _) => {
-                let _ = writeln!(s, "{label}: {}", k.statement);
+                let _ = writeln!(s, "{label}: {}\n  {}", k.statement, k.by_category);
             }
             (None, Some(e)) => {
                 // why a registry could not be run may quote what it answered

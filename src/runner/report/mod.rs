@@ -9,6 +9,7 @@ mod markdown;
 mod matrix_html;
 mod matrix_markdown;
 mod matrix_text;
+mod statement;
 mod text;
 
 use std::collections::BTreeMap;
@@ -20,8 +21,9 @@ use super::client::Exchange;
 use super::evidence::Evidence;
 use super::exec::{CheckResult, Outcome, ScenarioResult, Verdict};
 use super::loader::Specs;
+use super::model::Category;
 use super::redact::redact;
-use super::verdict::requirement_verdicts;
+use super::verdict::judge;
 
 pub use diff_markdown::diff_markdown;
 pub use diff_text::diff_text;
@@ -30,7 +32,8 @@ pub use junit::junit;
 pub use markdown::markdown;
 pub use matrix_html::matrix_html;
 pub use matrix_markdown::matrix_markdown;
-pub use matrix_text::matrix_text;
+pub use matrix_text::{cell_word, matrix_text};
+pub use statement::{CategoryEntry, CategoryState, Conformance, RunStanding};
 pub use text::transcript;
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -41,6 +44,9 @@ pub struct Counts {
     pub skip: usize,
     /// Requirements only: never reached (an earlier failure stopped their scenarios).
     pub not_verified: usize,
+    /// Requirements only: of a category the registry does not implement and the run does
+    /// not claim.
+    pub not_claimed: usize,
 }
 
 impl Counts {
@@ -61,9 +67,10 @@ impl Counts {
             Outcome::NotVerified => self.not_verified += 1,
         }
     }
-    /// Requirements the run had to judge: all but the skipped (optional features absent).
-    pub fn judged(&self) -> usize {
-        self.pass + self.fail + self.error + self.not_verified
+    /// Every requirement counted: the denominator, the same in every run of a profile
+    /// whatever was skipped, not verified or not claimed.
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.error + self.not_verified + self.skip + self.not_claimed
     }
 }
 
@@ -91,6 +98,10 @@ pub struct ScenarioEntry {
     /// Every check of the scenario with its outcome.
     pub checks: Vec<CheckResult>,
     pub skip_reason: Option<String>,
+    /// The category whose absence made this scenario fail, when the run does not claim it:
+    /// its failure is not charged to the registry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_claimed: Option<Category>,
     pub millis: u64,
     /// Exchanges of the step that failed (or errored).
     pub failing_exchanges: Vec<Exchange>,
@@ -125,8 +136,31 @@ pub struct RequirementEntry {
     pub when: Option<String>,
     pub summary: String,
     pub spec: String,
+    pub category: Category,
     pub verdict: Outcome,
+    /// False when its category is absent and not claimed: it counts neither way.
+    pub claimed: bool,
+    /// Its checks in the run, and how many of them were judged (passed or failed): "pass,
+    /// 3 of 4 checks judged".
+    pub checks: usize,
+    pub judged: usize,
     pub scenarios: Vec<String>,
+}
+
+impl RequirementEntry {
+    /// The verdict in words, with how much was judged when not every check was.
+    pub fn verdict_text(&self) -> String {
+        let v = self.verdict.as_str();
+        if !self.claimed {
+            return format!("{v}, not claimed");
+        }
+        match self.verdict {
+            Outcome::Pass | Outcome::Fail if self.judged < self.checks => {
+                format!("{v}, {} of {} checks judged", self.judged, self.checks)
+            }
+            _ => v.to_string(),
+        }
+    }
 }
 
 /// Everything a report shows. Serialised as is by `--json` (schema in README.md).
@@ -148,13 +182,6 @@ pub struct Report {
     pub requirements: Vec<RequirementEntry>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Conformance {
-    /// MUST requirements all passed and nothing errored.
-    pub conformant: bool,
-    pub statement: String,
-}
-
 impl Report {
     pub fn build(
         specs: &Specs,
@@ -163,10 +190,11 @@ impl Report {
         seed: u64,
         duration_ms: u64,
         results: &[ScenarioResult],
+        claims: &[Category],
     ) -> Report {
         let mut results = results.to_vec();
         results.sort_by(|a, b| a.name.cmp(&b.name));
-        let verdicts = requirement_verdicts(specs, &results);
+        let verdicts = judge(specs, &results, claims);
         let mut scenarios_summary = Counts::default();
         let mut workflows: BTreeMap<&'static str, Counts> = BTreeMap::new();
         let scenarios: Vec<ScenarioEntry> = results
@@ -232,6 +260,7 @@ impl Report {
                         })
                         .collect(),
                     skip_reason: r.skip_reason.as_deref().map(redact),
+                    not_claimed: verdicts.excused.get(&r.name).copied(),
                     millis: r.millis,
                     failing_exchanges: f.map(|f| f.transcript.clone()).unwrap_or_default(),
                     exchanges: r.exchanges.clone(),
@@ -248,19 +277,33 @@ impl Report {
         let mut levels: BTreeMap<&'static str, Counts> = BTreeMap::new();
         let mut requirements = vec![];
         for q in specs.requirements.values() {
-            let v = match verdicts.get(&q.id) {
-                Some(v) => v,
-                None if named.contains(q.id.as_str()) => &Outcome::NotVerified,
+            let j = match verdicts.requirements.get(&q.id) {
+                Some(j) => *j,
+                None if named.contains(q.id.as_str()) => crate::runner::verdict::Judgement {
+                    outcome: Outcome::NotVerified,
+                    tally: Default::default(),
+                    claimed: !verdicts.absent.contains(&q.category)
+                        || verdicts.claimed.contains(&q.category),
+                },
                 None => continue,
             };
-            levels.entry(q.level.class()).or_default().add_outcome(*v);
+            let counts = levels.entry(q.level.class()).or_default();
+            if j.claimed {
+                counts.add_outcome(j.outcome);
+            } else {
+                counts.not_claimed += 1;
+            }
             requirements.push(RequirementEntry {
                 id: q.id.clone(),
                 level: q.level.as_str(),
                 when: q.when.clone(),
                 summary: q.summary.clone(),
                 spec: q.spec_url(),
-                verdict: *v,
+                category: q.category,
+                verdict: j.outcome,
+                claimed: j.claimed,
+                checks: j.tally.checks(),
+                judged: j.tally.judged(),
                 scenarios: results
                     .iter()
                     .filter(|r| r.requirements.contains(&q.id))
@@ -268,31 +311,12 @@ impl Report {
                     .collect(),
             });
         }
-        let must = levels.get("MUST").cloned().unwrap_or_default();
-        let errors = scenarios_summary.error > 0;
-        let conformant = must.fail == 0 && must.error == 0 && must.not_verified == 0 && !errors;
-        // per level: passed of those the run had to judge, and how many of those were never
-        // reached, so a partial run says how much it could not judge
-        let part = |k: &str, label: &str| {
-            let c = levels.get(k).cloned().unwrap_or_default();
-            let mut p = format!("{label} {}/{}", c.pass, c.judged());
-            if c.not_verified > 0 {
-                p.push_str(&format!(" ({} not verified)", c.not_verified));
-            }
-            p
-        };
-        let verdict = if errors {
-            "incomplete (errors)"
-        } else if conformant {
-            "conformant"
-        } else {
-            "not conformant"
-        };
-        let statement = format!(
-            "profile {profile}: {} · {} · {} — {verdict}",
-            part("MUST", "MUST"),
-            part("SHOULD", "SHOULD"),
-            part("MAY", "MAY supported"),
+        let conformance = Conformance::state(
+            profile,
+            &levels,
+            &requirements,
+            &verdicts,
+            scenarios_summary.error > 0,
         );
         Report {
             tool: "regverify",
@@ -301,16 +325,25 @@ impl Report {
             profile: profile.to_string(),
             seed,
             duration_ms,
-            conformance: Conformance {
-                conformant,
-                statement,
-            },
+            conformance,
             scenarios_summary,
             levels,
             workflows,
             scenarios,
             requirements,
         }
+    }
+
+    /// The failures the registry is charged with: a requirement claimed that failed, or a
+    /// failed scenario its category's absence does not explain.
+    pub fn findings(&self) -> bool {
+        self.requirements
+            .iter()
+            .any(|q| q.claimed && q.verdict == Outcome::Fail)
+            || self
+                .scenarios
+                .iter()
+                .any(|s| s.verdict == Verdict::Fail && s.not_claimed.is_none())
     }
 
     pub fn json(&self) -> String {

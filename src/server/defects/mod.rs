@@ -175,6 +175,7 @@ defects! {
     BadWarning = "bad-warning": "every answer carries a malformed Warning" breaks ["next.warning.format"];
     CatalogIgnoreN = "catalog-ignore-n": "the catalog ignores n" breaks ["dist.catalog.pagination"];
     DockerTypesRefused = "docker-types-refused": "Docker schema 2 media types are refused" breaks ["dist.schema2"];
+    NoTagListing = "no-tag-listing": "there is no tag listing: GET of a tags list answers 404 without an error envelope, as a router without the route does" breaks ["category.content-discovery"];
     TagsLastRestart = "tags-last-restart": "last at or past the final tag starts the list again" breaks ["tags.last"];
     TagsStaleAfterDelete = "tags-stale-after-delete": "deleted tags stay in the tags list" breaks ["tags.list"];
     TagSurvivesManifestDelete = "tag-survives-manifest-delete": "a tag still resolves after its manifest was deleted by digest" breaks ["delete.manifest"];

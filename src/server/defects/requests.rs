@@ -32,6 +32,15 @@ pub(super) async fn before(
                 set_query(&mut req, |k, _| k != "n");
             }
         }
+        // a registry without the Content Discovery API: its router knows no such path
+        (D::NoTagListing, Some(E::TagsList), _) => {
+            return Err((
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "404 page not found\n",
+            )
+                .into_response());
+        }
         (D::TagsNZeroAll, Some(E::TagsList), _) => set_query(&mut req, |k, v| (k, v) != ("n", "0")),
         (D::TagsNegativeNDrops, Some(E::TagsList), _)
             if Query::parse(req.uri().query())
