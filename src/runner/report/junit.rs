@@ -90,10 +90,7 @@ pub fn junit(r: &Report) -> String {
         r.conformance.standing.as_str(),
     ));
     for c in &r.conformance.categories {
-        suite.add_property(Property::new(
-            format!("category.{}", c.title),
-            xml(&c.text),
-        ));
+        suite.add_property(Property::new(format!("category.{}", c.title), xml(&c.text)));
     }
     let mut report = JReport::new("regverify");
     report.set_time(std::time::Duration::from_millis(r.duration_ms));
