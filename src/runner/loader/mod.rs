@@ -312,6 +312,7 @@ mod tests {
 
     const PROFILES: &str = "profiles:\n  - {id: oci-1.0, title: t}\n";
     const SCENARIO: &str = "scenarios:\n  - id: s\n    title: t\n    requirements: [a.b]\n    workflows: [pull]\n    steps:\n      - name: s\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n";
+    // (a requirement naming endpoints must list the one its checks are on: end-1 here)
 
     fn load(requirements: &str, profiles: &str) -> Result<Specs, Vec<Diagnostic>> {
         load_files(
@@ -339,11 +340,50 @@ mod tests {
     }
 
     #[test]
+    fn an_expectation_names_a_requirement_of_its_own_endpoint() {
+        // a.b is about the upload POST (end-4a); the PATCH to the session its Location
+        // names (end-5) and the GET of /v2/ (end-1) are other endpoints' requests
+        let scenario = "scenarios:\n  - id: s\n    title: t\n    requirements: [a.b]\n    workflows: [push]\n    steps:\n      - name: open\n        request: {method: POST, url: \"/v2/{repo}/blobs/uploads/\"}\n        expect: {req: a.b, status: 202}\n        capture: {up: {header: Location}}\n      - name: chunk\n        request: {method: PATCH, url: \"{up}\"}\n        expect: {req: a.b, status: 202}\n      - name: base\n        request: {method: GET, url: /v2/}\n        expect: {req: a.b, status: 200}\n";
+        let d = load_files(
+            (
+                "specs/requirements.yaml",
+                &requirement(", endpoints: [end-4a]"),
+            ),
+            ("specs/profiles.yaml", PROFILES),
+            &[("specs/scenarios/s.yaml".into(), scenario.into())],
+            Fixtures::Files(Default::default()),
+        )
+        .unwrap_err();
+        let text: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert_eq!(text.len(), 2, "{text:?}");
+        assert!(
+            text[0].starts_with("specs/scenarios/s.yaml:13:")
+                && text[0].contains("a.b is about end-4a, not PATCH {up} (end-5"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].starts_with("specs/scenarios/s.yaml:16:")
+                && text[1].contains("not GET /v2/ (end-1"),
+            "{text:?}"
+        );
+        // a requirement without endpoints is judged on every answer: named anywhere
+        assert!(
+            load_files(
+                ("specs/requirements.yaml", &requirement("")),
+                ("specs/profiles.yaml", PROFILES),
+                &[("specs/scenarios/s.yaml".into(), scenario.into())],
+                Fixtures::Files(Default::default()),
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn endpoints_and_codes_come_from_the_oci_tables() {
         assert!(
             load(
                 &requirement(
-                    ", endpoints: [end-2, end-4b, end-11, end-12b], codes: [code-1, code-14]"
+                    ", endpoints: [end-1, end-2, end-4b, end-11, end-12b], codes: [code-1, code-14]"
                 ),
                 PROFILES
             )

@@ -182,7 +182,9 @@ impl Writer {
             }
             let (req, body) = match upload {
                 Upload::Chunked(_) => ("push.chunk.close", None),
-                Upload::Streamed => ("dist.stream-upload", None),
+                // a stream's PATCH is the chunk rule's, its close the closing PUT's (each
+                // expectation names the requirement of its own request)
+                Upload::Streamed => ("push.put.201", None),
                 Upload::Monolithic | Upload::Single => ("push.put.201", Some(n.as_str())),
             };
             steps.push(self.close(
