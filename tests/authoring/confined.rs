@@ -17,11 +17,12 @@ use crate::{check, regverify, stderr, stdout, write};
 /// place.
 fn scenario(id: &str, content: &str, steps: &str) -> String {
     format!(
-        "scenarios:\n  - id: {id}\n    title: an overlay's attempt\n    requirements: [pull.blob.get]\n    workflows: [pull]\n    content:\n{content}    steps:\n{steps}"
+        "scenarios:\n  - id: {id}\n    title: an overlay's attempt\n    requirements: [http.framing]\n    workflows: [pull]\n    content:\n{content}    steps:\n{steps}"
     )
 }
 
-const GET_V2: &str = "      - name: get\n        request: {method: GET, url: /v2/}\n        expect: {req: pull.blob.get, status: 200}\n";
+// the scenarios below name http.framing, judged on every answer (so on any endpoint)
+const GET_V2: &str = "      - name: get\n        request: {method: GET, url: /v2/}\n        expect: {req: http.framing, status: 200}\n";
 
 /// A copy of the embedded fixtures (the embedded scenarios send them) with a secret
 /// outside it, next to it.
@@ -82,7 +83,7 @@ fn a_fixture_path_that_climbs_out_is_refused_at_its_place() {
         "absolute",
         "      c: {text: x}\n",
         &format!(
-            "      - name: send\n        request: {{method: PUT, url: /v2/, body: {{fixture: {}}}}}\n        expect: {{req: pull.blob.get, status: 200}}\n",
+            "      - name: send\n        request: {{method: PUT, url: /v2/, body: {{fixture: {}}}}}\n        expect: {{req: http.framing, status: 200}}\n",
             secret.display()
         ),
     );
@@ -164,7 +165,7 @@ fn sizes_past_their_bounds_are_loader_errors() {
     let huge = scenario(
         "huge",
         "      big: {random: 100000000000}\n      config: {json: {}}\n      fat: {image: {config: config, pad_to: 100000000000}}\n",
-        "      - name: again and again\n        repeat: 4000000000\n        request: {method: GET, url: /v2/}\n        expect: {req: pull.blob.get, status: 200}\n      - name: at once\n        push: {blob: big, parallel: 100000}\n      - name: open\n        request: {method: POST, url: \"/v2/{repo}/blobs/uploads/\"}\n        expect: {req: pull.blob.get, status: 202}\n        capture: {upload: {header: Location, resolve: true}}\n      - name: in pieces\n        request:\n          method: PATCH\n          url: \"{upload}\"\n          chunks: {content: big, count: 4000000000, location: upload}\n        expect: {req: pull.blob.get, status: 202}\n      - name: pages\n        request: {method: GET, url: /v2/, paginate: {collect: tags, into: all, max_pages: 4000000000}}\n        expect: {req: pull.blob.get, status: 200}\n",
+        "      - name: again and again\n        repeat: 4000000000\n        request: {method: GET, url: /v2/}\n        expect: {req: http.framing, status: 200}\n      - name: at once\n        push: {blob: big, parallel: 100000}\n      - name: open\n        request: {method: POST, url: \"/v2/{repo}/blobs/uploads/\"}\n        expect: {req: http.framing, status: 202}\n        capture: {upload: {header: Location, resolve: true}}\n      - name: in pieces\n        request:\n          method: PATCH\n          url: \"{upload}\"\n          chunks: {content: big, count: 4000000000, location: upload}\n        expect: {req: http.framing, status: 202}\n      - name: pages\n        request: {method: GET, url: /v2/, paginate: {collect: tags, into: all, max_pages: 4000000000}}\n        expect: {req: http.framing, status: 200}\n",
     );
     let (code, out) = check_overlay(dir.path(), &huge, &fixtures);
     assert_eq!(code, Some(2), "{out}");
@@ -276,7 +277,7 @@ fn a_literal_url_of_another_host_is_refused_when_the_files_load() {
     let dir = tempfile::tempdir().unwrap();
     let specs = dir.path().join("specs");
     let steps = format!(
-        "      - name: elsewhere\n        request: {{method: GET, url: \"{}\"}}\n        expect: {{req: pull.blob.get, status: 200}}\n",
+        "      - name: elsewhere\n        request: {{method: GET, url: \"{}\"}}\n        expect: {{req: http.framing, status: 200}}\n",
         foreign.url()
     );
     write(
@@ -300,7 +301,7 @@ fn a_literal_url_of_another_host_is_refused_when_the_files_load() {
     let own = scenario(
         "literal-own",
         "      c: {text: x}\n",
-        "      - name: home\n        request: {method: GET, url: \"{registry}/v2/\"}\n        expect: {req: pull.blob.get, status: 200}\n",
+        "      - name: home\n        request: {method: GET, url: \"{registry}/v2/\"}\n        expect: {req: http.framing, status: 200}\n",
     );
     write(&specs, "scenarios/attempt.yaml", &own);
     let (code, out) = run_overlay(&specs, "pull::literal-own", &[]);
@@ -326,7 +327,7 @@ fn a_captured_url_of_another_host_is_refused_at_the_step() {
     let text = scenario(
         "captured-foreign",
         &format!("      pointer: {{json: {{u: \"{}\"}}}}\n", foreign.url()),
-        "      - name: push the pointer\n        push: {blob: pointer}\n      - name: read it back\n        request: {method: GET, url: \"/v2/{repo}/blobs/{pointer.digest}\"}\n        expect: {req: pull.blob.get, status: 200}\n        capture: {u: {json: u}}\n      - name: follow it\n        request: {method: GET, url: \"{u}\"}\n        expect: {req: pull.blob.get, status: 200}\n",
+        "      - name: push the pointer\n        push: {blob: pointer}\n      - name: read it back\n        request: {method: GET, url: \"/v2/{repo}/blobs/{pointer.digest}\"}\n        expect: {req: http.framing, status: 200}\n        capture: {u: {json: u}}\n      - name: follow it\n        request: {method: GET, url: \"{u}\"}\n        expect: {req: http.framing, status: 200}\n",
     );
     write(&specs, "scenarios/attempt.yaml", &text);
     let (code, out) = run_overlay(&specs, "pull::captured-foreign", &[]);

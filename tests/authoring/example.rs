@@ -107,8 +107,8 @@ async fn the_example_proposal_fails_a_registry_that_changes_the_upload_uuid() {
         text.contains("\n  requirement: dist.upload-uuid [MAY] "),
         "{text}"
     );
-    // that requirement fails, and nothing else (the status step, which needs the PATCH,
-    // is not verified)
+    // that requirement fails, and nothing else: the PATCH took effect (202), so the status
+    // step after it is judged too, and its own requirement passes
     let results: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let with = |verdict: &str| -> Vec<String> {
         results["requirements"]
@@ -120,7 +120,8 @@ async fn the_example_proposal_fails_a_registry_that_changes_the_upload_uuid() {
             .collect()
     };
     assert_eq!(with("fail"), ["dist.upload-uuid"], "{text}");
-    assert_eq!(with("not_verified"), ["push.status.204"], "{text}");
+    assert!(with("not_verified").is_empty(), "{text}");
+    assert!(with("pass").contains(&"push.status.204".to_string()), "{text}");
     assert!(with("error").is_empty(), "{text}");
 }
 
