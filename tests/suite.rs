@@ -72,6 +72,63 @@ async fn deletion_disabled_is_skipped_not_failed() {
     reg.server.shutdown().await;
 }
 
+/// A skip met after a failure is kept: with setup pushes that need their fallback (a closing
+/// PUT that carries the blob is refused) and deletion answered 405, the deletion scenarios
+/// fail the closing PUT's requirement once and skip what deletion would have shown — nothing
+/// is "not verified" behind a setup push that in fact got its content in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skip_after_a_setup_push_that_needed_its_fallback_is_kept() {
+    use regverify::runner::exec::Outcome;
+    let reg = start(
+        Config {
+            defect: Some(regverify::server::defects::Defect::MonolithicRefusedNoDelete),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let results = run_profile(&reg.url, "oci-1.1", ClientConfig::default()).await;
+    let mut deletions = 0;
+    for r in results.iter().filter(|r| {
+        r.workflows
+            .contains(&regverify::runner::model::Workflow::Management)
+    }) {
+        deletions += 1;
+        assert!(
+            r.skip_reason
+                .as_deref()
+                .is_some_and(|s| s.contains("disabled")),
+            "{}",
+            explain(r)
+        );
+        for c in &r.checks {
+            assert!(
+                c.outcome != Outcome::NotVerified,
+                "{}: {} not verified, blocked by {:?}",
+                r.name,
+                c.requirement,
+                c.blocked_by
+            );
+            if c.requirement.starts_with("delete.") {
+                assert_eq!(c.outcome, Outcome::Skip, "{}: {c:?}", r.name);
+            }
+        }
+        let failed: Vec<&str> = r
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .map(|c| c.requirement.as_str())
+            .collect();
+        assert!(
+            failed.iter().all(|q| *q == "push.put.201"),
+            "{}: {failed:?}",
+            r.name
+        );
+    }
+    assert!(deletions >= 4, "{deletions}");
+    reg.server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenarios_clean_up_after_themselves() {
     let reg = start(Config::default(), true).await;
