@@ -389,3 +389,41 @@ async fn a_realm_on_plain_http_under_an_https_registry_gets_no_password() {
     }
     server.shutdown().await;
 }
+
+/// A spec overlay (a proposal under review, run in CI with real credentials) naming another
+/// host: refused unless `--allow-foreign-urls`, and even then that host receives nothing of
+/// the user's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overlay_url_to_another_host_gets_no_credentials() {
+    let (reference, _dir) = reference(Mode::Basic).await;
+    let seen = Arc::new(Mutex::new(vec![]));
+    let foreign = foreign(reference.url(), Mode::Basic, seen.clone()).await;
+    let front = registry(reference.url(), foreign).await;
+    let specs = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(specs.path().join("scenarios")).unwrap();
+    std::fs::write(
+        specs.path().join("scenarios/elsewhere.yaml"),
+        format!(
+            "scenarios:\n  - id: elsewhere\n    title: a proposal asks another host\n    requirements: [base.v2]\n    workflows: [pull]\n    steps:\n      - name: ask it\n        request: {{method: GET, url: \"http://{foreign}/v2/\"}}\n        expect: {{req: base.v2, status: [200, 401]}}\n"
+        ),
+    )
+    .unwrap();
+    let url = format!("http://{USER}:{PASSWORD}@{front}");
+    let mut run = regverify();
+    run.args(["run", &url, "pull::elsewhere", "--exact", "--specs"])
+        .arg(specs.path())
+        .arg("--allow-foreign-urls");
+    let out = output(run).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("scenarios:"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !seen.lock().unwrap().is_empty(),
+        "the overlay's request went out: {text}"
+    );
+    assert_no_credentials(&seen.lock().unwrap(), "an overlay's URL");
+    reference.shutdown().await;
+}

@@ -121,7 +121,10 @@ async fn the_example_proposal_fails_a_registry_that_changes_the_upload_uuid() {
     };
     assert_eq!(with("fail"), ["dist.upload-uuid"], "{text}");
     assert!(with("not_verified").is_empty(), "{text}");
-    assert!(with("pass").contains(&"push.status.204".to_string()), "{text}");
+    assert!(
+        with("pass").contains(&"push.status.204".to_string()),
+        "{text}"
+    );
     assert!(with("error").is_empty(), "{text}");
 }
 

@@ -8,6 +8,9 @@ use super::FramingFault;
 use crate::oci::Digest;
 use crate::runner::redact::{redact, redact_header};
 
+/// How many header lines of an answer a transcript keeps.
+const MAX_HEADERS: usize = 100;
+
 /// One request and its response, as shown in transcripts and reports.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Exchange {
@@ -53,18 +56,28 @@ impl Exchange {
         }
     }
 
-    /// Records the status and headers of the answer, redacted.
+    /// Records the status and headers of the answer, redacted, then bounded like every
+    /// value kept as evidence: each value cut with its size and digest, and at most
+    /// [`MAX_HEADERS`] of them (a registry may send thousands), the rest counted.
     pub(crate) fn answered(&mut self, status: u16, headers: &reqwest::header::HeaderMap) {
         self.status = Some(status);
         self.response_headers = headers
             .iter()
+            .take(MAX_HEADERS)
             .map(|(k, v)| {
+                let value = redact_header(k.as_str(), &String::from_utf8_lossy(v.as_bytes()));
                 (
                     k.as_str().to_string(),
-                    redact_header(k.as_str(), &String::from_utf8_lossy(v.as_bytes())),
+                    crate::runner::evidence::Evidence::from(value).into(),
                 )
             })
             .collect();
+        if headers.len() > MAX_HEADERS {
+            self.response_headers.push((
+                "(more)".into(),
+                format!("{} more header lines not kept", headers.len() - MAX_HEADERS),
+            ));
+        }
     }
 }
 
@@ -164,6 +177,31 @@ mod tests {
         assert!(
             !all.contains("dXNlcjpwdw==") && !all.contains("pw@"),
             "{all}"
+        );
+    }
+
+    #[test]
+    fn answers_with_huge_or_countless_headers_are_kept_bounded() {
+        use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-big",
+            HeaderValue::from_str(&"v".repeat(100_000)).unwrap(),
+        );
+        for i in 0..500 {
+            h.insert(
+                HeaderName::from_bytes(format!("x-{i}").as_bytes()).unwrap(),
+                HeaderValue::from_static("1"),
+            );
+        }
+        let mut ex = Exchange::request("GET", &Url::parse("http://h/v2/").unwrap(), &[], b"");
+        ex.answered(200, &h);
+        assert_eq!(ex.response_headers.len(), MAX_HEADERS + 1);
+        assert!(ex.response_headers[MAX_HEADERS].1.contains("401 more"));
+        let big = &ex.response_headers[0].1;
+        assert!(
+            big.len() < 1024 && big.contains("100000 bytes, sha256:"),
+            "{big}"
         );
     }
 
