@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::exec::Verdict;
+use super::exec::{Outcome, Verdict};
 use super::expect::{Expectations, Expected};
 use super::results::{RunFile, ScenarioRecord};
 use super::sanitize::{line, yaml_quoted};
@@ -72,11 +72,27 @@ pub fn make(run: &RunFile, source: &str, keep: Option<&Expectations>) -> String 
         line(&run.profile),
         run.seed
     );
+    // every requirement a check of a failed scenario broke (as `--expect` compares them)
     let failed: Vec<(&str, &ScenarioRecord)> = run
         .scenarios
         .iter()
         .filter(|s| s.verdict == Verdict::Fail)
-        .filter_map(|s| Some((s.failed_requirement.as_deref()?, s)))
+        .flat_map(|s| {
+            let checks = s
+                .checks
+                .iter()
+                .filter(|c| c.outcome == Outcome::Fail)
+                .map(|c| c.requirement.as_str());
+            let mut reqs: Vec<&str> = s
+                .failed_requirement
+                .as_deref()
+                .into_iter()
+                .chain(checks)
+                .collect();
+            reqs.sort_unstable();
+            reqs.dedup();
+            reqs.into_iter().map(move |q| (q, s))
+        })
         .collect();
     let kept = keep.map(|k| k.failures.as_slice()).unwrap_or_default();
     let covers = |x: &Expected, req: &str, scenario: &str| {

@@ -58,6 +58,13 @@ impl Evidence {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The same evidence with credentials hidden. The kept text is bounded already and
+    /// redaction changes its length by little, so it is not cut again (a second cut would
+    /// replace the value's own size and digest with those of the kept text).
+    pub fn redacted(&self) -> Evidence {
+        Evidence(crate::runner::redact::redact(&self.0))
+    }
 }
 
 impl From<&str> for Evidence {

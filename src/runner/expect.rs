@@ -2,7 +2,7 @@
 //! the file exactly: a new failure fails the run, and so does a listed one that now passes
 //! (the baseline is stale and must be updated).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -80,14 +80,25 @@ pub fn load(path: &Path, specs: &Specs) -> Result<Expectations, RunError> {
 /// Differences between a run and its baseline; empty means the run matches.
 pub fn compare(e: &Expectations, specs: &Specs, results: &[ScenarioResult]) -> Vec<String> {
     let verdicts = requirement_verdicts(specs, results);
-    // every (requirement, scenario) that failed
+    // every (requirement, scenario) a check failed, not just each scenario's first finding:
+    // a failure behind another is a deviation of its own
     let failures: Vec<(&str, &str)> = results
         .iter()
         .filter(|r| r.verdict == Verdict::Fail)
-        .filter_map(|r| {
-            let req = r.finding.as_ref()?.requirement.as_deref()?;
-            Some((req, r.name.as_str()))
+        .flat_map(|r| {
+            let first = r.finding.as_ref().and_then(|f| f.requirement.as_deref());
+            let checks = r
+                .checks
+                .iter()
+                .filter(|c| c.outcome == Outcome::Fail)
+                .map(|c| c.requirement.as_str());
+            first
+                .into_iter()
+                .chain(checks)
+                .map(move |q| (q, r.name.as_str()))
         })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
     let covers = |x: &Expected, (req, scenario): (&str, &str)| {
         x.requirement == req && x.scenario.as_deref().is_none_or(|s| s == scenario)
@@ -177,6 +188,38 @@ mod tests {
 
     fn baseline(yaml: &str) -> Expectations {
         serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn a_failure_behind_a_scenarios_first_is_compared_too() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let specs =
+            crate::runner::loader::load(&root.join("specs"), &root.join("fixtures")).unwrap();
+        let mut r = result(
+            "discovery::tags-pagination",
+            &["tags.n"],
+            Verdict::Fail,
+            Some("tags.n"),
+        );
+        r.checks.push(crate::runner::exec::CheckResult {
+            requirement: "tags.link".into(),
+            outcome: Outcome::Fail,
+            step: "follow the pages".into(),
+            source: "f:2:1".into(),
+            expected: None,
+            got: None,
+            blocked_by: None,
+        });
+        let only_n = baseline("failures:\n  - {requirement: tags.n, reason: ignores n}\n");
+        let d = compare(&only_n, &specs, std::slice::from_ref(&r));
+        assert_eq!(
+            d,
+            ["new failure: tags.link in discovery::tags-pagination (not in the expectations file)"]
+        );
+        let both = baseline(
+            "failures:\n  - {requirement: tags.n, reason: ignores n}\n  - {requirement: tags.link, reason: loops}\n",
+        );
+        assert!(compare(&both, &specs, &[r]).is_empty());
     }
 
     #[test]

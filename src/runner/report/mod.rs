@@ -241,8 +241,8 @@ impl Report {
                                         .and_then(|q| q.when.clone()),
                                     requirement: c.requirement.clone(),
                                     query: c.query.clone(),
-                                    expected: redact(&c.expected).into(),
-                                    got: redact(&c.got).into(),
+                                    expected: c.expected.redacted(),
+                                    got: c.got.redacted(),
                                     source: c.source.clone(),
                                     because: c.because.clone(),
                                 })
@@ -253,8 +253,8 @@ impl Report {
                         .checks
                         .iter()
                         .map(|c| CheckResult {
-                            expected: c.expected.as_deref().map(redact).map(Into::into),
-                            got: c.got.as_deref().map(redact).map(Into::into),
+                            expected: c.expected.as_ref().map(Evidence::redacted),
+                            got: c.got.as_ref().map(Evidence::redacted),
                             blocked_by: c.blocked_by.as_deref().map(redact),
                             ..c.clone()
                         })
