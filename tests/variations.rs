@@ -272,6 +272,93 @@ async fn acts(v: Variation) {
                 (400, vec!["BLOB_UPLOAD_INVALID".to_string()])
             );
         }
+        Variation::DeletionDisabled400 => {
+            for url in [
+                format!("/v2/{repo}/blobs/{layer}"),
+                format!("/v2/{repo}/manifests/{image}"),
+                format!("/v2/{repo}/manifests/v1"),
+            ] {
+                let a = h.req("DELETE", &url, &[], none()).await;
+                assert_eq!((a.status, a.codes()), (400, vec!["DENIED".to_string()]));
+            }
+            assert_eq!(
+                h.get(&format!("/v2/{repo}/blobs/{layer}")).await.status,
+                200
+            );
+        }
+        Variation::DigestMismatchRefusals => {
+            let a = h.req("POST", &uploads, &[], none()).await;
+            let loc = a.header("location").unwrap().to_string();
+            let claimed = Digest::sha256(b"other").to_string();
+            let sep = if loc.contains('?') { '&' } else { '?' };
+            let closed = h
+                .req(
+                    "PUT",
+                    &format!("{loc}{sep}digest={claimed}"),
+                    &[],
+                    &b"bytes"[..],
+                )
+                .await;
+            assert_eq!(
+                (closed.status, closed.codes()),
+                (400, vec!["BLOB_UPLOAD_INVALID".to_string()])
+            );
+            // a malformed digest keeps its own code
+            let a = h.req("POST", &uploads, &[], none()).await;
+            let loc = a.header("location").unwrap().to_string();
+            let malformed = h
+                .req(
+                    "PUT",
+                    &format!("{loc}{sep}digest=sha256:xyz"),
+                    &[],
+                    &b"bytes"[..],
+                )
+                .await;
+            assert_eq!(
+                (malformed.status, malformed.codes()),
+                (400, vec!["DIGEST_INVALID".to_string()])
+            );
+            let got = h.get(&format!("/v2/{repo}/manifests/{image}")).await;
+            let wrong = Digest::sha256(b"not this manifest").to_string();
+            let put = h
+                .req(
+                    "PUT",
+                    &format!("/v2/{repo}/manifests/{wrong}"),
+                    &[("content-type", got.header("content-type").unwrap())],
+                    got.body.clone(),
+                )
+                .await;
+            assert_eq!(
+                (put.status, put.codes()),
+                (404, vec!["MANIFEST_UNKNOWN".to_string()])
+            );
+            assert_eq!(
+                h.get(&format!("/v2/{repo}/manifests/{wrong}")).await.status,
+                404
+            );
+        }
+        Variation::MissingBlobs404 => {
+            let absent = Digest::sha256(b"never pushed").to_string();
+            let manifest = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": absent, "size": 12},
+                "layers": [],
+            })
+            .to_string();
+            let a = h
+                .req(
+                    "PUT",
+                    &format!("/v2/{repo}/manifests/missing"),
+                    &[("content-type", "application/vnd.oci.image.manifest.v1+json")],
+                    manifest.into_bytes(),
+                )
+                .await;
+            assert_eq!(
+                (a.status, a.codes()),
+                (404, vec!["MANIFEST_BLOB_UNKNOWN".to_string()])
+            );
+        }
         Variation::OtherNotFoundCode => {
             let absent = Digest::sha256(b"absent").to_string();
             let a = h.get(&format!("/v2/{repo}/blobs/{absent}")).await;

@@ -71,6 +71,12 @@ variations! {
         "uploads announce OCI-Chunk-Min-Length: 1024 and refuse, 400 BLOB_UPLOAD_INVALID, a chunk that follows a shorter one (each chunk but the final one SHOULD be at least that long)";
     OtherNotFoundCode = "other-not-found-code", "error-codes":
         "every 404 error names NAME_UNKNOWN (where the spec fixes only the 404, any code of the table is valid)";
+    DeletionDisabled400 = "deletion-disabled-400", "deleting-blobs":
+        "every DELETE of a blob, a manifest or a tag answers 400 DENIED (if deletion is disabled, the registry MUST answer 400 or 405; no code is named)";
+    DigestMismatchRefusals = "digest-mismatch-refusals", "pushing-blobs":
+        "an upload closed under a digest its content does not hash to is refused 400 BLOB_UPLOAD_INVALID, a manifest pushed to such a digest 404 MANIFEST_UNKNOWN (the client's digest MUST match; no registry sentence fixes the refusal's status or code, main's 400 for an invalid digest is a SHOULD of blob pushes)";
+    MissingBlobs404 = "missing-blobs-404", "push":
+        "a manifest naming blobs or manifests the repository lacks is refused 404 MANIFEST_BLOB_UNKNOWN (such a refusal MUST carry MANIFEST_BLOB_UNKNOWN errors; no status is named)";
 }
 
 /// The chunk minimum announced under [`Variation::ChunkMinimum`].
@@ -182,6 +188,15 @@ async fn before(
                 "no such endpoint",
             ));
         }
+        (Some(Endpoint::BlobDelete | Endpoint::ManifestDelete), _)
+            if on(Variation::DeletionDisabled400) =>
+        {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::Denied,
+                "deletion is disabled on this registry",
+            ));
+        }
         (Some(Endpoint::BlobDelete), _) if on(Variation::BlobDeleteDisabled) => {
             return Err(deletion_disabled());
         }
@@ -275,6 +290,52 @@ async fn after(app: &App, endpoint: Option<Endpoint>, host: Option<&str>, res: &
         let abs = format!("{scheme}://{host}{}", loc.to_str().unwrap_or_default());
         if let Ok(v) = HeaderValue::from_str(&abs) {
             res.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    if on(Variation::DigestMismatchRefusals)
+        && matches!(
+            endpoint,
+            Some(Endpoint::UploadClose | Endpoint::ManifestPut)
+        )
+        && res.status() == StatusCode::BAD_REQUEST
+    {
+        let manifest = endpoint == Some(Endpoint::ManifestPut);
+        let mut mismatch = false;
+        super::defects::edit_json(res, |v| {
+            for e in v["errors"].as_array_mut().into_iter().flatten() {
+                // a mismatch, told from a malformed digest by the digest the content has
+                if e["code"] == ErrorCode::DigestInvalid.as_str()
+                    && e["detail"]["actual"].is_string()
+                {
+                    mismatch = true;
+                    let code = if manifest {
+                        ErrorCode::ManifestUnknown
+                    } else {
+                        ErrorCode::BlobUploadInvalid
+                    };
+                    e["code"] = code.as_str().into();
+                }
+            }
+        })
+        .await;
+        if mismatch && manifest {
+            *res.status_mut() = StatusCode::NOT_FOUND;
+        }
+    }
+    if on(Variation::MissingBlobs404)
+        && endpoint == Some(Endpoint::ManifestPut)
+        && res.status() == StatusCode::BAD_REQUEST
+    {
+        let mut missing = false;
+        super::defects::edit_json(res, |v| {
+            missing = v["errors"].as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|e| e["code"] == ErrorCode::ManifestBlobUnknown.as_str())
+            });
+        })
+        .await;
+        if missing {
+            *res.status_mut() = StatusCode::NOT_FOUND;
         }
     }
     if on(Variation::OtherNotFoundCode) && res.status() == StatusCode::NOT_FOUND {

@@ -41,6 +41,12 @@ pub(super) async fn before(
             )
                 .into_response());
         }
+        // a registry that does not mount and refuses the request rather than open a session
+        (D::Mount404, Some(E::UploadStart), _) if seen.query.contains("mount=") => {
+            return Err(
+                AppError::code(StatusCode::NOT_FOUND, ErrorCode::BlobUnknown).into_response(),
+            );
+        }
         (D::TagsNZeroAll, Some(E::TagsList), _) => set_query(&mut req, |k, v| (k, v) != ("n", "0")),
         (D::TagsNegativeNDrops, Some(E::TagsList), _)
             if Query::parse(req.uri().query())
