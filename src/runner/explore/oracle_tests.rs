@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use super::{Learned, judge};
 use crate::oci::{Algorithm, Digest};
 use crate::runner::explore::exec::Answer;
-use crate::runner::explore::model::Model;
+use crate::runner::explore::model::{Model, Stored};
 use crate::runner::explore::ops::{Op, Upload, blob_pool};
 
 const PREFIX: &str = "explore/t";
@@ -160,5 +160,69 @@ fn a_server_error_or_a_mount_that_left_nothing_is_a_discrepancy() {
     assert!(
         matches!(leaked, Err((0, "push.mount.fallback", _))),
         "{leaked:?}"
+    );
+}
+
+/// A walk of the tags of repository 0 asked with `last`, answered with one page.
+fn tags_after(last: &str, page: &[&str]) -> (Op, Vec<Answer>) {
+    let body = serde_json::json!({ "name": format!("{PREFIX}/r0"), "tags": page }).to_string();
+    let mut a = answer("GET", 200, None, body.as_bytes());
+    a.url = format!("http://127.0.0.1/v2/{PREFIX}/r0/tags/list?last={last}");
+    (
+        Op::ListTags {
+            repo: 0,
+            n: None,
+            last: Some(last.to_string()),
+        },
+        vec![a],
+    )
+}
+
+/// A model whose repository 0 holds the tags `b` and `d`.
+fn tagged() -> Model {
+    let body = Bytes::from_static(
+        br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#,
+    );
+    let stored = Stored::new(crate::oci::media::OCI_MANIFEST, &body);
+    let mut m = Model::default();
+    m.put_manifest(
+        0,
+        &Digest::sha256(&body),
+        stored,
+        &["b".to_string(), "d".to_string()],
+    );
+    m
+}
+
+#[test]
+fn a_last_the_repository_does_not_hold_may_answer_an_empty_page() {
+    let m = tagged();
+    let judged = |(op, answers): (Op, Vec<Answer>)| {
+        judge(&m, &op, &answers, &mut Learned::default(), PREFIX).map(|_| ())
+    };
+    // the spec places a page's start only after a tag the list holds: "a" and "c" are not
+    // held, so an empty page and the tags after them in order are both the registry's choice
+    for (last, page) in [
+        ("a", &[][..]),
+        ("a", &["b", "d"][..]),
+        ("c", &[][..]),
+        ("c", &["d"][..]),
+    ] {
+        let r = judged(tags_after(last, page));
+        assert!(r.is_ok(), "last={last} {page:?}: {r:?}");
+    }
+    // a page is still in order
+    let r = judged(tags_after("c", &["d", "b"]));
+    assert!(
+        matches!(&r, Err(d) if d.requirement == "tags.order"),
+        "{r:?}"
+    );
+    // after a tag it holds, the list is fixed: what follows "b" is "d"
+    let r = judged(tags_after("b", &[]));
+    assert!(r.is_err(), "{r:?}");
+    let r = judged(tags_after("b", &["b", "d"]));
+    assert!(
+        matches!(&r, Err(d) if d.requirement == "tags.last"),
+        "{r:?}"
     );
 }

@@ -119,6 +119,14 @@ pub(super) async fn rewrite(
             })
             .await
         }
+        (D::ReferrersIndexNoMediaType, Some(E::Referrers)) => {
+            edit_json(&mut res, |v| {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("mediaType");
+                }
+            })
+            .await
+        }
         (D::ReferrersNull, Some(E::Referrers)) => {
             edit_json(&mut res, |v| {
                 if v["manifests"] == serde_json::json!([]) {
