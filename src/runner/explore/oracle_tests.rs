@@ -226,3 +226,39 @@ fn a_last_the_repository_does_not_hold_may_answer_an_empty_page() {
         "{r:?}"
     );
 }
+
+#[test]
+fn an_answer_inside_a_race_teaches_nothing() {
+    use crate::runner::explore::linear::{State, advance};
+    let data = bytes();
+    let d = Digest::sha256(&data);
+    let other = Digest::of(Algorithm::Sha512, &data);
+    let mut states = vec![State {
+        model: Model::default(),
+        learned: Learned::default(),
+    }];
+    fn step(states: &mut Vec<State>, round: Vec<(Op, Vec<Answer>)>) -> Result<(), String> {
+        *states = advance(states, &round, PREFIX, &[])
+            .map_err(|d| d.message)?
+            .states;
+        Ok(())
+    }
+    step(&mut states, vec![push(0, &data, Algorithm::Sha256)]).unwrap();
+    // a DELETE refused inside a concurrent round does not show deletion disabled...
+    step(
+        &mut states,
+        vec![delete(0, &d, 405), get(0, &other, 404, b"")],
+    )
+    .unwrap();
+    assert_eq!(states[0].learned.blob_delete, super::Switch::Unknown);
+    // ...so a DELETE carried out afterwards is no discrepancy
+    step(&mut states, vec![delete(0, &d, 202)]).unwrap();
+    // one refused alone does show it, and binds what follows
+    states = vec![State {
+        model: Model::default(),
+        learned: Learned::default(),
+    }];
+    step(&mut states, vec![push(1, &data, Algorithm::Sha256)]).unwrap();
+    step(&mut states, vec![delete(1, &d, 405)]).unwrap();
+    assert!(step(&mut states, vec![delete(1, &d, 202)]).is_err());
+}

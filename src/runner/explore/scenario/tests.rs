@@ -514,6 +514,55 @@ async fn a_last_not_held_is_judged_only_for_the_form_of_the_page() {
     assert_eq!(r.verdict, Verdict::Fail, "{}", shown(&r));
 }
 
+/// A config pushed by its sha512 digest, then a manifest naming it by its sha256 digest
+/// tagged and read: whether the registry holds those bytes under sha256 is its choice.
+fn config_under_another_digest() -> Finding {
+    let mut f = catalogued();
+    f.rounds.truncate(2);
+    if let Op::PushBlob {
+        algorithm, upload, ..
+    } = &mut f.rounds[0][0]
+    {
+        *algorithm = Algorithm::Sha512;
+        *upload = Upload::Monolithic;
+    }
+    f.rounds.push(vec![Op::GetManifest {
+        repo: 0,
+        reference: Reference::Tag("v1".into()),
+        head: false,
+    }]);
+    f
+}
+
+#[tokio::test]
+async fn a_manifest_naming_bytes_pushed_under_another_digest_takes_either_answer() {
+    let f = config_under_another_digest();
+    let put = steps_of(&f)
+        .into_iter()
+        .find(|s| {
+            s["request"]["method"] == "PUT"
+                && s["request"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.contains("/manifests/"))
+        })
+        .expect("the manifest PUT");
+    assert_eq!(put["expect"][0]["status"], json!(201), "{put}");
+    assert_eq!(put["skip_if"]["status"], json!([400, 404]), "{put}");
+    let mut regs = vec![(None, start(None, None).await)];
+    for v in VARIATIONS {
+        regs.push((Some(v.name), start(None, Some(v.variation)).await));
+    }
+    let mut wrong = vec![];
+    for (v, reg) in regs {
+        let r = replay(&f, &reg).await;
+        if !matches!(r.verdict, Verdict::Pass | Verdict::Skip) {
+            wrong.push(format!("{v:?}: {}", shown(&r)));
+        }
+        reg.server.shutdown().await;
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 #[tokio::test]
 async fn a_catalog_walk_is_kept() {
     let f = catalogued();
