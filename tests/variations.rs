@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use common::{Http, run_profile, specs, start};
 use libtest_mimic::{Arguments, Failed, Trial};
-use regverify::oci::Digest;
+use regverify::oci::{Algorithm, Digest};
 use regverify::runner::client::ClientConfig;
 use regverify::runner::exec::{Outcome, Verdict};
 use regverify::runner::verdict::requirement_verdicts;
@@ -358,6 +358,92 @@ async fn acts(v: Variation) {
                 (a.status, a.codes()),
                 (404, vec!["MANIFEST_BLOB_UNKNOWN".to_string()])
             );
+        }
+        Variation::ReferrersNoIndexes => {
+            let (manifest, _) = h.push_image(repo, "v2", "subject").await;
+            let subject = Digest::sha256(&manifest).to_string();
+            let descriptor = |media: &str, d: &str, size: usize| serde_json::json!({ "mediaType": media, "digest": d, "size": size });
+            let subject_desc = descriptor(
+                "application/vnd.oci.image.manifest.v1+json",
+                &subject,
+                manifest.len(),
+            );
+            // an image manifest referring to the subject is listed, an index is not
+            let empty = h.push_blob(repo, b"{}").await;
+            let artifact = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": descriptor("application/vnd.oci.empty.v1+json", &empty, 2),
+                "layers": [],
+                "subject": subject_desc,
+            })
+            .to_string();
+            let index = serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": [],
+                "subject": subject_desc,
+            })
+            .to_string();
+            for (body, media) in [
+                (&artifact, "application/vnd.oci.image.manifest.v1+json"),
+                (&index, "application/vnd.oci.image.index.v1+json"),
+            ] {
+                let d = Digest::sha256(body.as_bytes());
+                let a = h
+                    .req(
+                        "PUT",
+                        &format!("/v2/{repo}/manifests/{d}"),
+                        &[("content-type", media)],
+                        body.clone().into_bytes(),
+                    )
+                    .await;
+                assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
+            }
+            let a = h.get(&format!("/v2/{repo}/referrers/{subject}")).await;
+            let listed: Vec<String> = a.json()["manifests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["digest"].as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(
+                listed,
+                vec![Digest::sha256(artifact.as_bytes()).to_string()]
+            );
+        }
+        Variation::TagsUnknownLastEmpty => {
+            h.push_image(repo, "v2", "varied").await;
+            // "v0" and "v11" are not held: nothing follows them, though "v1" and "v2" sort after
+            for last in ["v0", "v11"] {
+                let a = h.get(&format!("/v2/{repo}/tags/list?last={last}")).await;
+                assert_eq!(a.status, 200);
+                assert_eq!(a.json()["tags"], serde_json::json!([]));
+            }
+            let a = h.get(&format!("/v2/{repo}/tags/list?last=v1")).await;
+            assert_eq!(a.json()["tags"], serde_json::json!(["v2"]));
+        }
+        Variation::DigestHeaderSha512 => {
+            let layer_bytes: &[u8] = b"a layer";
+            let (manifest, _) = h.push_image(repo, "v2", "varied").await;
+            let sha512 = |b: &[u8]| Digest::of(Algorithm::Sha512, b).to_string();
+            for method in ["GET", "HEAD"] {
+                let a = h
+                    .req(method, &format!("/v2/{repo}/blobs/{layer}"), &[], none())
+                    .await;
+                assert_eq!(a.status, 200);
+                assert_eq!(
+                    a.header("docker-content-digest"),
+                    Some(sha512(layer_bytes).as_str())
+                );
+                let a = h
+                    .req(method, &format!("/v2/{repo}/manifests/v2"), &[], none())
+                    .await;
+                assert_eq!(
+                    a.header("docker-content-digest"),
+                    Some(sha512(&manifest).as_str())
+                );
+            }
         }
         Variation::OtherNotFoundCode => {
             let absent = Digest::sha256(b"absent").to_string();

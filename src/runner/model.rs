@@ -91,7 +91,8 @@ pub struct Requirement {
     #[serde(default)]
     pub derived_from: Option<String>,
     /// Which spec text states it: `v1.1.1` (default) or `main`, `distribution` for the
-    /// Docker Registry HTTP API V2 document, `rfc9112` for HTTP/1.1 message framing.
+    /// Docker Registry HTTP API V2 document, `rfc9112` for HTTP/1.1 message framing,
+    /// `image-index` for the image spec's index document.
     #[serde(default = "default_source")]
     pub source: String,
     pub summary: String,
@@ -202,6 +203,9 @@ impl Requirement {
                 "https://github.com/distribution/distribution/blob/main/docs/content/spec/api.md"
             }
             "rfc9112" => "https://www.rfc-editor.org/rfc/rfc9112",
+            "image-index" => {
+                "https://github.com/opencontainers/image-spec/blob/v1.1.1/image-index.md"
+            }
             _ => "https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md",
         };
         format!("{base}#{}", self.section)

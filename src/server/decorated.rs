@@ -35,14 +35,18 @@ const STORAGE_DEFECTS: &[Defect] = &[
     Defect::BlobDeleteGlobal,
     Defect::BlobReadAnyRepository,
     Defect::BlobDeleteAnyRepository,
-    Defect::ReferrersNoIndexes,
     Defect::ReferrersNoConfigType,
     Defect::ReferrersConfigTypeAlways,
     Defect::TagsLastRestart,
     Defect::TagsStaleAfterDelete,
 ];
 
-const STORAGE_VARIATIONS: &[Variation] = &[Variation::ManifestAsBlob, Variation::CatalogTaggedOnly];
+const STORAGE_VARIATIONS: &[Variation] = &[
+    Variation::ManifestAsBlob,
+    Variation::CatalogTaggedOnly,
+    Variation::ReferrersNoIndexes,
+    Variation::TagsUnknownLastEmpty,
+];
 
 impl Decorated {
     /// `inner` decorated for `defect` and `variations`, or as it is when none acts on storage.
@@ -234,6 +238,17 @@ impl Storage for Decorated {
             }
             return Ok(Some(names.page(after, n)));
         }
+        if self.varies(Variation::TagsUnknownLastEmpty)
+            && let Some(last) = after
+            // a name storage cannot even look up is not held either
+            && !matches!(self.inner.tag_get(repo, last), Ok(Some(_)))
+            && self.inner.repo_exists(repo)?
+        {
+            return Ok(Some(Page {
+                names: vec![],
+                more: false,
+            }));
+        }
         let page = self.inner.tags_page(repo, after, n)?;
         match page {
             Some(p)
@@ -261,7 +276,7 @@ impl Storage for Decorated {
                 .manifest_get(repo, referrer)?
                 .and_then(|(mt, body)| manifest::parse(&body, Some(&mt)).ok()))
         };
-        if self.has(Defect::ReferrersNoIndexes)
+        if self.varies(Variation::ReferrersNoIndexes)
             && parsed()?.is_some_and(|m| m.kind == ManifestKind::Index)
         {
             return Ok(());

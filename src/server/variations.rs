@@ -7,6 +7,7 @@
 //! change what storage answers live in the decorating storage (`decorated.rs`).
 
 use std::collections::{BTreeSet, HashSet};
+use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Request, State};
@@ -17,8 +18,9 @@ use axum::response::{IntoResponse, Response};
 use super::App;
 use super::error::AppError;
 use super::request::{Query, deletion_disabled};
-use crate::oci::ErrorCode;
+use super::storage::BlobData;
 use crate::oci::api::{self, Endpoint, Target};
+use crate::oci::{Algorithm, Digest, ErrorCode};
 
 macro_rules! variations {
     ($( $variant:ident = $name:literal, $section:literal: $summary:literal; )*) => {
@@ -77,6 +79,12 @@ variations! {
         "an upload closed under a digest its content does not hash to is refused 400 BLOB_UPLOAD_INVALID, a manifest pushed to such a digest 404 MANIFEST_UNKNOWN (the client's digest MUST match; no registry sentence fixes the refusal's status or code, main's 400 for an invalid digest is a SHOULD of blob pushes)";
     MissingBlobs404 = "missing-blobs-404", "push":
         "a manifest naming blobs or manifests the repository lacks is refused 404 MANIFEST_BLOB_UNKNOWN (such a refusal MUST carry MANIFEST_BLOB_UNKNOWN errors; no status is named)";
+    ReferrersNoIndexes = "referrers-no-indexes", "enabling-the-referrers-api":
+        "an index pushed with a subject is not listed among its subject's referrers (registries MUST include every newly pushed image manifest with a valid subject; indexes are not named)";
+    TagsUnknownLastEmpty = "tags-unknown-last-empty", "listing-tags":
+        "`last` naming a tag the repository does not hold answers an empty page (the spec places a page's start only after a tag the list contains, and the client sends one)";
+    DigestHeaderSha512 = "digest-header-sha512", "pulling-manifests":
+        "GET and HEAD of a blob or manifest name the content's sha512 digest in Docker-Content-Digest, whatever digest was asked for (the header returns the digest of the content, which MAY differ from the provided digest: the hashing algorithms may not match)";
 }
 
 /// The chunk minimum announced under [`Variation::ChunkMinimum`].
@@ -120,6 +128,15 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
         .as_ref()
         .and_then(|t| api::route_for(t.resource(), req.method().as_str()))
         .map(|r| r.endpoint);
+    // the repository whose content a GET or HEAD answer names by digest
+    let content_repo = match (&target, endpoint) {
+        (Some(t), Some(Endpoint::BlobGet | Endpoint::ManifestGet))
+            if vs.contains(&Variation::DigestHeaderSha512) =>
+        {
+            t.name().map(String::from)
+        }
+        _ => None,
+    };
     let host = req
         .headers()
         .get(header::HOST)
@@ -168,7 +185,68 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
         }
     }
     after(&app, endpoint, host.as_deref(), &mut res).await;
+    if let Some(repo) = content_repo {
+        digest_header_sha512(&app, endpoint, repo, &mut res).await;
+    }
     res
+}
+
+/// Renames the content of a successful GET or HEAD by its sha512 digest. The content is read
+/// from storage (a HEAD has no body, a 206 only part of it), hashed as it streams.
+async fn digest_header_sha512(
+    app: &App,
+    endpoint: Option<Endpoint>,
+    repo: String,
+    res: &mut Response,
+) {
+    if !matches!(res.status(), StatusCode::OK | StatusCode::PARTIAL_CONTENT) {
+        return;
+    }
+    let Some(digest) = res
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<Digest>().ok())
+        .filter(|d| d.algorithm() != Algorithm::Sha512)
+    else {
+        return;
+    };
+    let blob = endpoint == Some(Endpoint::BlobGet);
+    let other = app
+        .blocking(move |s| {
+            let mut hasher = Algorithm::Sha512.hasher();
+            if blob {
+                let Some(data) = s.blob_open(&repo, &digest)? else {
+                    return Ok(None);
+                };
+                let mut reader: Box<dyn Read> = match data {
+                    BlobData::File { file, .. } => Box::new(file),
+                    BlobData::Bytes(b) => Box::new(std::io::Cursor::new(b)),
+                };
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = reader.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buf[..n]);
+                }
+            } else {
+                let Some((_, body)) = s.manifest_get(&repo, &digest)? else {
+                    return Ok(None);
+                };
+                hasher.update(&body);
+            }
+            Ok(Some(hasher.finish()))
+        })
+        .await
+        .ok()
+        .flatten();
+    if let Some(d) = other
+        && let Ok(v) = HeaderValue::from_str(&d.to_string())
+    {
+        res.headers_mut().insert("docker-content-digest", v);
+    }
 }
 
 /// Refuses or reshapes a request before the handler sees it.

@@ -8,7 +8,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use super::{Learned, judge};
 use crate::oci::{Algorithm, Digest};
 use crate::runner::explore::exec::Answer;
-use crate::runner::explore::model::Model;
+use crate::runner::explore::model::{Model, Stored};
 use crate::runner::explore::ops::{Op, Upload, blob_pool};
 
 const PREFIX: &str = "explore/t";
@@ -161,4 +161,104 @@ fn a_server_error_or_a_mount_that_left_nothing_is_a_discrepancy() {
         matches!(leaked, Err((0, "push.mount.fallback", _))),
         "{leaked:?}"
     );
+}
+
+/// A walk of the tags of repository 0 asked with `last`, answered with one page.
+fn tags_after(last: &str, page: &[&str]) -> (Op, Vec<Answer>) {
+    let body = serde_json::json!({ "name": format!("{PREFIX}/r0"), "tags": page }).to_string();
+    let mut a = answer("GET", 200, None, body.as_bytes());
+    a.url = format!("http://127.0.0.1/v2/{PREFIX}/r0/tags/list?last={last}");
+    (
+        Op::ListTags {
+            repo: 0,
+            n: None,
+            last: Some(last.to_string()),
+        },
+        vec![a],
+    )
+}
+
+/// A model whose repository 0 holds the tags `b` and `d`.
+fn tagged() -> Model {
+    let body = Bytes::from_static(
+        br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#,
+    );
+    let stored = Stored::new(crate::oci::media::OCI_MANIFEST, &body);
+    let mut m = Model::default();
+    m.put_manifest(
+        0,
+        &Digest::sha256(&body),
+        stored,
+        &["b".to_string(), "d".to_string()],
+    );
+    m
+}
+
+#[test]
+fn a_last_the_repository_does_not_hold_may_answer_an_empty_page() {
+    let m = tagged();
+    let judged = |(op, answers): (Op, Vec<Answer>)| {
+        judge(&m, &op, &answers, &mut Learned::default(), PREFIX).map(|_| ())
+    };
+    // the spec places a page's start only after a tag the list holds: "a" and "c" are not
+    // held, so an empty page and the tags after them in order are both the registry's choice
+    for (last, page) in [
+        ("a", &[][..]),
+        ("a", &["b", "d"][..]),
+        ("c", &[][..]),
+        ("c", &["d"][..]),
+    ] {
+        let r = judged(tags_after(last, page));
+        assert!(r.is_ok(), "last={last} {page:?}: {r:?}");
+    }
+    // a page is still in order
+    let r = judged(tags_after("c", &["d", "b"]));
+    assert!(
+        matches!(&r, Err(d) if d.requirement == "tags.order"),
+        "{r:?}"
+    );
+    // after a tag it holds, the list is fixed: what follows "b" is "d"
+    let r = judged(tags_after("b", &[]));
+    assert!(r.is_err(), "{r:?}");
+    let r = judged(tags_after("b", &["b", "d"]));
+    assert!(
+        matches!(&r, Err(d) if d.requirement == "tags.last"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn an_answer_inside_a_race_teaches_nothing() {
+    use crate::runner::explore::linear::{State, advance};
+    let data = bytes();
+    let d = Digest::sha256(&data);
+    let other = Digest::of(Algorithm::Sha512, &data);
+    let mut states = vec![State {
+        model: Model::default(),
+        learned: Learned::default(),
+    }];
+    fn step(states: &mut Vec<State>, round: Vec<(Op, Vec<Answer>)>) -> Result<(), String> {
+        *states = advance(states, &round, PREFIX, &[])
+            .map_err(|d| d.message)?
+            .states;
+        Ok(())
+    }
+    step(&mut states, vec![push(0, &data, Algorithm::Sha256)]).unwrap();
+    // a DELETE refused inside a concurrent round does not show deletion disabled...
+    step(
+        &mut states,
+        vec![delete(0, &d, 405), get(0, &other, 404, b"")],
+    )
+    .unwrap();
+    assert_eq!(states[0].learned.blob_delete, super::Switch::Unknown);
+    // ...so a DELETE carried out afterwards is no discrepancy
+    step(&mut states, vec![delete(0, &d, 202)]).unwrap();
+    // one refused alone does show it, and binds what follows
+    states = vec![State {
+        model: Model::default(),
+        learned: Learned::default(),
+    }];
+    step(&mut states, vec![push(1, &data, Algorithm::Sha256)]).unwrap();
+    step(&mut states, vec![delete(1, &d, 405)]).unwrap();
+    assert!(step(&mut states, vec![delete(1, &d, 202)]).is_err());
 }

@@ -119,6 +119,24 @@ pub(super) async fn rewrite(
             })
             .await
         }
+        (D::ReferrersWrongSize, Some(E::Referrers)) => {
+            edit_json(&mut res, |v| {
+                for m in v["manifests"].as_array_mut().into_iter().flatten() {
+                    if let Some(size) = m["size"].as_u64() {
+                        m["size"] = (size + 1).into();
+                    }
+                }
+            })
+            .await
+        }
+        (D::ReferrersIndexNoMediaType, Some(E::Referrers)) => {
+            edit_json(&mut res, |v| {
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("mediaType");
+                }
+            })
+            .await
+        }
         (D::ReferrersNull, Some(E::Referrers)) => {
             edit_json(&mut res, |v| {
                 if v["manifests"] == serde_json::json!([]) {

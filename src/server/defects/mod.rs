@@ -153,7 +153,8 @@ defects! {
     Referrers404 = "referrers-404": "referrers of an unknown subject answer 404" breaks ["referrers.supported"];
     ReferrersNoValidation = "referrers-no-validation": "a malformed referrers digest answers an empty index" breaks ["referrers.invalid-digest"];
     ReferrersJson = "referrers-json": "referrers come as application/json" breaks ["referrers.index"];
-    ReferrersNoIndexes = "referrers-no-indexes": "indexes with a subject are not listed as referrers" breaks ["referrers.listed"];
+    ReferrersWrongSize = "referrers-wrong-size": "referrer descriptors give a size one byte off" breaks ["referrers.listed"];
+    ReferrersIndexNoMediaType = "referrers-index-no-media-type": "the referrers index carries no mediaType" breaks ["referrers.index-media-type"];
     ReferrersNoConfigType = "referrers-no-config-type": "artifactType is not derived from the config media type" breaks ["referrers.artifact-type"];
     ReferrersConfigTypeAlways = "referrers-config-type-always": "a referrer's artifactType is its config media type even when the manifest names its own (so a filter by the artifactType misses it)" breaks ["referrers.artifact-type", "referrers.filters-applied"];
     ReferrersNoAnnotations = "referrers-no-annotations": "referrer descriptors lose their annotations" breaks ["referrers.annotations"];

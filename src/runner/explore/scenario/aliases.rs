@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Writer, repo_name};
 use crate::oci::Digest;
-use crate::runner::explore::model::{Model, RepoId};
+use crate::runner::explore::model::{Model, Needs, RepoId};
 
 impl Writer {
     /// Whether `repo` may hold `digest` though the model does not say it does: the model
@@ -19,6 +19,17 @@ impl Writer {
     pub(super) fn maybe(&self, m: &Model, repo: RepoId, digest: &Digest) -> bool {
         !m.has_blob(repo, digest)
             && (self.unsure.contains(&(repo, digest.clone())) || m.maybe_blob(repo, digest))
+    }
+
+    /// Whether everything `needs` names may be in `repo`, counting the blobs it may or may
+    /// not hold ([`Writer::maybe`]).
+    pub(super) fn may_satisfy(&self, m: &Model, repo: RepoId, needs: &Needs) -> bool {
+        let blob = |d: &Digest| m.has_blob(repo, d) || self.maybe(m, repo, d);
+        needs.blobs.iter().all(blob)
+            && needs
+                .manifests
+                .iter()
+                .all(|d| m.manifest(repo, d).is_some() || blob(d))
     }
 
     /// Now certainly held, or certainly not.

@@ -180,7 +180,10 @@ async fn every_way_passes_on_the_reference_and_on_every_variation() {
         regs.push((Some(v.name), start(None, Some(v.variation)).await));
     }
     let mut wrong = vec![];
-    for f in every_way().iter().chain([&cancelled(), &catalogued()]) {
+    for f in every_way()
+        .iter()
+        .chain([&cancelled(), &catalogued(), &listed_after_unknown()])
+    {
         for (v, reg) in &regs {
             let r = replay(f, reg).await;
             if r.verdict != Verdict::Pass {
@@ -459,6 +462,105 @@ fn catalogued() -> Finding {
             head: false,
         }],
     ])
+}
+
+/// A tagged image in r0, then its tags listed after a `last` it does not hold, by pages of
+/// one and whole.
+fn listed_after_unknown() -> Finding {
+    let mut f = catalogued();
+    f.rounds.truncate(2);
+    let mut tagged_again = f.rounds[1].clone();
+    if let Op::PushManifest { reference, .. } = &mut tagged_again[0] {
+        *reference = Reference::Tag("v2".into());
+    }
+    f.rounds.push(tagged_again);
+    for n in [Some(1), None] {
+        f.rounds.push(vec![Op::ListTags {
+            repo: 0,
+            n,
+            last: Some("v0".into()),
+        }]);
+    }
+    f
+}
+
+#[tokio::test]
+async fn a_last_not_held_is_judged_only_for_the_form_of_the_page() {
+    let f = listed_after_unknown();
+    let lists: Vec<String> = steps_of(&f)
+        .iter()
+        .filter(|s| {
+            s["request"]["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/tags/list"))
+        })
+        .map(|s| s["expect"].to_string())
+        .collect();
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    for e in &lists {
+        assert!(!e.contains("equals") && e.contains("sorted"), "{e}");
+    }
+    // the reference lists the tag after "v0"; the variation answers an empty page
+    for v in [None, Some(Variation::TagsUnknownLastEmpty)] {
+        let reg = start(None, v).await;
+        let r = replay(&f, &reg).await;
+        assert_eq!(r.verdict, Verdict::Pass, "{v:?}: {}", shown(&r));
+        reg.server.shutdown().await;
+    }
+    // a page out of order still fails
+    let reg = start(Some(Defect::TagsUnsorted), None).await;
+    let r = replay(&f, &reg).await;
+    reg.server.shutdown().await;
+    assert_eq!(r.verdict, Verdict::Fail, "{}", shown(&r));
+}
+
+/// A config pushed by its sha512 digest, then a manifest naming it by its sha256 digest
+/// tagged and read: whether the registry holds those bytes under sha256 is its choice.
+fn config_under_another_digest() -> Finding {
+    let mut f = catalogued();
+    f.rounds.truncate(2);
+    if let Op::PushBlob {
+        algorithm, upload, ..
+    } = &mut f.rounds[0][0]
+    {
+        *algorithm = Algorithm::Sha512;
+        *upload = Upload::Monolithic;
+    }
+    f.rounds.push(vec![Op::GetManifest {
+        repo: 0,
+        reference: Reference::Tag("v1".into()),
+        head: false,
+    }]);
+    f
+}
+
+#[tokio::test]
+async fn a_manifest_naming_bytes_pushed_under_another_digest_takes_either_answer() {
+    let f = config_under_another_digest();
+    let put = steps_of(&f)
+        .into_iter()
+        .find(|s| {
+            s["request"]["method"] == "PUT"
+                && s["request"]["url"]
+                    .as_str()
+                    .is_some_and(|u| u.contains("/manifests/"))
+        })
+        .expect("the manifest PUT");
+    assert_eq!(put["expect"][0]["status"], json!(201), "{put}");
+    assert_eq!(put["skip_if"]["status"], json!([400, 404]), "{put}");
+    let mut regs = vec![(None, start(None, None).await)];
+    for v in VARIATIONS {
+        regs.push((Some(v.name), start(None, Some(v.variation)).await));
+    }
+    let mut wrong = vec![];
+    for (v, reg) in regs {
+        let r = replay(&f, &reg).await;
+        if !matches!(r.verdict, Verdict::Pass | Verdict::Skip) {
+            wrong.push(format!("{v:?}: {}", shown(&r)));
+        }
+        reg.server.shutdown().await;
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
 #[tokio::test]
