@@ -897,3 +897,43 @@ async fn body_checks_of_a_body_cut_short_are_not_verified_with_the_reason() {
         "{unread:#?}"
     );
 }
+
+/// Run-wide requirements take their verdict from every answer they bear on, not from the
+/// scenario that lists them: `blob-get` names `http.framing`, and stops at a pull answered
+/// 500; every answer it got was framed whole, so `http.framing` passes (it used to be "not
+/// verified" whenever that one scenario stopped early); a 500 is no 4xx, so it bears no
+/// duty of the error envelope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_wide_requirements_are_judged_on_every_answer() {
+    use regverify::runner::exec::Outcome;
+    let r = against_broken(
+        Arc::new(|m, p, status, _, _| {
+            if is_blob_get(m, p) {
+                *status = 500;
+            }
+        }),
+        "blob-get",
+    )
+    .await;
+    assert_eq!(r.verdict, Verdict::Fail);
+    let framing: Vec<_> = r
+        .checks
+        .iter()
+        .filter(|c| c.requirement == "http.framing")
+        .collect();
+    assert!(
+        framing
+            .iter()
+            .any(|c| c.outcome == Outcome::Pass && c.step == "every answer"),
+        "{:?}",
+        r.checks
+    );
+    assert!(framing.iter().all(|c| c.outcome == Outcome::Pass));
+    let v = regverify::runner::verdict::requirement_verdicts(&specs(), std::slice::from_ref(&r));
+    assert_eq!(v["http.framing"], Outcome::Pass);
+    assert!(
+        !r.checks.iter().any(|c| c.requirement == "errors.envelope"),
+        "a 500 bears no envelope duty: {:?}",
+        r.checks
+    );
+}
