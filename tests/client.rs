@@ -14,9 +14,8 @@ use regverify::runner::client::{
     AuthScheme, Client, ClientConfig, Credentials, FramingFault, PreflightError, Response,
     TokenError,
 };
-use regverify::server::auth::{Auth, Mode, Settings};
-use regverify::server::storage::MemStorage;
-use regverify::server::{App, Config, Server, spawn_with};
+use regverify::server::auth::Mode;
+use regverify::server::{Config, Server};
 use reqwest::Url;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -132,24 +131,7 @@ async fn well_framed_bodies_have_no_fault() {
 const PASSWORD: &str = "pre-fl1ght";
 
 async fn registry(mode: Mode) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let pw = dir.path().join("htpasswd");
-    std::fs::write(
-        &pw,
-        format!("tester:{}\n", bcrypt::hash(PASSWORD, 4).unwrap()),
-    )
-    .unwrap();
-    let auth = Auth::load(&Settings::new(mode, &pw)).unwrap();
-    let app = App::secured(
-        Config::default(),
-        Arc::new(MemStorage::new()),
-        Some(Arc::new(auth)),
-        false,
-    );
-    let server = spawn_with(app, "127.0.0.1:0".parse().unwrap(), None)
-        .await
-        .unwrap();
-    (server, dir)
+    common::secured(mode, "tester", PASSWORD).await
 }
 
 fn with_password(pw: &str) -> ClientConfig {

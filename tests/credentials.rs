@@ -37,24 +37,7 @@ struct Seen {
 }
 
 async fn reference(mode: Mode) -> (Server, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let pw = dir.path().join("htpasswd");
-    std::fs::write(
-        &pw,
-        format!("{USER}:{}\n", bcrypt::hash(PASSWORD, 4).unwrap()),
-    )
-    .unwrap();
-    let auth = Auth::load(&Settings::new(mode, &pw)).unwrap();
-    let app = App::secured(
-        Config::default(),
-        Arc::new(MemStorage::new()),
-        Some(Arc::new(auth)),
-        false,
-    );
-    let server = spawn_with(app, "127.0.0.1:0".parse().unwrap(), None)
-        .await
-        .unwrap();
-    (server, dir)
+    common::secured(mode, USER, PASSWORD).await
 }
 
 fn basic_value() -> String {

@@ -384,3 +384,31 @@ pub fn make_ca(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, std::path
     std::fs::write(&key_pem, key.serialize_pem()).unwrap();
     (ca_pem, cert_pem, key_pem)
 }
+
+/// The reference in memory with one htpasswd user and `mode` of authentication; the
+/// directory holds the htpasswd file and lives as long as it is kept.
+pub async fn secured(
+    mode: regverify::server::auth::Mode,
+    user: &str,
+    password: &str,
+) -> (Server, tempfile::TempDir) {
+    use regverify::server::auth::{Auth, Settings};
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("htpasswd");
+    std::fs::write(
+        &pw,
+        format!("{user}:{}\n", bcrypt::hash(password, 4).unwrap()),
+    )
+    .unwrap();
+    let auth = Auth::load(&Settings::new(mode, &pw)).unwrap();
+    let app = App::secured(
+        Config::default(),
+        Arc::new(MemStorage::new()),
+        Some(Arc::new(auth)),
+        false,
+    );
+    let server = server::spawn_with(app, "127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
+    (server, dir)
+}
