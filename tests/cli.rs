@@ -44,11 +44,11 @@ fn a_malformed_scenario_is_reported_with_its_position_and_nothing_runs() {
     let specs = dir.path().join("specs");
     std::fs::create_dir_all(specs.join("scenarios")).unwrap();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        root.join("specs/requirements.yaml"),
-        specs.join("requirements.yaml"),
-    )
-    .unwrap();
+    std::fs::create_dir_all(specs.join("requirements")).unwrap();
+    for f in std::fs::read_dir(root.join("specs/requirements")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, specs.join("requirements").join(f.file_name().unwrap())).unwrap();
+    }
     std::fs::copy(
         root.join("specs/profiles.yaml"),
         specs.join("profiles.yaml"),

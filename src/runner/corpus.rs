@@ -21,7 +21,7 @@ static FIXTURES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
 /// What a spec file holds, from where it sits in the corpus.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum SpecKind {
-    /// `requirements.yaml`
+    /// `requirements/*.yaml` (or one `requirements.yaml`)
     Requirements,
     /// `profiles.yaml`
     Profiles,
@@ -115,6 +115,9 @@ fn kind_of(rel: &Path) -> Option<SpecKind> {
     let parts: Vec<_> = rel.components().collect();
     match parts.as_slice() {
         [Component::Normal(f)] if *f == "requirements.yaml" => Some(SpecKind::Requirements),
+        [Component::Normal(d), Component::Normal(_)] if *d == "requirements" && yaml => {
+            Some(SpecKind::Requirements)
+        }
         [Component::Normal(f)] if *f == "profiles.yaml" => Some(SpecKind::Profiles),
         [Component::Normal(f)] if *f == "aliases.yaml" => Some(SpecKind::Aliases),
         [Component::Normal(d), Component::Normal(_)] if *d == "scenarios" && yaml => {
@@ -382,10 +385,12 @@ fn read_specs(dir: &Path, layer: Layer) -> Result<Vec<CorpusFile>, CorpusError> 
         dir.join("profiles.yaml"),
         dir.join("aliases.yaml"),
     ];
-    let scenarios = dir.join("scenarios");
-    if scenarios.is_dir() {
-        for e in std::fs::read_dir(&scenarios).map_err(read_err(&scenarios))? {
-            candidates.push(e.map_err(read_err(&scenarios))?.path());
+    for sub in ["requirements", "scenarios"] {
+        let sub = dir.join(sub);
+        if sub.is_dir() {
+            for e in std::fs::read_dir(&sub).map_err(read_err(&sub))? {
+                candidates.push(e.map_err(read_err(&sub))?.path());
+            }
         }
     }
     // a spec file is read only from inside the directory: a link to a file elsewhere
@@ -436,19 +441,27 @@ mod tests {
         let c = Corpus::embedded();
         let files = c.spec_files();
         let names: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
-        assert_eq!(names[0], "specs/requirements.yaml");
-        assert_eq!(names[1], "specs/profiles.yaml");
-        assert_eq!(names[2], "specs/aliases.yaml");
+        let reqs = files
+            .iter()
+            .take_while(|f| f.kind == SpecKind::Requirements)
+            .count();
+        assert!(reqs > 1, "{names:?}");
+        assert_eq!(names[0], "specs/requirements/auth.yaml");
+        assert!(names[..reqs].is_sorted(), "{names:?}");
+        assert_eq!(names[reqs], "specs/profiles.yaml");
+        assert_eq!(names[reqs + 1], "specs/aliases.yaml");
         assert!(names.contains(&"specs/scenarios/push.yaml"), "{names:?}");
-        let scen: Vec<&str> = names[3..].to_vec();
-        let mut sorted = scen.clone();
-        sorted.sort();
-        assert_eq!(scen, sorted);
-        assert!(files[3..].iter().all(|f| f.kind == SpecKind::Scenarios));
+        let scen: Vec<&str> = names[reqs + 2..].to_vec();
+        assert!(scen.is_sorted(), "{scen:?}");
+        assert!(
+            files[reqs + 2..]
+                .iter()
+                .all(|f| f.kind == SpecKind::Scenarios)
+        );
         assert!(files.iter().all(|f| f.layer == Layer::Base));
         assert_eq!(
-            files[3].rel,
-            format!("scenarios/{}", &names[3]["specs/scenarios/".len()..])
+            files[reqs + 2].rel,
+            format!("scenarios/{}", &names[reqs + 2]["specs/scenarios/".len()..])
         );
         // no path of the build machine, no README
         let root = env!("CARGO_MANIFEST_DIR");
@@ -536,19 +549,21 @@ mod tests {
         let embedded = Corpus::embedded().spec_files();
         let files = c.spec_files();
         let shown = |rel: &str| over.join(rel).display().to_string();
-        // both requirements files, the embedded one first: the loader merges them by id
+        // the embedded requirements files first, then the overlay's: the loader merges them by id
         let reqs: Vec<(&str, Layer)> = files
             .iter()
             .filter(|f| f.kind == SpecKind::Requirements)
             .map(|f| (f.display.as_str(), f.layer))
             .collect();
         let over_reqs = shown("requirements.yaml");
-        assert_eq!(
-            reqs,
-            [
-                ("specs/requirements.yaml", Layer::Base),
-                (over_reqs.as_str(), Layer::Overlay)
-            ]
+        assert_eq!(reqs.last(), Some(&(over_reqs.as_str(), Layer::Overlay)));
+        assert!(reqs.len() > 2, "{reqs:?}");
+        assert!(
+            reqs[..reqs.len() - 1]
+                .iter()
+                .all(|(name, layer)| name.starts_with("specs/requirements/")
+                    && *layer == Layer::Base),
+            "{reqs:?}"
         );
         // push.yaml replaced, zz-new.yaml added, every other embedded file kept
         let scen: Vec<&str> = files

@@ -48,7 +48,7 @@ impl Level {
 
 /// The normative word of the sentence a requirement comes from, as the sentence uses it;
 /// `none` when the sentence has no keyword.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Keyword {
     #[serde(rename = "MUST")]
     Must,
@@ -115,6 +115,133 @@ pub struct Requirement {
     /// envelope, and never a success), not by a check of a scenario.
     #[serde(default)]
     pub presence: bool,
+    /// The sentences it rests on, quoted from each document it is judged under.
+    #[serde(default)]
+    pub cites: Vec<Cite>,
+    /// Whose duty it is.
+    #[serde(default)]
+    pub party: Party,
+}
+
+/// One sentence or clause a requirement rests on, quoted exactly as its document says it
+/// (markdown and line breaks aside), with the keyword that sentence uses.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cite {
+    pub doc: Doc,
+    pub keyword: Keyword,
+    pub quote: String,
+}
+
+/// The spec documents requirements cite, by the names `cites:` and `trace --doc` use.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Deserialize,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    clap::ValueEnum,
+)]
+pub enum Doc {
+    /// distribution-spec v1.1.1, the current release
+    #[serde(rename = "v1.1.1")]
+    #[value(name = "v1.1.1")]
+    V111,
+    /// distribution-spec main (unreleased)
+    #[serde(rename = "main")]
+    #[value(name = "main")]
+    Main,
+    /// the Docker Registry HTTP API V2 document
+    #[serde(rename = "distribution")]
+    #[value(name = "distribution")]
+    Distribution,
+    /// distribution's token authentication document
+    #[serde(rename = "auth")]
+    #[value(name = "auth")]
+    Auth,
+    /// the image spec's image index
+    #[serde(rename = "image-index")]
+    #[value(name = "image-index")]
+    ImageIndex,
+    /// the image spec's image manifest
+    #[serde(rename = "image-manifest")]
+    #[value(name = "image-manifest")]
+    ImageManifest,
+    /// the image spec's descriptor
+    #[serde(rename = "image-descriptor")]
+    #[value(name = "image-descriptor")]
+    ImageDescriptor,
+    /// Docker Image Manifest V2, Schema 2
+    #[serde(rename = "docker-schema2")]
+    #[value(name = "docker-schema2")]
+    DockerSchema2,
+    /// HTTP/1.1 (RFC 9112); its text is not among the spec documents a trace reads
+    #[serde(rename = "rfc9112")]
+    #[value(name = "rfc9112")]
+    Rfc9112,
+}
+
+impl Doc {
+    pub const ALL: [Doc; 9] = [
+        Doc::V111,
+        Doc::Main,
+        Doc::Distribution,
+        Doc::Auth,
+        Doc::ImageIndex,
+        Doc::ImageManifest,
+        Doc::ImageDescriptor,
+        Doc::DockerSchema2,
+        Doc::Rfc9112,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Doc::V111 => "v1.1.1",
+            Doc::Main => "main",
+            Doc::Distribution => "distribution",
+            Doc::Auth => "auth",
+            Doc::ImageIndex => "image-index",
+            Doc::ImageManifest => "image-manifest",
+            Doc::ImageDescriptor => "image-descriptor",
+            Doc::DockerSchema2 => "docker-schema2",
+            Doc::Rfc9112 => "rfc9112",
+        }
+    }
+    /// The file of the spec texts (`../shared/reference/`, or `REGVERIFY_SPEC_DIR`) that holds
+    /// it, when the texts include it.
+    pub fn file_name(self) -> Option<&'static str> {
+        Some(match self {
+            Doc::V111 => "distribution-spec-v1.1.1.md",
+            Doc::Main => "distribution-spec-main.md",
+            Doc::Distribution => "distribution-api.md",
+            Doc::Auth => "distribution-auth-token.md",
+            Doc::ImageIndex => "image-spec-image-index.md",
+            Doc::ImageManifest => "image-spec-manifest.md",
+            Doc::ImageDescriptor => "image-spec-descriptor.md",
+            Doc::DockerSchema2 => "distribution-manifest-v2-2.md",
+            Doc::Rfc9112 => return None,
+        })
+    }
+    /// Whether the document invokes RFC 2119 (its keywords are upper case); the Docker
+    /// documents do not, and their lower-case "must", "should" and "may" are their keywords.
+    pub fn uses_rfc2119(self) -> bool {
+        !matches!(self, Doc::Distribution | Doc::Auth | Doc::DockerSchema2)
+    }
+}
+
+/// Whose duty a requirement states.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Party {
+    /// The registry's: judged on its answers.
+    #[default]
+    Registry,
+    /// A client's: judged on the requests a client sends (`regverify clients`).
+    Client,
 }
 
 /// The spec's four workflow categories ("Conformance" › "Workflow Categories"). A registry

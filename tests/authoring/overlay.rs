@@ -133,13 +133,15 @@ fn an_overlay_adds_and_replaces_and_check_says_what_it_changes() {
 /// Copies `specs/` (the corpus files only) into `to`.
 fn copy_specs(to: &Path) {
     let from = root().join("specs");
-    for rel in ["requirements.yaml", "profiles.yaml", "aliases.yaml"] {
+    for rel in ["profiles.yaml", "aliases.yaml"] {
         std::fs::copy(from.join(rel), to.join(rel)).unwrap();
     }
-    std::fs::create_dir_all(to.join("scenarios")).unwrap();
-    for e in std::fs::read_dir(from.join("scenarios")).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, to.join("scenarios").join(p.file_name().unwrap())).unwrap();
+    for dir in ["requirements", "scenarios"] {
+        std::fs::create_dir_all(to.join(dir)).unwrap();
+        for e in std::fs::read_dir(from.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, to.join(dir).join(p.file_name().unwrap())).unwrap();
+        }
     }
 }
 

@@ -71,7 +71,7 @@ impl Default for Settings {
 /// An answer no model state explains.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Discrepancy {
-    /// The requirement broken (an id of `specs/requirements.yaml`).
+    /// The requirement broken (an id of `specs/requirements/`).
     pub requirement: &'static str,
     pub message: String,
 }

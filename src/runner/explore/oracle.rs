@@ -36,7 +36,7 @@ pub(crate) struct Learned {
 /// An answer no state of the model explains.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Discrepancy {
-    /// The requirement (of `specs/requirements.yaml`) the answer breaks.
+    /// The requirement (of `specs/requirements/`) the answer breaks.
     pub requirement: &'static str,
     pub message: String,
 }

@@ -572,12 +572,14 @@ pub fn write(dir: &Path, finding: &Finding, seed: u64) -> Result<Written, WriteE
     let scenarios = dir.join("scenarios");
     std::fs::create_dir_all(&scenarios).map_err(io(&scenarios))?;
     for f in Corpus::embedded().spec_files() {
-        let name = match f.kind {
-            SpecKind::Requirements => "requirements.yaml",
-            SpecKind::Profiles => "profiles.yaml",
-            _ => continue,
-        };
-        let path = dir.join(name);
+        if !matches!(f.kind, SpecKind::Requirements | SpecKind::Profiles) {
+            continue;
+        }
+        // under its own name (`requirements/pull.yaml`): the requirements are several files
+        let path = dir.join(&f.rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
         std::fs::write(&path, &f.text).map_err(io(&path))?;
     }
     let file = scenarios.join("explore.yaml");

@@ -154,7 +154,7 @@ pub(super) fn check(
                 format!("alias {old} → {}: no {word} {}", d.new, d.new),
                 Some(match kind {
                     AliasKind::Requirement => {
-                        "the new name is a requirement id of requirements.yaml".into()
+                        "the new name is a requirement id of specs/requirements/".into()
                     }
                     AliasKind::Scenario => {
                         "the new name is a scenario's <first workflow>::<id>".into()

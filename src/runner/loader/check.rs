@@ -81,7 +81,7 @@ impl Checker<'_, '_> {
             self.err(
                 &here,
                 format!("scenario {} verifies no requirement", s.id),
-                Some("list the requirement ids from specs/requirements.yaml it checks".into()),
+                Some("list the requirement ids from specs/requirements/ it checks".into()),
             );
         }
         for r in &s.requirements {

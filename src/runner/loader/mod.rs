@@ -73,7 +73,7 @@ impl Specs {
     }
 }
 
-/// Loads `specs_dir` as a complete corpus (requirements.yaml, profiles.yaml, aliases.yaml,
+/// Loads `specs_dir` as a complete corpus (requirements/*.yaml, profiles.yaml, aliases.yaml,
 /// scenarios/*.yaml) with fixtures under `fixtures_dir`; `Err` holds every diagnostic found.
 pub fn load(specs_dir: &Path, fixtures_dir: &Path) -> Result<Specs, Vec<Diagnostic>> {
     let corpus =
@@ -108,13 +108,16 @@ pub fn load_corpus(corpus: &Corpus) -> Result<Specs, Vec<Diagnostic>> {
             (Some(_), Some(f)) => Some(whole_file(f.display.clone(), "found twice".into())),
         }
     };
-    let missing: Vec<Diagnostic> = [
-        base(SpecKind::Requirements, "requirements.yaml"),
-        base(SpecKind::Profiles, "profiles.yaml"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    // requirements may be split over several files of `requirements/` (one per part of
+    // the spec); there must be at least one
+    let no_requirements = (!files
+        .iter()
+        .any(|f| f.kind == SpecKind::Requirements && f.layer == Layer::Base))
+    .then(|| whole_file("specs/requirements/".into(), "missing".into()));
+    let missing: Vec<Diagnostic> = [no_requirements, base(SpecKind::Profiles, "profiles.yaml")]
+        .into_iter()
+        .flatten()
+        .collect();
     if !missing.is_empty() {
         return Err(missing);
     }
@@ -128,6 +131,10 @@ pub fn load_corpus(corpus: &Corpus) -> Result<Specs, Vec<Diagnostic>> {
     load_layers(
         &Texts {
             requirements: &texts(SpecKind::Requirements),
+            base_requirements: files
+                .iter()
+                .filter(|f| f.kind == SpecKind::Requirements && f.layer == Layer::Base)
+                .count(),
             profiles: &texts(SpecKind::Profiles),
             aliases: &texts(SpecKind::Aliases),
             scenarios: &scenarios,
@@ -161,6 +168,7 @@ pub fn load_files(
     load_layers(
         &Texts {
             requirements: &one(requirements),
+            base_requirements: 1,
             profiles: &one(profiles),
             aliases: &[],
             scenarios,
@@ -175,6 +183,9 @@ pub fn load_files(
 /// replaces the one with the same id of an earlier file.
 pub(crate) struct Texts<'a> {
     pub requirements: &'a [(String, String)],
+    /// How many of `requirements` are the corpus's own files (the rest is an overlay's):
+    /// an id may appear once among them, while an overlay's entry replaces one.
+    pub base_requirements: usize,
     pub profiles: &'a [(String, String)],
     pub aliases: &'a [(String, String)],
     pub scenarios: &'a [(String, String)],
@@ -200,11 +211,17 @@ pub(crate) fn load_layers(texts: &Texts<'_>, fixtures: Fixtures) -> Result<Specs
     };
     let fixture = |f: &str| specs.fixtures.check(f);
     let mut presences = BTreeMap::new();
-    for req_file in file_texts(texts.requirements) {
+    let mut in_base = HashSet::new();
+    for (i, req_file) in file_texts(texts.requirements).into_iter().enumerate() {
         let Some(f) = parse::parse_yaml::<RequirementsFile>(&req_file, &mut diags) else {
             continue;
         };
-        let mut here = HashSet::new();
+        let mut in_overlay_file = HashSet::new();
+        let here = if i < texts.base_requirements {
+            &mut in_base
+        } else {
+            &mut in_overlay_file
+        };
         for r in f.requirements {
             let src = req_file.source(&r);
             if !here.insert(r.value.id.clone()) {

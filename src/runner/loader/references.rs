@@ -42,7 +42,7 @@ impl Checker<'_, '_> {
                 self.err(
                     &at,
                     format!("{label}: an expectation without req:"),
-                    Some("name the requirement it checks, from specs/requirements.yaml".into()),
+                    Some("name the requirement it checks, from specs/requirements/".into()),
                 );
                 String::new()
             }
