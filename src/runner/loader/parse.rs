@@ -23,7 +23,10 @@ pub(super) fn parse_yaml<T: serde::de::DeserializeOwned>(
                 }
             }
             let hint = if first.contains("unknown field") || first.contains("unknown variant") {
-                Some("see the scenario format in README.md (field names are snake_case)".into())
+                Some(
+                    "see the scenario format in docs/spec-authors.md (field names are snake_case)"
+                        .into(),
+                )
             } else {
                 None
             };

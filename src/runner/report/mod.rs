@@ -163,7 +163,7 @@ impl RequirementEntry {
     }
 }
 
-/// Everything a report shows. Serialised as is by `--json` (schema in README.md).
+/// Everything a report shows. Serialised as is by `--json` (schema in docs/providers.md).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub tool: &'static str,
