@@ -366,7 +366,8 @@ fn start_server(cmd: &str, subst: &mut Vec<(String, String)>) -> Result<Backgrou
         .map(|w| w[1].to_string())
         .ok_or_else(|| format!("a background serve needs --addr HOST:PORT: {cmd}"))?;
     let real = format!("127.0.0.1:{}", free_port());
-    let mut child = shell(&cmd.replace(&addr, &real))
+    // `exec`, so that the process killed at the end of the block is the server, not a shell
+    let mut child = shell(&format!("exec {}", cmd.replace(&addr, &real)))
         .stdout(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
