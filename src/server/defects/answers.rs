@@ -202,6 +202,14 @@ pub(super) async fn rewrite(
             })
             .await
         }
+        (D::ErrorsMessageNumber, _) if res.status().is_client_error() => {
+            edit_json(&mut res, |v| {
+                for e in v["errors"].as_array_mut().into_iter().flatten() {
+                    e["message"] = serde_json::Value::from(400);
+                }
+            })
+            .await
+        }
         (D::ErrorsLowercase, _) if res.status().is_client_error() => {
             edit_json(&mut res, |v| {
                 for e in v["errors"].as_array_mut().into_iter().flatten() {
