@@ -519,6 +519,20 @@ async fn acts(v: Variation) {
                 .await;
             assert_eq!((chunk.status, chunk.header("range")), (202, Some("0-1")));
         }
+        Variation::RedirectBlobs => {
+            let path = format!("/v2/{repo}/blobs/{layer}");
+            for method in ["GET", "HEAD"] {
+                let a = h.req(method, &path, &[], none()).await;
+                assert_eq!(a.status, 307);
+                let to = a.header("location").unwrap().to_string();
+                assert_ne!(to, path);
+                let b = h.req(method, &to, &[], none()).await;
+                assert_eq!(b.status, 200);
+                if method == "GET" {
+                    assert_eq!(&b.body[..], b"a layer");
+                }
+            }
+        }
         Variation::OtherNotFoundCode => {
             let absent = Digest::sha256(b"absent").to_string();
             let a = h.get(&format!("/v2/{repo}/blobs/{absent}")).await;

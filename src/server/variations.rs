@@ -91,6 +91,8 @@ variations! {
         "digest-algorithm is ignored and every push naming a digest of another algorithm than sha256 is refused 400 DIGEST_INVALID (spec main: a digest that uses an unsupported algorithm SHOULD be answered 400)";
     EmptyUploadNoRange = "empty-upload-no-range", "pushing-a-blob-in-chunks":
         "an upload session holding no bytes answers without a Range (its end is \"the position of the last uploaded byte\", and there is none)";
+    RedirectBlobs = "redirect-blobs", "pulling-blobs":
+        "blob GETs and HEADs are answered 307 to the same blob at another URL, which serves it (main: registries MAY respond to any request with a redirect; the statuses the spec names are those after it is followed)";
     DigestHeaderSha512 = "digest-header-sha512", "pulling-manifests":
         "GET and HEAD of a blob or manifest name the content's sha512 digest in Docker-Content-Digest, whatever digest was asked for (the header returns the digest of the content, which MAY differ from the provided digest: the hashing algorithms may not match)";
 }
@@ -145,6 +147,12 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
         }
         _ => None,
     };
+    if vs.contains(&Variation::RedirectBlobs)
+        && endpoint == Some(Endpoint::BlobGet)
+        && let Some(to) = redirect_target(req.uri())
+    {
+        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response();
+    }
     let host = req
         .headers()
         .get(header::HOST)
@@ -371,6 +379,17 @@ async fn before(
         _ => {}
     }
     Ok(req)
+}
+
+/// Where [`Variation::RedirectBlobs`] sends a blob request: the same path with a marker
+/// parameter, which the dispatcher ignores and which ends the redirect there.
+fn redirect_target(uri: &axum::http::Uri) -> Option<String> {
+    const MARK: &str = "redirected=1";
+    match uri.query() {
+        Some(q) if q.split('&').any(|p| p == MARK) => None,
+        Some(q) => Some(format!("{}?{q}&{MARK}", uri.path())),
+        None => Some(format!("{}?{MARK}", uri.path())),
+    }
 }
 
 /// A `digest` parameter naming another algorithm than sha256 (a malformed one is left to

@@ -111,6 +111,7 @@ defects! {
     RangeOffByOne = "range-off-by-one": "upload progress reports Range 0-<size> instead of 0-<size-1>" breaks ["push.chunk.202", "push.status.204", "dist.stream-upload"];
     AcceptOutOfOrder = "accept-out-of-order": "a chunk out of order is appended and answered 202" breaks ["push.chunk.order"] .skips(Check::ChunkOrder);
     CloseNeedsBody = "close-needs-body": "a closing PUT without a body is refused" breaks ["push.chunk.close", "push.blob.empty", "push.put.201"];
+    ShortFinalChunkRefused = "short-final-chunk-refused": "a chunk after the first that is shorter than 512 bytes is refused with 400, the final one too" breaks ["push.chunk.final-any-length"];
     Chunk204 = "chunk-204": "a chunk is answered 204 instead of 202" breaks ["push.chunk.202"];
     CloseNoLocation = "close-no-location": "a closing PUT is answered 201 without a Location" breaks ["push.put.201", "push.chunk.close"];
     MonolithicRefusedNoDelete = "monolithic-refused-no-delete": "a closing PUT that carries the blob is refused (the chunked way works), and deletion answers 405 UNSUPPORTED" breaks ["push.put.201", "push.chunk.last-in-put", "next.final-put.order", "category.content-management"];
