@@ -519,6 +519,30 @@ async fn acts(v: Variation) {
                 .await;
             assert_eq!((chunk.status, chunk.header("range")), (202, Some("0-1")));
         }
+        Variation::MountWithoutFrom => {
+            let a = h
+                .req(
+                    "POST",
+                    &format!("/v2/other/repo/blobs/uploads/?mount={layer}"),
+                    &[],
+                    none(),
+                )
+                .await;
+            assert_eq!(a.status, 201);
+            let got = h.get(&format!("/v2/other/repo/blobs/{layer}")).await;
+            assert_eq!((got.status, &got.body[..]), (200, &b"a layer"[..]));
+            // a blob held nowhere opens a session
+            let absent = Digest::sha256(b"held nowhere").to_string();
+            let a = h
+                .req(
+                    "POST",
+                    &format!("/v2/other/repo/blobs/uploads/?mount={absent}"),
+                    &[],
+                    none(),
+                )
+                .await;
+            assert_eq!(a.status, 202);
+        }
         Variation::RedirectBlobs => {
             let path = format!("/v2/{repo}/blobs/{layer}");
             for method in ["GET", "HEAD"] {

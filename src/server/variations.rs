@@ -91,6 +91,8 @@ variations! {
         "digest-algorithm is ignored and every push naming a digest of another algorithm than sha256 is refused 400 DIGEST_INVALID (spec main: a digest that uses an unsupported algorithm SHOULD be answered 400)";
     EmptyUploadNoRange = "empty-upload-no-range", "pushing-a-blob-in-chunks":
         "an upload session holding no bytes answers without a Range (its end is \"the position of the last uploaded byte\", and there is none)";
+    MountWithoutFrom = "mount-without-from", "mounting-a-blob-from-another-repository":
+        "a mount request without `from` mounts the blob from wherever the registry holds it, answered 201 (main: the registry MAY treat the from parameter as optional, and it MAY cross-mount the blob if it can be found); without authentication only, so no access rule is bypassed";
     RedirectBlobs = "redirect-blobs", "pulling-blobs":
         "blob GETs and HEADs are answered 307 to the same blob at another URL, which serves it (main: registries MAY respond to any request with a redirect; the statuses the spec names are those after it is followed)";
     DigestHeaderSha512 = "digest-header-sha512", "pulling-manifests":
@@ -152,6 +154,14 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
         && let Some(to) = redirect_target(req.uri())
     {
         return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response();
+    }
+    if vs.contains(&Variation::MountWithoutFrom)
+        && endpoint == Some(Endpoint::UploadStart)
+        && app.auth.is_none()
+        && let Some(Target::Uploads { name }) = &target
+        && let Some(answer) = mount_without_from(&app, name, req.uri().query()).await
+    {
+        return answer;
     }
     let host = req
         .headers()
@@ -379,6 +389,32 @@ async fn before(
         _ => {}
     }
     Ok(req)
+}
+
+/// [`Variation::MountWithoutFrom`]: a `mount` without `from` links the blob into `repo` when
+/// the registry holds it anywhere; `None` leaves the request to the handler (which opens a
+/// session).
+async fn mount_without_from(app: &App, repo: &str, query: Option<&str>) -> Option<Response> {
+    let query = Query::parse(query);
+    if query.get("from").is_some() {
+        return None;
+    }
+    let digest = query.get("mount")?.parse::<Digest>().ok()?;
+    let (r, d) = (repo.to_string(), digest.clone());
+    let mounted = app.blocking(move |s| s.blob_link(&r, &d)).await.ok()?;
+    mounted.then(|| {
+        (
+            StatusCode::CREATED,
+            [
+                (header::LOCATION, format!("/v2/{repo}/blobs/{digest}")),
+                (
+                    header::HeaderName::from_static("docker-content-digest"),
+                    digest.to_string(),
+                ),
+            ],
+        )
+            .into_response()
+    })
 }
 
 /// Where [`Variation::RedirectBlobs`] sends a blob request: the same path with a marker
