@@ -175,6 +175,7 @@ defects! {
     NoDigestHeader = "no-digest-header": "GETs carry no Docker-Content-Digest" breaks ["next.pull.digest-header", "pull.blob.digest-header", "pull.manifest.digest-header"];
     HeadNoDigest = "head-no-digest": "HEADs carry no Docker-Content-Digest" breaks ["next.head.headers", "pull.head.digest-header"];
     FinalPutUnchecked = "final-put-unchecked": "a closing PUT's Content-Range is not checked" breaks ["next.final-put.order"] .skips(Check::FinalChunkOrder);
+    ThreeTagsAtMost = "three-tags-at-most": "a manifest PUT with more than 3 ?tag= parameters is refused with 414" breaks ["next.tag-param.ten"];
     NoOciTag = "no-oci-tag": "?tag= tags are made without OCI-Tag" breaks ["next.tag-param.header"];
     BadWarning = "bad-warning": "every answer carries a malformed Warning" breaks ["warnings.format"];
     CatalogIgnoreN = "catalog-ignore-n": "the catalog ignores n" breaks ["dist.catalog.pagination"];

@@ -245,6 +245,16 @@ pub(super) async fn before(
                     .into_response());
             }
         }
+        (D::ThreeTagsAtMost, Some(E::ManifestPut), _)
+            if Query::parse(req.uri().query()).all("tag").count() > 3 =>
+        {
+            let e = AppError::new(
+                StatusCode::URI_TOO_LONG,
+                ErrorCode::Unsupported,
+                "at most 3 tags per request",
+            );
+            return Err(refuse(req, e).await);
+        }
         // a chunk minimum held against the final chunk too: a chunk past the first that is
         // shorter than 512 bytes is refused
         (D::ShortFinalChunkRefused, Some(E::UploadChunk), Some(Target::Upload { .. }))
