@@ -202,6 +202,17 @@ pub(super) async fn rewrite(
             })
             .await
         }
+        (D::SeveralFiltersDropped, Some(E::Referrers))
+            if crate::server::request::Query::parse(Some(seen.query))
+                .all("artifactType")
+                .count()
+                > 1 =>
+        {
+            res.headers_mut().insert(
+                "oci-filters-applied",
+                HeaderValue::from_static("artifactType"),
+            );
+        }
         (D::ErrorsMessageNumber, _) if res.status().is_client_error() => {
             edit_json(&mut res, |v| {
                 for e in v["errors"].as_array_mut().into_iter().flatten() {

@@ -161,6 +161,7 @@ defects! {
     ReferrersNoAnnotations = "referrers-no-annotations": "referrer descriptors lose their annotations" breaks ["referrers.annotations"];
     ReferrersNull = "referrers-null": "an empty referrers list is null" breaks ["referrers.empty"];
     ReferrersCursorSkips = "referrers-cursor-skips": "the next-page Link skips one referrer" breaks ["referrers.pagination"];
+    SeveralFiltersDropped = "several-filters-dropped": "referrers asked with several artifactType values are all listed, though the answer says OCI-Filters-Applied: artifactType" breaks ["referrers.filters-applied.several"];
     FilterUnsaid = "filter-unsaid": "filtered referrers come without OCI-Filters-Applied" breaks ["referrers.filters-applied"];
     ManifestDeleteKeeps = "manifest-delete-keeps": "a deleted manifest is still served" breaks ["delete.manifest"];
     DeleteUnknownRepo202 = "delete-unknown-repo-202": "deletes in unknown repositories answer 202" breaks ["delete.manifest.unknown-repo"];

@@ -245,6 +245,13 @@ pub(super) async fn before(
                     .into_response());
             }
         }
+        // several artifactType values: the filter is dropped (the answer still says it was
+        // applied, see answers.rs)
+        (D::SeveralFiltersDropped, Some(E::Referrers), _)
+            if Query::parse(req.uri().query()).all("artifactType").count() > 1 =>
+        {
+            set_query(&mut req, |k, _| k != "artifactType");
+        }
         (D::ThreeTagsAtMost, Some(E::ManifestPut), _)
             if Query::parse(req.uri().query()).all("tag").count() > 3 =>
         {
