@@ -679,7 +679,10 @@ async fn manifests_tags_referrers_catalog() {
     assert_eq!(a.header("oci-filters-applied"), Some("artifactType"));
     assert_eq!(a.json()["manifests"].as_array().unwrap().len(), 2);
     let link = a.header("link").unwrap().to_string();
-    assert!(link.contains("artifactType=x%2Fsbom&artifactType=x%2Fsig"), "{link}");
+    assert!(
+        link.contains("artifactType=x%2Fsbom&artifactType=x%2Fsig"),
+        "{link}"
+    );
     // deleting a referrer removes it from the list
     let a = h
         .req(

@@ -137,6 +137,7 @@ defects! {
     NoOciSubject = "no-oci-subject": "manifest PUTs never carry OCI-Subject" breaks ["push.manifest.oci-subject"];
     ManifestDigestUnchecked = "manifest-digest-unchecked": "a manifest pushed by digest is stored under it unverified" breaks ["push.manifest.digest-mismatch"] .skips(Check::ManifestDigest);
     Sha512ManifestUnchecked = "sha512-manifest-unchecked": "a manifest pushed to a sha512 digest is stored under it unverified" breaks ["push.manifest.digest-mismatch"] .skips(Check::Sha512ManifestDigest);
+    NoManifestLimit = "no-manifest-limit": "manifests of any size are taken" breaks ["push.manifest.size-limit"] .skips(Check::ManifestSize);
     ManifestUnvalidated = "manifest-unvalidated": "any body is taken as a manifest" breaks ["push.manifest.invalid"];
     IndexRefused = "index-refused": "image indexes are refused" breaks ["push.manifest.index", "push.manifest.201", "dist.schema2"];
     IndexChildUnknown404 = "index-child-unknown-404": "an index naming a manifest the repository lacks is refused with 404 MANIFEST_UNKNOWN" breaks ["push.manifest.missing-blobs-code"];
@@ -248,6 +249,8 @@ pub enum Check {
     Sha512ManifestDigest,
     /// An upload session is used only through the repository it was opened in.
     UploadRepository,
+    /// A manifest is no larger than the registry's limit.
+    ManifestSize,
 }
 
 impl super::Config {
