@@ -103,7 +103,7 @@ defects! {
     WrongDigestHeader = "wrong-digest-header": "blob GETs carry a Docker-Content-Digest that is not the body's" breaks ["pull.digest-header-matches", "next.pull.digest-header", "push.blob.sha512"];
     BlobUnknown400 = "blob-unknown-400": "an unknown blob answers 400" breaks ["pull.blob.404", "delete.blob", "push.digest-mismatch", "next.final-put.order"];
     Head404 = "head-404": "every HEAD answers 404" breaks ["pull.head.200", "next.head.headers", "push.blob.empty", "push.put.201"];
-    Post201 = "post-201": "opening an upload answers 201" breaks ["push.post.202", "push.mount.fallback"];
+    Post201 = "post-201": "opening an upload answers 201" breaks ["push.post.202", "push.mount.fallback", "push.mount.without-from"];
     ReusedLocation = "reused-location": "a new upload reuses the location of an idle one" breaks ["push.location.session-id"] .at_times(&["push.put.201", "push.chunk.202"]);
     SinglePostNoLocation = "single-post-no-location": "a blob pushed by single POST is answered 201 without a Location" breaks ["push.single-post.201"];
     Put200 = "put-200": "closing an upload answers 200" breaks ["push.put.201", "push.chunk.close", "push.chunk.last-in-put", "push.blob.empty", "push.blob.sha512", "next.digest-algorithm"];
