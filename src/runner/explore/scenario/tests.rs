@@ -187,7 +187,14 @@ async fn every_way_passes_on_the_reference_and_on_every_variation() {
     ]) {
         for (v, reg) in &regs {
             let r = replay(f, reg).await;
-            if r.verdict != Verdict::Pass {
+            // a registry taking sha256 only skips what needs sha512, as the spec allows
+            let sha512 = format!("{:?}", f.steps()).contains("sha512:");
+            let want = if *v == Some("sha256-only") && sha512 {
+                Verdict::Skip
+            } else {
+                Verdict::Pass
+            };
+            if r.verdict != want {
                 wrong.push(format!("{:?} on {v:?}: {}", f.steps(), shown(&r)));
             }
         }
