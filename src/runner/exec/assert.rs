@@ -235,6 +235,7 @@ impl Runner<'_> {
                     && serde_json::from_slice::<Value>(&res.body).is_ok()
             }
             "warnings.format" => self.ctx.check_warnings && res.headers.contains_key("warning"),
+            "http.retry-after" => self.ctx.judge_main && res.status == 429,
             _ => false,
         };
         // judged in RUN_WIDE's order, stopping at the first problem: those before it held,
@@ -316,6 +317,14 @@ impl Runner<'_> {
                 );
             }
         }
+        if self.ctx.judge_main && res.status == 429 && !res.headers.contains_key("retry-after") {
+            return failure(
+                "http.retry-after",
+                "header Retry-After",
+                "a Retry-After on a 429 (spec main)",
+                vec!["429 without Retry-After".into()],
+            );
+        }
         vec![]
     }
 }
@@ -327,6 +336,7 @@ pub(super) const RUN_WIDE: &[&str] = &[
     "errors.code-form",
     "errors.message",
     "warnings.format",
+    "http.retry-after",
 ];
 
 fn is_status(c: &Check) -> bool {

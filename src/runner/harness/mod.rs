@@ -257,6 +257,9 @@ fn judge(
         fixtures: specs.fixtures.clone(),
         // Warning headers are v1.1.1 text: every profile from oci-1.1 on judges them
         check_warnings: specs.profile_closure(&settings.profile).contains("oci-1.1"),
+        judge_main: specs
+            .profile_closure(&settings.profile)
+            .contains("oci-next"),
         cleanup: !args.no_cleanup,
         foreign_urls: specs.foreign_urls,
     });

@@ -213,6 +213,11 @@ pub(super) async fn rewrite(
                 HeaderValue::from_static("artifactType"),
             );
         }
+        // a refused upload told to slow down, without saying for how long
+        (D::Refusal429, Some(E::UploadClose)) if res.status() == StatusCode::BAD_REQUEST => {
+            set_status(&mut res, 400, StatusCode::TOO_MANY_REQUESTS);
+            res.headers_mut().remove(header::RETRY_AFTER);
+        }
         (D::ErrorsMessageNumber, _) if res.status().is_client_error() => {
             edit_json(&mut res, |v| {
                 for e in v["errors"].as_array_mut().into_iter().flatten() {

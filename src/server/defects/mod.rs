@@ -170,6 +170,7 @@ defects! {
     BlobDeleteGlobal = "blob-delete-global": "deleting a blob in one repository deletes it from every repository" breaks ["delete.blob"];
     BlobDeleteUnknown202 = "blob-delete-unknown-202": "deleting an unknown blob answers 202" breaks ["delete.blob.404"];
     ErrorsUnenveloped = "errors-unenveloped": "JSON errors come as {\"error\": …}" breaks ["errors.envelope"];
+    Refusal429 = "refusal-429": "an upload close refused with 400 is answered 429 instead, without Retry-After" breaks ["http.retry-after", "next.digest.invalid"];
     ErrorsMessageNumber = "errors-message-number": "error messages are numbers, not strings" breaks ["errors.message"];
     ErrorsLowercase = "errors-lowercase": "error codes are lowercase" breaks ["errors.code-form"];
     ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form", "names.repository-regex", "push.manifest.missing-blobs-code"];
