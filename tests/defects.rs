@@ -1,7 +1,8 @@
 //! Proven failable: the reference with each deliberate defect, against every scenario, one
 //! trial per defect so a failure names it. The suite must fail on exactly the requirements
 //! the defect names, with no errors; the clean reference passing everything is proven in
-//! `suite.rs`, the defects that need authentication in `auth.rs`.
+//! `suite.rs`, the defects that need authentication in `auth.rs`. A defect breaking only
+//! SHOULDs and MAYs must fail no MUST, whatever it names.
 
 mod common;
 
@@ -133,6 +134,24 @@ fn fails_exactly_what_it_names(d: &'static DefectInfo) -> Result<(), Failed> {
             )
             .into()),
         };
+    }
+    // a defect that breaks only SHOULDs and MAYs is something a conformant registry may do:
+    // a MUST failing with it is a check charging its answer to the wrong requirement
+    let must = |id: &str| {
+        specs
+            .requirements
+            .get(id)
+            .is_some_and(|r| r.level.class() == "MUST")
+    };
+    if !d.breaks.iter().any(|r| must(r)) {
+        let musts: Vec<_> = failed.iter().filter(|f| must(f)).collect();
+        if !musts.is_empty() {
+            return Err(format!(
+                "{}: breaks only SHOULD/MAY requirements, yet fails the MUSTs {musts:?}",
+                d.name
+            )
+            .into());
+        }
     }
     let maybe: BTreeSet<String> = d.at_times.iter().map(|s| s.to_string()).collect();
     let unexplained: Vec<_> = failed

@@ -670,6 +670,19 @@ async fn manifests_tags_referrers_catalog() {
     assert_eq!(v["manifests"].as_array().unwrap().len(), 1);
     assert_eq!(v["manifests"][0]["artifactType"], "x/sbom");
     assert_eq!(v["manifests"][0]["annotations"]["n"], "1");
+    // several artifactType values keep the referrers of any of them, page after page
+    let a = h
+        .get(&format!(
+            "/v2/lib/app/referrers/{md}?artifactType=x/sbom&artifactType=x/sig"
+        ))
+        .await;
+    assert_eq!(a.header("oci-filters-applied"), Some("artifactType"));
+    assert_eq!(a.json()["manifests"].as_array().unwrap().len(), 2);
+    let link = a.header("link").unwrap().to_string();
+    assert!(
+        link.contains("artifactType=x%2Fsbom&artifactType=x%2Fsig"),
+        "{link}"
+    );
     // deleting a referrer removes it from the list
     let a = h
         .req(

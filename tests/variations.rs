@@ -445,6 +445,118 @@ async fn acts(v: Variation) {
                 );
             }
         }
+        Variation::ErrorsNoMessage => {
+            let absent = Digest::sha256(b"absent").to_string();
+            let a = h.get(&format!("/v2/{repo}/blobs/{absent}")).await;
+            assert_eq!(
+                (a.status, a.codes()),
+                (404, vec!["BLOB_UNKNOWN".to_string()])
+            );
+            assert_eq!(a.json()["errors"][0].get("message"), None);
+        }
+        Variation::WarningsOneLine => {
+            let a = h.get("/v2/").await;
+            let lines: Vec<_> = a.headers.get_all("warning").iter().collect();
+            assert_eq!(lines.len(), 1);
+            assert!(lines[0].to_str().unwrap().contains(r#"", 299 - ""#));
+        }
+        Variation::Sha256Only => {
+            let sha512 = Digest::of(Algorithm::Sha512, b"bytes").to_string();
+            let a = h
+                .req(
+                    "POST",
+                    &format!("{uploads}?digest-algorithm=sha512"),
+                    &[],
+                    none(),
+                )
+                .await;
+            assert_eq!(a.status, 202, "digest-algorithm is ignored");
+            let loc = a.header("location").unwrap().to_string();
+            let sep = if loc.contains('?') { '&' } else { '?' };
+            let closed = h
+                .req(
+                    "PUT",
+                    &format!("{loc}{sep}digest={sha512}"),
+                    &[],
+                    &b"bytes"[..],
+                )
+                .await;
+            assert_eq!(
+                (closed.status, closed.codes()),
+                (400, vec!["DIGEST_INVALID".to_string()])
+            );
+            let single = h
+                .req(
+                    "POST",
+                    &format!("{uploads}?digest={sha512}"),
+                    &[],
+                    &b"bytes"[..],
+                )
+                .await;
+            assert_eq!(single.status, 400);
+            let got = h.get(&format!("/v2/{repo}/manifests/v1")).await;
+            let by512 = Digest::of(Algorithm::Sha512, &got.body).to_string();
+            let put = h
+                .req(
+                    "PUT",
+                    &format!("/v2/{repo}/manifests/{by512}"),
+                    &[("content-type", got.header("content-type").unwrap())],
+                    got.body.clone(),
+                )
+                .await;
+            assert_eq!(put.status, 400);
+            // sha256 still works
+            h.push_blob(repo, b"sha256 still").await;
+        }
+        Variation::EmptyUploadNoRange => {
+            let a = h.req("POST", &uploads, &[], none()).await;
+            assert_eq!((a.status, a.header("range")), (202, None));
+            let loc = a.header("location").unwrap().to_string();
+            let status = h.get(&loc).await;
+            assert_eq!((status.status, status.header("range")), (204, None));
+            let chunk = h
+                .req("PATCH", &loc, &[("content-range", "0-1")], &b"ab"[..])
+                .await;
+            assert_eq!((chunk.status, chunk.header("range")), (202, Some("0-1")));
+        }
+        Variation::MountWithoutFrom => {
+            let a = h
+                .req(
+                    "POST",
+                    &format!("/v2/other/repo/blobs/uploads/?mount={layer}"),
+                    &[],
+                    none(),
+                )
+                .await;
+            assert_eq!(a.status, 201);
+            let got = h.get(&format!("/v2/other/repo/blobs/{layer}")).await;
+            assert_eq!((got.status, &got.body[..]), (200, &b"a layer"[..]));
+            // a blob held nowhere opens a session
+            let absent = Digest::sha256(b"held nowhere").to_string();
+            let a = h
+                .req(
+                    "POST",
+                    &format!("/v2/other/repo/blobs/uploads/?mount={absent}"),
+                    &[],
+                    none(),
+                )
+                .await;
+            assert_eq!(a.status, 202);
+        }
+        Variation::RedirectBlobs => {
+            let path = format!("/v2/{repo}/blobs/{layer}");
+            for method in ["GET", "HEAD"] {
+                let a = h.req(method, &path, &[], none()).await;
+                assert_eq!(a.status, 307);
+                let to = a.header("location").unwrap().to_string();
+                assert_ne!(to, path);
+                let b = h.req(method, &to, &[], none()).await;
+                assert_eq!(b.status, 200);
+                if method == "GET" {
+                    assert_eq!(&b.body[..], b"a layer");
+                }
+            }
+        }
         Variation::OtherNotFoundCode => {
             let absent = Digest::sha256(b"absent").to_string();
             let a = h.get(&format!("/v2/{repo}/blobs/{absent}")).await;

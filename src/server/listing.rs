@@ -101,9 +101,14 @@ pub async fn referrers(app: &App, repo: &str, digest: &str, query: &Query) -> Re
     let (r, d) = (repo.to_string(), subject.clone());
     // An unknown repository or subject simply has no referrers: never 404.
     let mut all = app.blocking(move |s| s.referrers(&r, &d)).await?;
-    let filter = query.get("artifactType");
-    if let Some(at) = filter {
-        all.retain(|d| d.get("artifactType").and_then(Value::as_str) == Some(at));
+    // several artifactType values at once keep the referrers of any of them
+    let filter: Vec<&str> = query.all("artifactType").collect();
+    if !filter.is_empty() {
+        all.retain(|d| {
+            d.get("artifactType")
+                .and_then(Value::as_str)
+                .is_some_and(|t| filter.contains(&t))
+        });
     }
     all.sort_by(|a, b| {
         a["digest"]
@@ -129,7 +134,7 @@ pub async fn referrers(app: &App, repo: &str, digest: &str, query: &Query) -> Re
         // the cursor is the last digest of this page
         let last = all[size - 1]["digest"].as_str().unwrap_or("").to_string();
         let mut q = form_urlencoded::Serializer::new(String::new());
-        if let Some(at) = filter {
+        for at in &filter {
             q.append_pair("artifactType", at);
         }
         q.append_pair("last", &last);
@@ -144,7 +149,7 @@ pub async fn referrers(app: &App, repo: &str, digest: &str, query: &Query) -> Re
         media::OCI_INDEX,
         link,
     );
-    if filter.is_some() {
+    if !filter.is_empty() {
         res.headers_mut().insert(
             "oci-filters-applied",
             HeaderValue::from_static("artifactType"),

@@ -96,7 +96,11 @@ pub async fn put(
     req: Request,
 ) -> Result<Response> {
     let parsed = parse_reference(reference)?;
-    let limit = app.config.max_manifest_bytes;
+    let limit = if app.config.checks(Check::ManifestSize) {
+        app.config.max_manifest_bytes
+    } else {
+        usize::MAX
+    };
     let too_large = || {
         AppError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

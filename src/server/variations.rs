@@ -83,6 +83,18 @@ variations! {
         "an index pushed with a subject is not listed among its subject's referrers (registries MUST include every newly pushed image manifest with a valid subject; indexes are not named)";
     TagsUnknownLastEmpty = "tags-unknown-last-empty", "listing-tags":
         "`last` naming a tag the repository does not hold answers an empty page (the spec places a page's start only after a tag the list contains, and the client sends one)";
+    ErrorsNoMessage = "errors-no-message", "error-codes":
+        "error entries carry a code and no message (the message field is OPTIONAL)";
+    WarningsOneLine = "warnings-one-line", "warnings":
+        "every answer carries two warnings on one Warning field line, `299 - \"a\", 299 - \"b\"` (registries MAY include warnings; a Warning field is a comma-separated list, RFC 7234 §5.5)";
+    Sha256Only = "sha256-only", "pushing-blobs":
+        "digest-algorithm is ignored and every push naming a digest of another algorithm than sha256 is refused 400 DIGEST_INVALID (spec main: a digest that uses an unsupported algorithm SHOULD be answered 400)";
+    EmptyUploadNoRange = "empty-upload-no-range", "pushing-a-blob-in-chunks":
+        "an upload session holding no bytes answers without a Range (its end is \"the position of the last uploaded byte\", and there is none)";
+    MountWithoutFrom = "mount-without-from", "mounting-a-blob-from-another-repository":
+        "a mount request without `from` mounts the blob from wherever the registry holds it, answered 201 (main: the registry MAY treat the from parameter as optional, and it MAY cross-mount the blob if it can be found); without authentication only, so no access rule is bypassed";
+    RedirectBlobs = "redirect-blobs", "pulling-blobs":
+        "blob GETs and HEADs are answered 307 to the same blob at another URL, which serves it (main: registries MAY respond to any request with a redirect; the statuses the spec names are those after it is followed)";
     DigestHeaderSha512 = "digest-header-sha512", "pulling-manifests":
         "GET and HEAD of a blob or manifest name the content's sha512 digest in Docker-Content-Digest, whatever digest was asked for (the header returns the digest of the content, which MAY differ from the provided digest: the hashing algorithms may not match)";
 }
@@ -137,6 +149,20 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
         }
         _ => None,
     };
+    if vs.contains(&Variation::RedirectBlobs)
+        && endpoint == Some(Endpoint::BlobGet)
+        && let Some(to) = redirect_target(req.uri())
+    {
+        return (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, to)]).into_response();
+    }
+    if vs.contains(&Variation::MountWithoutFrom)
+        && endpoint == Some(Endpoint::UploadStart)
+        && app.auth.is_none()
+        && let Some(Target::Uploads { name }) = &target
+        && let Some(answer) = mount_without_from(&app, name, req.uri().query()).await
+    {
+        return answer;
+    }
     let host = req
         .headers()
         .get(header::HOST)
@@ -291,19 +317,42 @@ async fn before(
                 ));
             }
         }
+        (Some(Endpoint::UploadStart | Endpoint::UploadClose), _)
+            if on(Variation::Sha256Only) && names_other_algorithm(req.uri().query()) =>
+        {
+            let body = std::mem::take(req.body_mut());
+            super::drain(body, super::DRAIN_LIMIT).await;
+            return Err(only_sha256());
+        }
+        (Some(Endpoint::ManifestPut), Some(Target::Manifest { reference, .. }))
+            if on(Variation::Sha256Only)
+                && reference.contains(':')
+                && !reference.starts_with("sha256:") =>
+        {
+            let body = std::mem::take(req.body_mut());
+            super::drain(body, super::DRAIN_LIMIT).await;
+            return Err(only_sha256());
+        }
         (Some(Endpoint::UploadStart), _) => {
             let query = Query::parse(req.uri().query());
             let mount = on(Variation::NoMount) && query.get("mount").is_some();
             let single = on(Variation::NoSinglePost) && query.get("digest").is_some();
-            if mount || single {
+            let algorithm = on(Variation::Sha256Only) && query.get("digest-algorithm").is_some();
+            if mount || single || algorithm {
                 // what remains is a plain POST: the handler opens a session
                 if single {
                     let body = std::mem::take(req.body_mut());
                     super::drain(body, super::DRAIN_LIMIT).await;
                 }
+                let dropped = |k: &str| match k {
+                    "mount" | "from" => mount,
+                    "digest" => single,
+                    "digest-algorithm" => algorithm,
+                    _ => false,
+                };
                 let keep: Vec<(String, String)> = query
                     .pairs()
-                    .filter(|(k, _)| !matches!(k.as_str(), "mount" | "from" | "digest"))
+                    .filter(|(k, _)| !dropped(k))
                     .cloned()
                     .collect();
                 let mut uri = req.uri().path().to_string();
@@ -342,10 +391,103 @@ async fn before(
     Ok(req)
 }
 
+/// [`Variation::MountWithoutFrom`]: a `mount` without `from` links the blob into `repo` when
+/// the registry holds it anywhere; `None` leaves the request to the handler (which opens a
+/// session).
+async fn mount_without_from(app: &App, repo: &str, query: Option<&str>) -> Option<Response> {
+    let query = Query::parse(query);
+    if query.get("from").is_some() {
+        return None;
+    }
+    let digest = query.get("mount")?.parse::<Digest>().ok()?;
+    let (r, d) = (repo.to_string(), digest.clone());
+    let mounted = app.blocking(move |s| s.blob_link(&r, &d)).await.ok()?;
+    mounted.then(|| {
+        (
+            StatusCode::CREATED,
+            [
+                (header::LOCATION, format!("/v2/{repo}/blobs/{digest}")),
+                (
+                    header::HeaderName::from_static("docker-content-digest"),
+                    digest.to_string(),
+                ),
+            ],
+        )
+            .into_response()
+    })
+}
+
+/// Where [`Variation::RedirectBlobs`] sends a blob request: the same path with a marker
+/// parameter, which the dispatcher ignores and which ends the redirect there.
+fn redirect_target(uri: &axum::http::Uri) -> Option<String> {
+    const MARK: &str = "redirected=1";
+    match uri.query() {
+        Some(q) if q.split('&').any(|p| p == MARK) => None,
+        Some(q) => Some(format!("{}?{q}&{MARK}", uri.path())),
+        None => Some(format!("{}?{MARK}", uri.path())),
+    }
+}
+
+/// A `digest` parameter naming another algorithm than sha256 (a malformed one is left to
+/// the handler, which refuses it with its own code).
+fn names_other_algorithm(query: Option<&str>) -> bool {
+    Query::parse(query)
+        .get("digest")
+        .and_then(|d| d.parse::<Digest>().ok())
+        .is_some_and(|d| d.algorithm() != Algorithm::Sha256)
+}
+
+fn only_sha256() -> AppError {
+    AppError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::DigestInvalid,
+        "this registry supports sha256 digests only",
+    )
+}
+
 /// Reshapes an answer after the handler.
 async fn after(app: &App, endpoint: Option<Endpoint>, host: Option<&str>, res: &mut Response) {
     let vs = &app.config.variations;
     let on = |v: Variation| vs.contains(&v);
+    if on(Variation::ErrorsNoMessage) && res.status().is_client_error() {
+        super::defects::edit_json(res, |v| {
+            for e in v["errors"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = e.as_object_mut() {
+                    o.remove("message");
+                }
+            }
+        })
+        .await;
+    }
+    if on(Variation::WarningsOneLine) {
+        res.headers_mut().append(
+            header::WARNING,
+            HeaderValue::from_static(
+                r#"299 - "one warning", 299 - "and, on the same line, another""#,
+            ),
+        );
+    }
+    if on(Variation::EmptyUploadNoRange)
+        && matches!(
+            endpoint,
+            Some(Endpoint::UploadStart | Endpoint::UploadStatus | Endpoint::UploadChunk)
+        )
+        && let Some(id) = res
+            .headers()
+            .get("docker-upload-uuid")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    {
+        let size = app
+            .blocking(move |s| s.upload_info(&id))
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.size);
+        if size == Some(0) {
+            res.headers_mut().remove(header::RANGE);
+        }
+    }
     if on(Variation::TagsNoLink) && endpoint == Some(Endpoint::TagsList) {
         res.headers_mut().remove(header::LINK);
     }

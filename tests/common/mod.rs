@@ -176,7 +176,8 @@ pub fn specs() -> Arc<Specs> {
 }
 
 /// A run's context for the registry at `url`; the credentials of `config` are bound to it
-/// unless the config names its registry itself.
+/// unless the config names its registry itself. `check_warnings` judges what every answer
+/// owes beyond v1.0 (`Warning` headers, and main's `Retry-After` on a 429).
 pub fn context(url: &str, mut config: ClientConfig, check_warnings: bool) -> RunContext {
     let base = Url::parse(&format!("{}/", url.trim_end_matches('/'))).unwrap();
     config.registry.get_or_insert_with(|| base.clone());
@@ -189,6 +190,7 @@ pub fn context(url: &str, mut config: ClientConfig, check_warnings: bool) -> Run
         run_tag: format!("{:06x}", rand_u32() & 0xffffff),
         fixtures: root().join("fixtures").into(),
         check_warnings,
+        judge_main: check_warnings,
         cleanup: true,
         foreign_urls: Default::default(),
     }
@@ -309,8 +311,10 @@ pub async fn serve_router(app: axum::Router) -> std::net::SocketAddr {
 /// when the profile includes spec main, as `regverify run` does.
 pub async fn run_profile(url: &str, profile: &str, config: ClientConfig) -> Vec<ScenarioResult> {
     let specs = specs();
-    let warnings = specs.profile_closure(profile).contains("oci-next");
-    let ctx = Arc::new(context(url, config, warnings));
+    let closure = specs.profile_closure(profile);
+    let mut ctx = context(url, config, closure.contains("oci-1.1"));
+    ctx.judge_main = closure.contains("oci-next");
+    let ctx = Arc::new(ctx);
     let mut tasks = vec![];
     for (i, ls) in specs.scenarios.iter().enumerate() {
         if !specs.in_profile(ls, profile) {

@@ -230,11 +230,12 @@ impl Runner<'_> {
         let failures = self.owed(rs, res);
         let bears = |req: &str| match req {
             super::FRAMING => true,
-            "errors.envelope" | "errors.code-form" => {
+            "errors.envelope" | "errors.code-form" | "errors.message" => {
                 (400..500).contains(&res.status)
                     && serde_json::from_slice::<Value>(&res.body).is_ok()
             }
-            "next.warning.format" => self.ctx.check_warnings && res.headers.contains_key("warning"),
+            "warnings.format" => self.ctx.check_warnings && res.headers.contains_key("warning"),
+            "http.retry-after" => self.ctx.judge_main && res.status == 429,
             _ => false,
         };
         // judged in RUN_WIDE's order, stopping at the first problem: those before it held,
@@ -276,7 +277,11 @@ impl Runner<'_> {
         if let Some(f) = framing_failure(res, &at) {
             return vec![f];
         }
-        let (shape, form) = envelope_problems(res.status, &res.body);
+        let Envelope {
+            shape,
+            form,
+            message,
+        } = envelope_problems(res.status, &res.body);
         if !shape.is_empty() {
             return failure(
                 "errors.envelope",
@@ -293,16 +298,32 @@ impl Runner<'_> {
                 form,
             );
         }
+        if !message.is_empty() {
+            return failure(
+                "errors.message",
+                "error message",
+                "a string, or no message at all",
+                message,
+            );
+        }
         if self.ctx.check_warnings {
             let w = warning_problems(&res.header_all("warning"));
             if !w.is_empty() {
                 return failure(
-                    "next.warning.format",
+                    "warnings.format",
                     "header Warning",
                     "299 - \"text\", without a date, 4096 bytes at most",
                     w,
                 );
             }
+        }
+        if self.ctx.judge_main && res.status == 429 && !res.headers.contains_key("retry-after") {
+            return failure(
+                "http.retry-after",
+                "header Retry-After",
+                "a Retry-After on a 429 (spec main)",
+                vec!["429 without Retry-After".into()],
+            );
         }
         vec![]
     }
@@ -313,7 +334,9 @@ pub(super) const RUN_WIDE: &[&str] = &[
     super::FRAMING,
     "errors.envelope",
     "errors.code-form",
-    "next.warning.format",
+    "errors.message",
+    "warnings.format",
+    "http.retry-after",
 ];
 
 fn is_status(c: &Check) -> bool {
@@ -374,16 +397,36 @@ fn error_code(codes: &[ErrorCode], body: &[u8]) -> Option<Vec<Mismatch>> {
     )
 }
 
-/// Problems with the error envelope of a 4xx answer whose body is JSON: (shape, code form).
-/// Each list names its first [`LISTED`] problems, then counts the rest: an envelope of any
-/// length gets a bounded account.
-pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> (Vec<Evidence>, Vec<Evidence>) {
-    let (mut shape, mut form) = (Problems::default(), Problems::default());
+/// Problems with the error envelope of a 4xx answer whose body is JSON, by the requirement
+/// each breaks. Each list names its first [`LISTED`] problems, then counts the rest: an
+/// envelope of any length gets a bounded account.
+#[derive(Debug, Default)]
+pub(crate) struct Envelope {
+    /// Not the envelope's shape (errors.envelope, a MUST).
+    pub shape: Vec<Evidence>,
+    /// A code not of the table's form (errors.code-form, a MUST).
+    pub form: Vec<Evidence>,
+    /// A message that is not a string: the field is OPTIONAL and, if present, SHOULD be a
+    /// string (errors.message), so it is no fault of the envelope's MUST.
+    pub message: Vec<Evidence>,
+}
+
+pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> Envelope {
+    let (mut shape, mut form, mut message) = (
+        Problems::default(),
+        Problems::default(),
+        Problems::default(),
+    );
+    let done = |shape: Problems, form: Problems, message: Problems| Envelope {
+        shape: shape.done(),
+        form: form.done(),
+        message: message.done(),
+    };
     if !(400..500).contains(&status) {
-        return (shape.done(), form.done());
+        return done(shape, form, message);
     }
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return (shape.done(), form.done());
+        return done(shape, form, message);
     };
     let Some(errs) = v.get("errors").and_then(Value::as_array) else {
         shape.push(|| {
@@ -392,7 +435,7 @@ pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> (Vec<Evidence>, Vec
                 &Evidence::json(&v),
             )
         });
-        return (shape.done(), form.done());
+        return done(shape, form, message);
     };
     for e in errs {
         match e.get("code") {
@@ -423,12 +466,12 @@ pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> (Vec<Evidence>, Vec
         if let Some(m) = e.get("message")
             && !m.is_string()
         {
-            shape.push(|| {
+            message.push(|| {
                 Evidence::labelled("error \"message\" is not a string: ", &Evidence::json(m))
             });
         }
     }
-    (shape.done(), form.done())
+    done(shape, form, message)
 }
 
 /// Problems of one kind: the first [`LISTED`] kept, the rest counted.
@@ -467,8 +510,8 @@ pub(crate) fn warning_problems(values: &[String]) -> Vec<Evidence> {
     if total > 4096 {
         p.push(|| format!("Warning headers carry {total} bytes, more than 4096").into());
     }
-    for v in values {
-        if !WARNING.is_match(v.trim()) {
+    for v in values.iter().flat_map(|v| list_elements(v)) {
+        if !WARNING.is_match(v) {
             p.push(|| {
                 Evidence::args(format_args!(
                     "Warning {v:?} is not of the form 299 - \"text\" (and without a date)"
@@ -477,6 +520,28 @@ pub(crate) fn warning_problems(values: &[String]) -> Vec<Evidence> {
         }
     }
     p.done()
+}
+
+/// The elements of a field line in HTTP's list syntax (RFC 9110 §5.6.1): split at commas
+/// outside quoted strings, trimmed, empty elements dropped. `Warning` is such a list
+/// (RFC 7234 §5.5: `Warning = 1#warning-value`), so two warnings may share one line.
+fn list_elements(line: &str) -> Vec<&str> {
+    let (mut out, mut start, mut quoted, mut escaped) = (vec![], 0, false, false);
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(line[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(line[start..].trim());
+    out.retain(|e| !e.is_empty());
+    out
 }
 
 fn compare_bytes(m: &mut Vec<Mismatch>, what: &str, want: &[u8], got: &[u8]) {
@@ -503,7 +568,34 @@ mod tests {
     use crate::runner::evidence::Evidence;
 
     fn form(body: &str) -> Vec<Evidence> {
-        envelope_problems(400, body.as_bytes()).1
+        envelope_problems(400, body.as_bytes()).form
+    }
+
+    #[test]
+    fn warnings_may_share_a_line() {
+        let one = |v: &str| super::warning_problems(&[v.to_string()]);
+        assert!(one(r#"299 - "a", 299 - "b, with a comma""#).is_empty());
+        assert!(one(r#"299 - "a \" quoted", 299 - "b""#).is_empty());
+        assert_eq!(one(r#"299 - "a", 199 - "b""#).len(), 1);
+        assert_eq!(
+            one(r#"299 - "a" "Sat, 01 Jan 2000 00:00:00 GMT""#).len(),
+            1,
+            "a date is refused"
+        );
+    }
+
+    #[test]
+    fn a_message_is_judged_on_its_own_and_may_be_left_out() {
+        let e = envelope_problems(400, br#"{"errors":[{"code":"DENIED","message":7}]}"#);
+        assert!(e.shape.is_empty() && e.form.is_empty(), "{e:?}");
+        assert_eq!(e.message.len(), 1, "{e:?}");
+        for body in [
+            r#"{"errors":[{"code":"DENIED"}]}"#,
+            r#"{"errors":[{"code":"DENIED","message":""}]}"#,
+        ] {
+            let e = envelope_problems(400, body.as_bytes());
+            assert!(e.message.is_empty() && e.shape.is_empty(), "{body}: {e:?}");
+        }
     }
 
     #[test]
@@ -523,7 +615,7 @@ mod tests {
         assert!(p[super::LISTED].contains("9980 more"), "{p:?}");
         // a huge body that is no envelope is shown cut, with its size and digest
         let body = format!(r#"{{"junk":"{}"}}"#, "a".repeat(1 << 20));
-        let shape = envelope_problems(404, body.as_bytes()).0;
+        let shape = envelope_problems(404, body.as_bytes()).shape;
         let digest = crate::oci::Digest::sha256(body.as_bytes());
         assert!(shape[0].len() < 1024, "{}", shape[0].len());
         assert!(
@@ -548,7 +640,7 @@ mod tests {
         // the form is judged on 4xx answers only
         assert!(
             envelope_problems(500, br#"{"errors":[{"code":"UNKNOWN"}]}"#)
-                .1
+                .form
                 .is_empty()
         );
     }

@@ -34,8 +34,11 @@ pub struct RunContext {
     /// Random per run, so reruns never collide with leftovers.
     pub run_tag: String,
     pub fixtures: Fixtures,
-    /// Check `Warning` headers (a requirement of spec main).
+    /// Check `Warning` headers (v1.1.1 text: profiles from oci-1.1 on).
     pub check_warnings: bool,
+    /// Judge what every answer owes under spec main alone (`Retry-After` on a 429): the
+    /// profile includes oci-next.
+    pub judge_main: bool,
     /// Delete what each scenario created when it ends.
     pub cleanup: bool,
     /// Whether scenarios may send requests to other hosts than the registry.

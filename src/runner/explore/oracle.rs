@@ -140,6 +140,14 @@ pub(crate) fn judge(
                     "POST" if *upload == Upload::Single => match a.status {
                         201 => learned.single_post = Switch::On,
                         202 => learned.single_post = Switch::Off,
+                        // a registry without sha512 may refuse the digest right away (main:
+                        // an unsupported algorithm SHOULD be answered 400)
+                        400 | 404 | 415
+                            if *algorithm == Algorithm::Sha512 && learned.sha512 != Switch::On =>
+                        {
+                            learned.sha512 = Switch::Off;
+                            return Ok(m);
+                        }
                         _ => status("push.single-post.fallback", a, &[201, 202])?,
                     },
                     "POST" => status("push.post.202", a, &[202])?,

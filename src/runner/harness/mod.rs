@@ -255,7 +255,9 @@ fn judge(
         seed: settings.seed,
         run_tag: crate::oci::digest::hex(&tag),
         fixtures: specs.fixtures.clone(),
-        check_warnings: specs
+        // Warning headers are v1.1.1 text: every profile from oci-1.1 on judges them
+        check_warnings: specs.profile_closure(&settings.profile).contains("oci-1.1"),
+        judge_main: specs
             .profile_closure(&settings.profile)
             .contains("oci-next"),
         cleanup: !args.no_cleanup,

@@ -202,6 +202,30 @@ pub(super) async fn rewrite(
             })
             .await
         }
+        (D::SeveralFiltersDropped, Some(E::Referrers))
+            if crate::server::request::Query::parse(Some(seen.query))
+                .all("artifactType")
+                .count()
+                > 1 =>
+        {
+            res.headers_mut().insert(
+                "oci-filters-applied",
+                HeaderValue::from_static("artifactType"),
+            );
+        }
+        // a refused upload told to slow down, without saying for how long
+        (D::Refusal429, Some(E::UploadClose)) if res.status() == StatusCode::BAD_REQUEST => {
+            set_status(&mut res, 400, StatusCode::TOO_MANY_REQUESTS);
+            res.headers_mut().remove(header::RETRY_AFTER);
+        }
+        (D::ErrorsMessageNumber, _) if res.status().is_client_error() => {
+            edit_json(&mut res, |v| {
+                for e in v["errors"].as_array_mut().into_iter().flatten() {
+                    e["message"] = serde_json::Value::from(400);
+                }
+            })
+            .await
+        }
         (D::ErrorsLowercase, _) if res.status().is_client_error() => {
             edit_json(&mut res, |v| {
                 for e in v["errors"].as_array_mut().into_iter().flatten() {

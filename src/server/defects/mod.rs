@@ -98,19 +98,20 @@ defects! {
     Reference500 = "reference-500": "a malformed digest reference answers 500" breaks ["names.reference-form"];
     ManifestByDigest404 = "manifest-by-digest-404": "GET of a manifest by digest answers 404" breaks ["pull.manifest.get", "push.manifest.index", "push.tag.move"];
     ManifestUnknown500 = "manifest-unknown-500": "an unknown manifest answers 500" breaks ["names.reference-form", "pull.manifest.404", "pull.repository.404", "delete.manifest", "delete.tag", "push.manifest.digest-mismatch", "push.manifest.invalid"];
-    BlobCorrupted = "blob-corrupted": "blob GETs flip a byte in the middle" breaks ["pull.blob.get", "pull.blob.range", "push.chunk.close", "push.chunk.order", "push.mount.201", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "next.final-put.order", "pull.digest-header-matches", "push.chunk.last-in-put", "push.single-post"];
+    BlobCorrupted = "blob-corrupted": "blob GETs flip a byte in the middle" breaks ["pull.blob.get", "pull.blob.range", "push.chunk.close", "push.chunk.order", "push.mount.201", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "pull.digest-header-matches", "push.chunk.last-in-put", "push.single-post"];
     BlobShortBody = "blob-short-body": "blob GETs close the connection half way through the body their Content-Length announces" breaks ["http.framing"];
     WrongDigestHeader = "wrong-digest-header": "blob GETs carry a Docker-Content-Digest that is not the body's" breaks ["pull.digest-header-matches", "next.pull.digest-header", "push.blob.sha512"];
     BlobUnknown400 = "blob-unknown-400": "an unknown blob answers 400" breaks ["pull.blob.404", "delete.blob", "push.digest-mismatch", "next.final-put.order"];
     Head404 = "head-404": "every HEAD answers 404" breaks ["pull.head.200", "next.head.headers", "push.blob.empty", "push.put.201"];
-    Post201 = "post-201": "opening an upload answers 201" breaks ["push.post.202", "push.mount.fallback"];
+    Post201 = "post-201": "opening an upload answers 201" breaks ["push.post.202", "push.mount.fallback", "push.mount.without-from"];
     ReusedLocation = "reused-location": "a new upload reuses the location of an idle one" breaks ["push.location.session-id"] .at_times(&["push.put.201", "push.chunk.202"]);
     SinglePostNoLocation = "single-post-no-location": "a blob pushed by single POST is answered 201 without a Location" breaks ["push.single-post.201"];
-    Put200 = "put-200": "closing an upload answers 200" breaks ["push.put.201", "push.chunk.close", "push.chunk.last-in-put", "push.blob.empty", "push.blob.sha512", "next.digest-algorithm", "next.final-put.order"];
+    Put200 = "put-200": "closing an upload answers 200" breaks ["push.put.201", "push.chunk.close", "push.chunk.last-in-put", "push.blob.empty", "push.blob.sha512", "next.digest-algorithm"];
     NoDigestCheck = "no-digest-check": "an upload is stored under the digest claimed, unverified" breaks ["push.digest-mismatch", "next.digest.invalid"] .skips(Check::UploadDigest);
     RangeOffByOne = "range-off-by-one": "upload progress reports Range 0-<size> instead of 0-<size-1>" breaks ["push.chunk.202", "push.status.204", "dist.stream-upload"];
     AcceptOutOfOrder = "accept-out-of-order": "a chunk out of order is appended and answered 202" breaks ["push.chunk.order"] .skips(Check::ChunkOrder);
-    CloseNeedsBody = "close-needs-body": "a closing PUT without a body is refused" breaks ["push.chunk.close", "push.blob.empty", "next.digest-algorithm", "push.put.201"];
+    CloseNeedsBody = "close-needs-body": "a closing PUT without a body is refused" breaks ["push.chunk.close", "push.blob.empty", "push.put.201"];
+    ShortFinalChunkRefused = "short-final-chunk-refused": "a chunk after the first that is shorter than 512 bytes is refused with 400, the final one too" breaks ["push.chunk.final-any-length"];
     Chunk204 = "chunk-204": "a chunk is answered 204 instead of 202" breaks ["push.chunk.202"];
     CloseNoLocation = "close-no-location": "a closing PUT is answered 201 without a Location" breaks ["push.put.201", "push.chunk.close"];
     MonolithicRefusedNoDelete = "monolithic-refused-no-delete": "a closing PUT that carries the blob is refused (the chunked way works), and deletion answers 405 UNSUPPORTED" breaks ["push.put.201", "push.chunk.last-in-put", "next.final-put.order", "category.content-management"];
@@ -136,6 +137,7 @@ defects! {
     NoOciSubject = "no-oci-subject": "manifest PUTs never carry OCI-Subject" breaks ["push.manifest.oci-subject"];
     ManifestDigestUnchecked = "manifest-digest-unchecked": "a manifest pushed by digest is stored under it unverified" breaks ["push.manifest.digest-mismatch"] .skips(Check::ManifestDigest);
     Sha512ManifestUnchecked = "sha512-manifest-unchecked": "a manifest pushed to a sha512 digest is stored under it unverified" breaks ["push.manifest.digest-mismatch"] .skips(Check::Sha512ManifestDigest);
+    NoManifestLimit = "no-manifest-limit": "manifests of any size are taken" breaks ["push.manifest.size-limit"] .skips(Check::ManifestSize);
     ManifestUnvalidated = "manifest-unvalidated": "any body is taken as a manifest" breaks ["push.manifest.invalid"];
     IndexRefused = "index-refused": "image indexes are refused" breaks ["push.manifest.index", "push.manifest.201", "dist.schema2"];
     IndexChildUnknown404 = "index-child-unknown-404": "an index naming a manifest the repository lacks is refused with 404 MANIFEST_UNKNOWN" breaks ["push.manifest.missing-blobs-code"];
@@ -160,6 +162,7 @@ defects! {
     ReferrersNoAnnotations = "referrers-no-annotations": "referrer descriptors lose their annotations" breaks ["referrers.annotations"];
     ReferrersNull = "referrers-null": "an empty referrers list is null" breaks ["referrers.empty"];
     ReferrersCursorSkips = "referrers-cursor-skips": "the next-page Link skips one referrer" breaks ["referrers.pagination"];
+    SeveralFiltersDropped = "several-filters-dropped": "referrers asked with several artifactType values are all listed, though the answer says OCI-Filters-Applied: artifactType" breaks ["referrers.filters-applied.several"];
     FilterUnsaid = "filter-unsaid": "filtered referrers come without OCI-Filters-Applied" breaks ["referrers.filters-applied"];
     ManifestDeleteKeeps = "manifest-delete-keeps": "a deleted manifest is still served" breaks ["delete.manifest"];
     DeleteUnknownRepo202 = "delete-unknown-repo-202": "deletes in unknown repositories answer 202" breaks ["delete.manifest.unknown-repo"];
@@ -167,14 +170,17 @@ defects! {
     BlobDeleteGlobal = "blob-delete-global": "deleting a blob in one repository deletes it from every repository" breaks ["delete.blob"];
     BlobDeleteUnknown202 = "blob-delete-unknown-202": "deleting an unknown blob answers 202" breaks ["delete.blob.404"];
     ErrorsUnenveloped = "errors-unenveloped": "JSON errors come as {\"error\": …}" breaks ["errors.envelope"];
+    Refusal429 = "refusal-429": "an upload close refused with 400 is answered 429 instead, without Retry-After" breaks ["http.retry-after", "next.digest.invalid"];
+    ErrorsMessageNumber = "errors-message-number": "error messages are numbers, not strings" breaks ["errors.message"];
     ErrorsLowercase = "errors-lowercase": "error codes are lowercase" breaks ["errors.code-form"];
-    ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form", "names.repository-regex", "push.manifest.invalid", "push.manifest.missing-blobs-code"];
+    ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form", "names.repository-regex", "push.manifest.missing-blobs-code"];
     ManifestDeleteMethodUnknown = "manifest-delete-method-unknown": "manifest deletion is disabled, answered 405 with the code METHOD_UNKNOWN, which the spec's table lacks" breaks ["errors.code-form"];
     NoDigestHeader = "no-digest-header": "GETs carry no Docker-Content-Digest" breaks ["next.pull.digest-header", "pull.blob.digest-header", "pull.manifest.digest-header"];
     HeadNoDigest = "head-no-digest": "HEADs carry no Docker-Content-Digest" breaks ["next.head.headers", "pull.head.digest-header"];
     FinalPutUnchecked = "final-put-unchecked": "a closing PUT's Content-Range is not checked" breaks ["next.final-put.order"] .skips(Check::FinalChunkOrder);
+    ThreeTagsAtMost = "three-tags-at-most": "a manifest PUT with more than 3 ?tag= parameters is refused with 414" breaks ["next.tag-param.ten"];
     NoOciTag = "no-oci-tag": "?tag= tags are made without OCI-Tag" breaks ["next.tag-param.header"];
-    BadWarning = "bad-warning": "every answer carries a malformed Warning" breaks ["next.warning.format"];
+    BadWarning = "bad-warning": "every answer carries a malformed Warning" breaks ["warnings.format"];
     CatalogIgnoreN = "catalog-ignore-n": "the catalog ignores n" breaks ["dist.catalog.pagination"];
     DockerTypesRefused = "docker-types-refused": "Docker schema 2 media types are refused" breaks ["dist.schema2"];
     NoTagListing = "no-tag-listing": "there is no tag listing: GET of a tags list answers 404 without an error envelope, as a router without the route does" breaks ["category.content-discovery"];
@@ -244,6 +250,8 @@ pub enum Check {
     Sha512ManifestDigest,
     /// An upload session is used only through the repository it was opened in.
     UploadRepository,
+    /// A manifest is no larger than the registry's limit.
+    ManifestSize,
 }
 
 impl super::Config {

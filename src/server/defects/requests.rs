@@ -245,6 +245,39 @@ pub(super) async fn before(
                     .into_response());
             }
         }
+        // several artifactType values: the filter is dropped (the answer still says it was
+        // applied, see answers.rs)
+        (D::SeveralFiltersDropped, Some(E::Referrers), _)
+            if Query::parse(req.uri().query()).all("artifactType").count() > 1 =>
+        {
+            set_query(&mut req, |k, _| k != "artifactType");
+        }
+        (D::ThreeTagsAtMost, Some(E::ManifestPut), _)
+            if Query::parse(req.uri().query()).all("tag").count() > 3 =>
+        {
+            let e = AppError::new(
+                StatusCode::URI_TOO_LONG,
+                ErrorCode::Unsupported,
+                "at most 3 tags per request",
+            );
+            return Err(refuse(req, e).await);
+        }
+        // a chunk minimum held against the final chunk too: a chunk past the first that is
+        // shorter than 512 bytes is refused
+        (D::ShortFinalChunkRefused, Some(E::UploadChunk), Some(Target::Upload { .. }))
+            if req
+                .headers()
+                .get(header::CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|r| r.split_once('-'))
+                .and_then(|(a, b)| {
+                    Some((a.trim().parse::<u64>().ok()?, b.trim().parse::<u64>().ok()?))
+                })
+                .is_some_and(|(start, end)| start > 0 && end < start + 511) =>
+        {
+            let e = AppError::code(StatusCode::BAD_REQUEST, ErrorCode::BlobUploadInvalid);
+            return Err(refuse(req, e).await);
+        }
         (D::MonolithicRefusedNoDelete, Some(E::UploadClose), Some(Target::Upload { .. }))
             if has_body(req.headers()) =>
         {

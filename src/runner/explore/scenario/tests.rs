@@ -131,6 +131,7 @@ async fn replay(f: &Finding, reg: &Reg) -> ScenarioResult {
         run_tag: format!("{:x}", std::process::id()),
         fixtures: root().join("fixtures").into(),
         check_warnings: false,
+        judge_main: false,
         cleanup: false,
         foreign_urls: Default::default(),
     };
@@ -187,7 +188,14 @@ async fn every_way_passes_on_the_reference_and_on_every_variation() {
     ]) {
         for (v, reg) in &regs {
             let r = replay(f, reg).await;
-            if r.verdict != Verdict::Pass {
+            // a registry taking sha256 only skips what needs sha512, as the spec allows
+            let sha512 = format!("{:?}", f.steps()).contains("sha512:");
+            let want = if *v == Some("sha256-only") && sha512 {
+                Verdict::Skip
+            } else {
+                Verdict::Pass
+            };
+            if r.verdict != want {
                 wrong.push(format!("{:?} on {v:?}: {}", f.steps(), shown(&r)));
             }
         }

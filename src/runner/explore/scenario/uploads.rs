@@ -95,6 +95,9 @@ impl Writer {
             let request = json!({ "method": "POST", "url": start, "query": { "digest": claimed }, "headers": octet, "body": { "content": n } });
             let e = self.expect("push.single-post.fallback", json!({ "status": [201, 202] }));
             let mut step = self.request(format!("{name}: POST it whole"), request, vec![e]);
+            if algorithm == Algorithm::Sha512 && !self.sha512_taken {
+                step["skip_if"] = json!({ "status": SHA512_REFUSED, "reason": "the registry does not take sha512 digests, which the spec allows" });
+            }
             step["capture"] = json!({
                 answered.clone(): { "status": true },
                 var.clone(): { "header": "Location", "resolve": true, "optional": true },
