@@ -42,6 +42,7 @@ impl Checker<'_, '_> {
             }
             Some(raw::Body::Slice(sl)) => {
                 self.content_known(src, label, &sl.content, scope);
+                strings.extend(sl.templates());
                 Some(plan::Body::Slice(sl.clone()))
             }
             Some(raw::Body::Text(t)) => {
