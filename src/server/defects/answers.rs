@@ -47,6 +47,26 @@ pub(super) async fn rewrite(
         (D::CloseNoLocation, Some(E::UploadClose)) if res.status() == StatusCode::CREATED => {
             res.headers_mut().remove(header::LOCATION);
         }
+        // a URL the registry itself made, just not the blob's: the upload path (a closed
+        // session, or the uploads endpoint)
+        (D::BlobLocationUpload, Some(E::UploadClose | E::UploadStart))
+            if res.status() == StatusCode::CREATED =>
+        {
+            if let Ok(v) = HeaderValue::from_str(seen.path) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+        }
+        (D::ManifestLocationBlob, Some(E::ManifestPut)) if res.status() == StatusCode::CREATED => {
+            let blob = res
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| l.replacen("/manifests/", "/blobs/", 1))
+                .and_then(|l| HeaderValue::from_str(&l).ok());
+            if let Some(v) = blob {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+        }
         (D::Status200, Some(E::UploadStatus)) => set_status(&mut res, 204, StatusCode::OK),
         (
             D::UnknownUpload400,
