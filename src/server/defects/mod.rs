@@ -128,6 +128,7 @@ defects! {
     EmptyPatchRange = "empty-patch-range": "a PATCH that leaves an upload empty answers Range 0--1" breaks ["push.chunk.202"];
     Sha512BlobsUnknown = "sha512-blobs-unknown": "blob GETs and HEADs by a sha512 digest answer 404, even after a push under it was answered 201" breaks ["push.blob.sha512", "next.digest-algorithm"];
     BlobReadAnyRepository = "blob-read-any-repository": "blob GETs and HEADs serve a blob that only another repository holds" breaks ["pull.blob.404"];
+    ManifestReadAnyRepository = "manifest-read-any-repository": "manifest GETs and HEADs by digest serve a manifest that only another repository holds" breaks ["pull.manifest.404"];
     BlobDeleteAnyRepository = "blob-delete-any-repository": "deleting a blob through a repository that lacks it deletes it where it is (202)" breaks ["delete.blob.404"];
     ManifestPut200 = "manifest-put-200": "a manifest PUT answers 200" breaks ["push.manifest.201", "push.manifest.4mb", "push.manifest.missing-subject", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2"];
     ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers", "pull.digest-header-matches", "push.manifest.201"];
