@@ -32,7 +32,37 @@ fn main() {
             fails_exactly_what_it_names(d)
         }));
     }
+    trials.push(Trial::test(
+        "distribution_codes_fit_the_distribution_profile",
+        || {
+            tokio::runtime::Runtime::new()?.block_on(distribution_codes_fit_distribution());
+            Ok(())
+        },
+    ));
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// The error-code table is the profile's: the codes `distribution-codes` answers with break
+/// `errors.code-form` under `all` (the OCI table, its defect trial), and nothing under
+/// `distribution`, whose table holds them.
+async fn distribution_codes_fit_distribution() {
+    let reg = start(
+        Config {
+            defect: Some(regverify::server::defects::Defect::DistributionCodes),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let results = run_profile(&reg.url, "distribution", ClientConfig::default()).await;
+    let failed: BTreeSet<String> = results
+        .iter()
+        .flat_map(|r| &r.checks)
+        .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| c.requirement.clone())
+        .collect();
+    reg.server.shutdown().await;
+    assert!(failed.is_empty(), "{failed:?}");
 }
 
 /// What a defect did to the corpus: every requirement a check failed, the scenarios that

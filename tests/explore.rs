@@ -115,6 +115,7 @@ async fn replay(dir: &Path, url: &str) -> Verdict {
         run_tag: format!("{:x}", std::process::id()),
         fixtures: root().join("fixtures").into(),
         check_warnings: false,
+        error_codes: Default::default(),
         cleanup: false,
         foreign_urls: Default::default(),
     };

@@ -357,6 +357,10 @@ pub struct Profile {
     pub extends: Vec<String>,
     #[serde(default)]
     pub default: bool,
+    /// The table an error code must be in (`errors.code-form`): the profile's own, not
+    /// inherited (default: the OCI spec's).
+    #[serde(default)]
+    pub error_codes: crate::oci::errors::CodeTable,
 }
 
 #[derive(Debug, Deserialize)]

@@ -189,6 +189,7 @@ pub fn context(url: &str, mut config: ClientConfig, check_warnings: bool) -> Run
         run_tag: format!("{:06x}", rand_u32() & 0xffffff),
         fixtures: root().join("fixtures").into(),
         check_warnings,
+        error_codes: Default::default(),
         cleanup: true,
         foreign_urls: Default::default(),
     }
@@ -310,7 +311,9 @@ pub async fn serve_router(app: axum::Router) -> std::net::SocketAddr {
 pub async fn run_profile(url: &str, profile: &str, config: ClientConfig) -> Vec<ScenarioResult> {
     let specs = specs();
     let warnings = specs.profile_closure(profile).contains("oci-next");
-    let ctx = Arc::new(context(url, config, warnings));
+    let mut ctx = context(url, config, warnings);
+    ctx.error_codes = specs.code_table(profile);
+    let ctx = Arc::new(ctx);
     let mut tasks = vec![];
     for (i, ls) in specs.scenarios.iter().enumerate() {
         if !specs.in_profile(ls, profile) {

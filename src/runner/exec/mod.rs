@@ -36,6 +36,8 @@ pub struct RunContext {
     pub fixtures: Fixtures,
     /// Check `Warning` headers (a requirement of spec main).
     pub check_warnings: bool,
+    /// The table error codes are judged by (`errors.code-form`): the profile's.
+    pub error_codes: crate::oci::errors::CodeTable,
     /// Delete what each scenario created when it ends.
     pub cleanup: bool,
     /// Whether scenarios may send requests to other hosts than the registry.

@@ -258,6 +258,7 @@ fn judge(
         check_warnings: specs
             .profile_closure(&settings.profile)
             .contains("oci-next"),
+        error_codes: specs.code_table(&settings.profile),
         cleanup: !args.no_cleanup,
         foreign_urls: specs.foreign_urls,
     });

@@ -60,6 +60,14 @@ impl Specs {
         out
     }
 
+    /// The error codes `profile` allows (the OCI table when it names none, or is unknown).
+    pub fn code_table(&self, profile: &str) -> crate::oci::errors::CodeTable {
+        self.profiles
+            .get(profile)
+            .map(|p| p.error_codes)
+            .unwrap_or_default()
+    }
+
     pub fn default_profile(&self) -> Option<&str> {
         self.profiles
             .values()

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::Defect;
+use crate::oci::ErrorCode;
 use crate::oci::api::Endpoint;
 use crate::server::App;
 use crate::server::error::AppError;
@@ -14,6 +15,18 @@ fn set_status(res: &mut Response, from: u16, to: StatusCode) {
     if res.status().as_u16() == from {
         *res.status_mut() = to;
     }
+}
+
+/// The errors of the envelope coded `from` coded `to` instead.
+async fn rename_code(res: &mut Response, from: ErrorCode, to: ErrorCode) {
+    edit_json(res, |v| {
+        for e in v["errors"].as_array_mut().into_iter().flatten() {
+            if e["code"] == from.as_str() {
+                e["code"] = serde_json::Value::String(to.as_str().into());
+            }
+        }
+    })
+    .await
 }
 
 /// Rewrites an answer the way `defect` says.
@@ -221,6 +234,19 @@ pub(super) async fn rewrite(
                 }
             })
             .await
+        }
+        // the reference's codes for a bad n and a chunk out of order, as distribution names them
+        (D::DistributionCodes, Some(E::TagsList | E::Catalog))
+            if res.status() == StatusCode::BAD_REQUEST =>
+        {
+            let (from, to) = (ErrorCode::Unsupported, ErrorCode::PaginationNumberInvalid);
+            rename_code(&mut res, from, to).await
+        }
+        (D::DistributionCodes, Some(E::UploadChunk | E::UploadClose))
+            if res.status() == StatusCode::RANGE_NOT_SATISFIABLE =>
+        {
+            let (from, to) = (ErrorCode::BlobUploadInvalid, ErrorCode::RangeInvalid);
+            rename_code(&mut res, from, to).await
         }
         (D::ErrorsLowercase, _) if res.status().is_client_error() => {
             edit_json(&mut res, |v| {

@@ -172,6 +172,7 @@ defects! {
     ErrorsUnenveloped = "errors-unenveloped": "JSON errors come as {\"error\": …}" breaks ["errors.envelope"];
     ErrorsLowercase = "errors-lowercase": "error codes are lowercase" breaks ["errors.code-form"];
     ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form", "names.repository-regex", "push.manifest.invalid", "push.manifest.missing-blobs-code"];
+    DistributionCodes = "distribution-codes": "a malformed n is refused with distribution's PAGINATION_NUMBER_INVALID and a chunk out of order with its RANGE_INVALID, codes the OCI table lacks (fine under the distribution profile)" breaks ["errors.code-form"];
     ManifestDeleteMethodUnknown = "manifest-delete-method-unknown": "manifest deletion is disabled, answered 405 with the code METHOD_UNKNOWN, which the spec's table lacks" breaks ["errors.code-form"];
     NoDigestHeader = "no-digest-header": "GETs carry no Docker-Content-Digest" breaks ["next.pull.digest-header", "pull.blob.digest-header", "pull.manifest.digest-header"];
     HeadNoDigest = "head-no-digest": "HEADs carry no Docker-Content-Digest" breaks ["next.head.headers", "pull.head.digest-header"];

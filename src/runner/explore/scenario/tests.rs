@@ -131,6 +131,7 @@ async fn replay(f: &Finding, reg: &Reg) -> ScenarioResult {
         run_tag: format!("{:x}", std::process::id()),
         fixtures: root().join("fixtures").into(),
         check_warnings: false,
+        error_codes: Default::default(),
         cleanup: false,
         foreign_urls: Default::default(),
     };
