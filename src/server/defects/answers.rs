@@ -17,6 +17,13 @@ fn set_status(res: &mut Response, from: u16, to: StatusCode) {
     }
 }
 
+/// Whether the query's `n` is no number at all (a negative one is a number).
+fn n_is_no_number(query: &str) -> bool {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "n")
+        .is_some_and(|(_, v)| v.parse::<i64>().is_err())
+}
+
 /// The errors of the envelope coded `from` coded `to` instead.
 async fn rename_code(res: &mut Response, from: ErrorCode, to: ErrorCode) {
     edit_json(res, |v| {
@@ -219,6 +226,18 @@ pub(super) async fn rewrite(
                 }
             })
             .await
+        }
+        (D::UnknownRouteFrameworkJson, None) if res.status() == StatusCode::NOT_FOUND => {
+            edit_json(&mut res, |v| {
+                *v = serde_json::json!({ "message": "Not Found" })
+            })
+            .await
+        }
+        (D::NNotNumberFrameworkJson, Some(E::TagsList | E::Catalog))
+            if res.status() == StatusCode::BAD_REQUEST && n_is_no_number(seen.query) =>
+        {
+            let msg = "Failed to deserialize query string: n: invalid digit found in string";
+            edit_json(&mut res, |v| *v = serde_json::json!({ "message": msg })).await
         }
         (D::ErrorsUnenveloped, _) if res.status().is_client_error() => {
             edit_json(&mut res, |v| {

@@ -170,6 +170,8 @@ defects! {
     BlobDeleteGlobal = "blob-delete-global": "deleting a blob in one repository deletes it from every repository" breaks ["delete.blob"];
     BlobDeleteUnknown202 = "blob-delete-unknown-202": "deleting an unknown blob answers 202" breaks ["delete.blob.404"];
     ErrorsUnenveloped = "errors-unenveloped": "JSON errors come as {\"error\": …}" breaks ["errors.envelope"];
+    UnknownRouteFrameworkJson = "unknown-route-framework-json": "a path no endpoint has is answered 404 with the web framework's own JSON ({\"message\": \"Not Found\"}), not the error envelope" breaks ["errors.envelope"];
+    NNotNumberFrameworkJson = "n-not-number-framework-json": "an n that is no number (n=abc) is answered 400 with the web framework's own JSON ({\"message\": …}), not the error envelope; a negative n still gets the envelope" breaks ["errors.envelope"];
     ErrorsLowercase = "errors-lowercase": "error codes are lowercase" breaks ["errors.code-form"];
     ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form", "names.repository-regex", "push.manifest.invalid", "push.manifest.missing-blobs-code"];
     DistributionCodes = "distribution-codes": "a malformed n is refused with distribution's PAGINATION_NUMBER_INVALID and a chunk out of order with its RANGE_INVALID, codes the OCI table lacks (fine under the distribution profile)" breaks ["errors.code-form"];
