@@ -33,7 +33,69 @@ fn main() {
             fails_exactly_what_it_names(d)
         }));
     }
+    trials.push(Trial::test(
+        "distribution_codes_fit_the_distribution_profile",
+        || {
+            tokio::runtime::Runtime::new()?.block_on(distribution_codes_fit_distribution());
+            Ok(())
+        },
+    ));
+    trials.push(Trial::test(
+        "oci_subject_is_judged_on_the_put_answer",
+        || {
+            tokio::runtime::Runtime::new()?.block_on(oci_subject_on_the_put());
+            Ok(())
+        },
+    ));
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// `OCI-Subject` is owed on the answer to the manifest PUT itself: a registry that leaves it
+/// out fails the check written on that PUT, not a later step's.
+async fn oci_subject_on_the_put() {
+    let reg = start(
+        Config {
+            defect: Some(regverify::server::defects::Defect::NoOciSubject),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let results = run_profile(&reg.url, "oci-1.1", ClientConfig::default()).await;
+    reg.server.shutdown().await;
+    let failed: Vec<(&str, &str)> = results
+        .iter()
+        .flat_map(|r| &r.checks)
+        .filter(|c| c.outcome == Outcome::Fail && c.requirement == "push.manifest.oci-subject")
+        .map(|c| (c.step.as_str(), c.source.as_str()))
+        .collect();
+    assert!(!failed.is_empty());
+    for (step, source) in failed {
+        assert_eq!(step, "push the signature", "{source}");
+    }
+}
+
+/// The error-code table is the profile's: the codes `distribution-codes` answers with break
+/// `errors.code-form` under `all` (the OCI table, its defect trial), and nothing under
+/// `distribution`, whose table holds them.
+async fn distribution_codes_fit_distribution() {
+    let reg = start(
+        Config {
+            defect: Some(regverify::server::defects::Defect::DistributionCodes),
+            ..Config::default()
+        },
+        false,
+    )
+    .await;
+    let results = run_profile(&reg.url, "distribution", ClientConfig::default()).await;
+    let failed: BTreeSet<String> = results
+        .iter()
+        .flat_map(|r| &r.checks)
+        .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| c.requirement.clone())
+        .collect();
+    reg.server.shutdown().await;
+    assert!(failed.is_empty(), "{failed:?}");
 }
 
 /// What a defect did to the corpus: every requirement a check failed, the scenarios that

@@ -116,6 +116,7 @@ async fn replay(dir: &Path, url: &str) -> Verdict {
         fixtures: root().join("fixtures").into(),
         check_warnings: false,
         judge_main: false,
+        error_codes: Default::default(),
         cleanup: false,
         foreign_urls: Default::default(),
     };

@@ -286,7 +286,7 @@ async fn every_error_code_the_registry_answers() {
             vec![],
             vec![],
             400,
-            "PAGINATION_NUMBER_INVALID",
+            "UNSUPPORTED",
         ),
         (
             "method not allowed",

@@ -14,7 +14,7 @@ use regverify::runner::client::ClientConfig;
 use regverify::runner::exec::{Outcome, Verdict};
 use regverify::runner::verdict::requirement_verdicts;
 use regverify::server::Config;
-use regverify::server::variations::{VARIATIONS, Variation, VariationInfo};
+use regverify::server::variations::{CHUNK_MIN_LENGTH, VARIATIONS, Variation, VariationInfo};
 
 const PROFILES: [&str; 5] = ["oci-1.0", "oci-1.1", "oci-next", "distribution", "all"];
 
@@ -252,20 +252,40 @@ async fn acts(v: Variation) {
             assert_eq!(Digest::sha256(&a.body).to_string(), image);
         }
         Variation::ChunkMinimum => {
+            let min = CHUNK_MIN_LENGTH;
             let a = h.req("POST", &uploads, &[], none()).await;
-            assert_eq!(a.header("oci-chunk-min-length"), Some("1024"));
+            assert_eq!(
+                a.header("oci-chunk-min-length"),
+                Some(min.to_string().as_str())
+            );
             let loc = a.header("location").unwrap().to_string();
-            let long = vec![7u8; 1024];
+            let long = vec![7u8; min as usize];
+            let range = |a: u64, b: u64| format!("{a}-{b}");
             let ok = h
-                .req("PATCH", &loc, &[("content-range", "0-1023")], long)
+                .req(
+                    "PATCH",
+                    &loc,
+                    &[("content-range", &range(0, min - 1))],
+                    long,
+                )
                 .await;
             assert_eq!(ok.status, 202);
             let short = h
-                .req("PATCH", &loc, &[("content-range", "1024-1025")], &b"ab"[..])
+                .req(
+                    "PATCH",
+                    &loc,
+                    &[("content-range", &range(min, min + 1))],
+                    &b"ab"[..],
+                )
                 .await;
             assert_eq!(short.status, 202, "the final chunk may be short");
             let after = h
-                .req("PATCH", &loc, &[("content-range", "1026-1027")], &b"cd"[..])
+                .req(
+                    "PATCH",
+                    &loc,
+                    &[("content-range", &range(min + 2, min + 3))],
+                    &b"cd"[..],
+                )
                 .await;
             assert_eq!(
                 (after.status, after.codes()),

@@ -199,7 +199,7 @@ pub const ROUTES: &[Route] = &[
         methods: &[M::Get],
         path: "/v2/<name>/tags/list[?n=<int>&last=<tag>]",
         success: &[200],
-        errors: &[E::NameUnknown, E::NameInvalid, E::PaginationNumberInvalid],
+        errors: &[E::NameUnknown, E::NameInvalid, E::Unsupported],
         summary: "list tags, paginated (end-8b)",
     },
     Route {
@@ -269,7 +269,7 @@ pub const ROUTES: &[Route] = &[
         methods: &[M::Get],
         path: "/v2/_catalog[?n=<int>&last=<name>]",
         success: &[200],
-        errors: &[E::PaginationNumberInvalid],
+        errors: &[E::Unsupported],
         summary: "list repositories (distribution's extension)",
     },
 ];

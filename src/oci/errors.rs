@@ -1,7 +1,7 @@
 //! The error codes of the distribution spec (`#error-codes`, `code-1` … `code-14`) and the
-//! extensions of distribution's V2 API (the legacy Docker codes the spec lets clients meet).
-//! A 4xx error envelope's code is one of these or breaks `errors.code-form`. One registry of codes: the server answers with them,
-//! the runner checks them, reports name them.
+//! extensions of distribution's V2 API. A 4xx error envelope's code is one of its profile's
+//! table ([`CodeTable`]) or breaks `errors.code-form`. One registry of codes: the server
+//! answers with them, the runner checks them, reports name them.
 
 use std::fmt;
 
@@ -136,6 +136,40 @@ impl ErrorCode {
     }
 }
 
+/// The table of error codes a profile holds a registry to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodeTable {
+    /// The OCI spec's: "The `code` field MUST be one of the following" (code-1 … code-14),
+    /// and the legacy Docker codes it says a client may meet, those "targeting Docker
+    /// schema1 manifests, such as `TAG_INVALID`, or `MANIFEST_UNVERIFIED`".
+    #[default]
+    Oci,
+    /// distribution's V2 API table (with PAGINATION_NUMBER_INVALID, RANGE_INVALID, …) and
+    /// the OCI table its profile extends.
+    Distribution,
+}
+
+impl CodeTable {
+    pub fn holds(self, code: ErrorCode) -> bool {
+        match self {
+            CodeTable::Oci => {
+                code.spec_id().is_some()
+                    || matches!(code, ErrorCode::TagInvalid | ErrorCode::ManifestUnverified)
+            }
+            CodeTable::Distribution => true,
+        }
+    }
+
+    /// The table as a report names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            CodeTable::Oci => "the OCI spec's table or a legacy Docker schema1 code",
+            CodeTable::Distribution => "distribution's or the OCI spec's table",
+        }
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -167,5 +201,17 @@ mod tests {
         );
         assert_eq!(ErrorCode::by_spec_id("code-15"), None);
         assert_eq!(ErrorCode::parse("BAD_REQUEST"), None);
+    }
+
+    #[test]
+    fn distribution_codes_are_in_distribution_table_only() {
+        let oci = CodeTable::Oci;
+        assert!(oci.holds(ErrorCode::TooManyRequests));
+        assert!(oci.holds(ErrorCode::TagInvalid));
+        assert!(!oci.holds(ErrorCode::PaginationNumberInvalid));
+        assert!(!oci.holds(ErrorCode::RangeInvalid));
+        for c in ErrorCode::ALL {
+            assert!(CodeTable::Distribution.holds(c), "{c}");
+        }
     }
 }

@@ -66,7 +66,20 @@ pub enum ContentError {
     },
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// The announced chunk minimum is no number of bytes.
+    #[error("content {name}: the chunk minimum {got:?} is not a number of bytes")]
+    Minimum { name: String, got: String },
+    /// The announced chunk minimum asks for more than the runner makes in memory.
+    #[error(
+        "content {name}: {count} chunks of the announced minimum {min} bytes exceed the {MAX_CONTENT_BYTES} bytes the runner makes"
+    )]
+    TooLarge { name: String, count: u32, min: u64 },
 }
+
+/// The most bytes one content may hold: a spec file's `random:` or `pad_to:`, and the pieces
+/// a registry's announced chunk minimum asks for. 64 MiB stays a quarter of the client's
+/// 256 MiB body cap, so what is pushed can be read back.
+pub const MAX_CONTENT_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct Resolved {
@@ -74,6 +87,8 @@ pub struct Resolved {
     /// For manifests: their media type.
     pub media_type: Option<String>,
     pub digest: Digest,
+    /// For pieces: the length of one piece.
+    pub piece: Option<u64>,
 }
 
 impl Resolved {
@@ -83,6 +98,7 @@ impl Resolved {
             bytes,
             media_type,
             digest,
+            piece: None,
         }
     }
 
@@ -95,7 +111,18 @@ impl Resolved {
             "last" => self.bytes.len().saturating_sub(1).to_string(),
             "sha512" => Digest::of(Algorithm::Sha512, &self.bytes).to_string(),
             "media_type" => self.media_type.clone()?,
-            _ => return None,
+            "piece" => self.piece?.to_string(),
+            _ => {
+                // `at.K`: where piece K starts; `end.K`: the last byte before it
+                let piece = self.piece?;
+                let (kind, k) = field.split_once('.')?;
+                let at = k.parse::<u64>().ok()?.checked_mul(piece)?;
+                match kind {
+                    "at" => at.to_string(),
+                    "end" => at.checked_sub(1)?.to_string(),
+                    _ => return None,
+                }
+            }
         })
     }
 }
@@ -208,6 +235,38 @@ impl<'a> ContentStore<'a> {
                 let mut buf = vec![0u8; size as usize];
                 rng.fill(&mut buf);
                 Resolved::new(Bytes::from(buf), None)
+            }
+            ContentSpec::Pieces(p) => {
+                let min = match &p.min {
+                    None => 0,
+                    Some(t) => {
+                        let lookup = self.lookup(vars);
+                        let got = template::render(t, &lookup)?;
+                        let got = got.trim();
+                        match got {
+                            "" => 0,
+                            _ => got.parse::<u64>().map_err(|_| ContentError::Minimum {
+                                name: name.to_string(),
+                                got: got.to_string(),
+                            })?,
+                        }
+                    }
+                };
+                let piece = p.size.max(min);
+                let total = piece
+                    .checked_mul(p.count as u64)
+                    .filter(|t| *t <= MAX_CONTENT_BYTES)
+                    .ok_or_else(|| ContentError::TooLarge {
+                        name: name.to_string(),
+                        count: p.count,
+                        min,
+                    })?;
+                let mut rng = SplitMix::new(self.seed ^ fnv(&[&self.scenario, name]));
+                let mut buf = vec![0u8; total as usize];
+                rng.fill(&mut buf);
+                let mut r = Resolved::new(Bytes::from(buf), None);
+                r.piece = Some(piece);
+                r
             }
             ContentSpec::Text(t) => {
                 self.prepare(&[t.as_str()], vars, depth)?;
@@ -445,5 +504,36 @@ mod tests {
         b.fill(&mut y);
         assert_eq!(x, y);
         assert_ne!(fnv(&["a", "b"]), fnv(&["ab"]));
+    }
+
+    #[test]
+    fn pieces_grow_to_the_announced_chunk_minimum() {
+        let specs: BTreeMap<String, ContentSpec> = serde_json::from_value(json!({
+            "layer": {"pieces": {"count": 3, "size": 2000, "min": "{chunk_min}"}},
+        }))
+        .unwrap();
+        let pieces = |min: &str| {
+            let mut store = ContentStore::new(&specs, Fixtures::Files(Default::default()), 1, "s");
+            let min = min.to_string();
+            store.resolve("layer", &move |n| (n == "chunk_min").then(|| min.clone()))
+        };
+        // nothing announced: the pieces keep their size
+        let r = pieces("").unwrap();
+        assert_eq!(r.bytes.len(), 6000);
+        assert_eq!(r.field("at.2").as_deref(), Some("4000"));
+        assert_eq!(r.field("end.1").as_deref(), Some("1999"));
+        // a larger minimum makes every piece that long
+        let r = pieces("5000").unwrap();
+        assert_eq!(r.bytes.len(), 15000);
+        assert_eq!(r.field("piece").as_deref(), Some("5000"));
+        assert_eq!(r.field("at.1").as_deref(), Some("5000"));
+        assert_eq!(r.field("end.3").as_deref(), Some("14999"));
+        // a smaller one changes nothing
+        assert_eq!(pieces("100").unwrap().bytes.len(), 6000);
+        assert!(matches!(pieces("lots"), Err(ContentError::Minimum { .. })));
+        assert!(matches!(
+            pieces(&MAX_CONTENT_BYTES.to_string()),
+            Err(ContentError::TooLarge { .. })
+        ));
     }
 }

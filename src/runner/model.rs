@@ -357,6 +357,10 @@ pub struct Profile {
     pub extends: Vec<String>,
     #[serde(default)]
     pub default: bool,
+    /// The table an error code must be in (`errors.code-form`): the profile's own, not
+    /// inherited (default: the OCI spec's).
+    #[serde(default)]
+    pub error_codes: crate::oci::errors::CodeTable,
 }
 
 #[derive(Debug, Deserialize)]
@@ -411,6 +415,9 @@ impl Workflow {
 pub enum ContentSpec {
     /// That many bytes from the run's seed.
     Random(u64),
+    /// Bytes from the run's seed for `count` chunks of equal length: `size`, or the
+    /// registry's announced chunk minimum when larger.
+    Pieces(PiecesSpec),
     /// Text (templated).
     Text(String),
     /// JSON (strings templated), serialised compactly.
@@ -448,6 +455,21 @@ pub struct ImageSpec {
     /// Leave out the `mediaType` field (allowed by the image spec).
     #[serde(default)]
     pub omit_media_type: bool,
+}
+
+/// `{pieces: {count: 3, size: 2000, min: "{chunk_min}"}}`: content cut into chunks that
+/// keep the client's rule (each chunk but the final one SHOULD be at least the
+/// `OCI-Chunk-Min-Length` the session's POST announced). Resolved when first used, so
+/// after the capture `min` renders.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PiecesSpec {
+    pub count: u32,
+    /// The length of a piece when the registry announces no larger minimum.
+    pub size: u64,
+    /// The announced minimum (templated; empty: none announced).
+    #[serde(default)]
+    pub min: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

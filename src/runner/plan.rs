@@ -201,10 +201,40 @@ pub enum Body {
 #[serde(deny_unknown_fields)]
 pub struct Slice {
     pub content: String,
-    pub start: u64,
+    pub start: Offset,
     /// End, exclusive (default: the end).
     #[serde(default)]
-    pub end: Option<u64>,
+    pub end: Option<Offset>,
+}
+
+impl Slice {
+    /// The templates among its offsets (for the loader's checks).
+    pub fn templates(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(&self.start)
+            .chain(self.end.as_ref())
+            .filter_map(|o| match o {
+                Offset::Template(t) => Some(t.as_str()),
+                Offset::At(_) => None,
+            })
+    }
+}
+
+/// A byte position in a slice: a number, or a template naming one (`"{layer.at.2}"`, where a
+/// content's pieces follow the registry's chunk minimum).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Offset {
+    At(u64),
+    Template(String),
+}
+
+impl std::fmt::Display for Offset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Offset::At(n) => write!(f, "{n}"),
+            Offset::Template(t) => f.write_str(t),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -34,6 +34,7 @@ const STORAGE_DEFECTS: &[Defect] = &[
     Defect::BlobDeleteUnknown202,
     Defect::BlobDeleteGlobal,
     Defect::BlobReadAnyRepository,
+    Defect::ManifestReadAnyRepository,
     Defect::BlobDeleteAnyRepository,
     Defect::ReferrersNoConfigType,
     Defect::ReferrersConfigTypeAlways,
@@ -183,6 +184,14 @@ impl Storage for Decorated {
         Ok(())
     }
     fn manifest_get(&self, repo: &str, digest: &Digest) -> io::Result<Option<(String, Bytes)>> {
+        if self.has(Defect::ManifestReadAnyRepository) {
+            for r in std::iter::once(repo.to_string()).chain(self.inner.repositories()?) {
+                if let Some(found) = self.inner.manifest_get(&r, digest)? {
+                    return Ok(Some(found));
+                }
+            }
+            return Ok(None);
+        }
         self.inner.manifest_get(repo, digest)
     }
     fn manifest_delete(&self, repo: &str, digest: &Digest) -> io::Result<bool> {

@@ -10,16 +10,17 @@ use super::request::{Query, parse_digest};
 use super::storage::Page;
 use crate::oci::{ErrorCode, media};
 
-/// `n`: absent → no limit; a non-negative integer otherwise, else 400
-/// `PAGINATION_NUMBER_INVALID`, the code the endpoint table (from distribution's API
-/// description) gives these two endpoints; the OCI table has no code of its own for it.
+/// `n`: absent → no limit; a non-negative integer otherwise, else 400 `UNSUPPORTED`. The
+/// OCI table, the one a code "MUST be one of", has no code for a bad `n`;
+/// distribution's `PAGINATION_NUMBER_INVALID` is not in it, and distribution describes
+/// `UNSUPPORTED` as an operation unsupported for "an invalid set of parameters".
 fn page_size(query: &Query) -> Result<Option<usize>> {
     match query.get("n") {
         None => Ok(None),
         Some(n) => n.parse::<usize>().map(Some).map_err(|_| {
             AppError::new(
                 StatusCode::BAD_REQUEST,
-                ErrorCode::PaginationNumberInvalid,
+                ErrorCode::Unsupported,
                 "n must be a non-negative integer",
             )
             .detail(json!({ "n": n }))

@@ -70,7 +70,7 @@ variations! {
     ManifestAsBlob = "manifest-as-blob", "pulling-blobs":
         "a manifest is also served at the blob endpoint of its repository (content is addressed by digest; nothing forbids it)";
     ChunkMinimum = "chunk-minimum", "pushing-a-blob-in-chunks":
-        "uploads announce OCI-Chunk-Min-Length: 1024 and refuse, 400 BLOB_UPLOAD_INVALID, a chunk that follows a shorter one (each chunk but the final one SHOULD be at least that long)";
+        "uploads announce OCI-Chunk-Min-Length: 65536 and refuse, 400 BLOB_UPLOAD_INVALID, a chunk that follows a shorter one (each chunk but the final one SHOULD be at least that long)";
     OtherNotFoundCode = "other-not-found-code", "error-codes":
         "every 404 error names NAME_UNKNOWN (where the spec fixes only the 404, any code of the table is valid)";
     DeletionDisabled400 = "deletion-disabled-400", "deleting-blobs":
@@ -100,7 +100,7 @@ variations! {
 }
 
 /// The chunk minimum announced under [`Variation::ChunkMinimum`].
-pub const CHUNK_MIN_LENGTH: u64 = 1024;
+pub const CHUNK_MIN_LENGTH: u64 = 64 * 1024;
 
 impl Variation {
     pub fn parse(s: &str) -> Option<Variation> {

@@ -191,6 +191,7 @@ pub fn context(url: &str, mut config: ClientConfig, check_warnings: bool) -> Run
         fixtures: root().join("fixtures").into(),
         check_warnings,
         judge_main: check_warnings,
+        error_codes: Default::default(),
         cleanup: true,
         foreign_urls: Default::default(),
     }
@@ -314,6 +315,7 @@ pub async fn run_profile(url: &str, profile: &str, config: ClientConfig) -> Vec<
     let closure = specs.profile_closure(profile);
     let mut ctx = context(url, config, closure.contains("oci-1.1"));
     ctx.judge_main = closure.contains("oci-next");
+    ctx.error_codes = specs.code_table(profile);
     let ctx = Arc::new(ctx);
     let mut tasks = vec![];
     for (i, ls) in specs.scenarios.iter().enumerate() {

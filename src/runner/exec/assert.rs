@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::scenario::{Runner, stop_text};
 use super::{CheckFailure, Stop, error, framing_failure};
+use crate::oci::errors::CodeTable;
 use crate::oci::{Digest, ErrorCode};
 use crate::runner::client::Response;
 use crate::runner::evidence::Evidence;
@@ -277,11 +278,12 @@ impl Runner<'_> {
         if let Some(f) = framing_failure(res, &at) {
             return vec![f];
         }
+        let table = self.ctx.error_codes;
         let Envelope {
             shape,
             form,
             message,
-        } = envelope_problems(res.status, &res.body);
+        } = envelope_problems(res.status, &res.body, table);
         if !shape.is_empty() {
             return failure(
                 "errors.envelope",
@@ -294,7 +296,10 @@ impl Runner<'_> {
             return failure(
                 "errors.code-form",
                 "error code",
-                "a code of the spec's table (uppercase letters and underscores)",
+                &format!(
+                    "a code of {} (uppercase letters and underscores)",
+                    table.describe()
+                ),
                 form,
             );
         }
@@ -411,7 +416,7 @@ pub(crate) struct Envelope {
     pub message: Vec<Evidence>,
 }
 
-pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> Envelope {
+pub(crate) fn envelope_problems(status: u16, body: &[u8], table: CodeTable) -> Envelope {
     let (mut shape, mut form, mut message) = (
         Problems::default(),
         Problems::default(),
@@ -446,12 +451,13 @@ pub(crate) fn envelope_problems(status: u16, body: &[u8]) -> Envelope {
                             "error code {c:?} is not uppercase letters and underscores"
                         ))
                     });
-                } else if ErrorCode::parse(c).is_none() {
-                    // "The code field MUST be one of the following" (error-codes); the legacy
-                    // Docker codes the spec lets clients meet are in the table too
+                } else if !ErrorCode::parse(c).is_some_and(|code| table.holds(code)) {
+                    // "The code field MUST be one of the following" (error-codes), the table
+                    // of the profile run
                     form.push(|| {
                         Evidence::args(format_args!(
-                            "error code {c:?} is neither in the spec's table nor a legacy Docker code"
+                            "error code {c:?} is not in {}",
+                            table.describe()
                         ))
                     });
                 }
@@ -565,10 +571,15 @@ fn compare_bytes(m: &mut Vec<Mismatch>, what: &str, want: &[u8], got: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::envelope_problems;
+    use crate::oci::errors::CodeTable;
     use crate::runner::evidence::Evidence;
 
     fn form(body: &str) -> Vec<Evidence> {
-        envelope_problems(400, body.as_bytes()).form
+        form_in(CodeTable::Oci, body)
+    }
+
+    fn form_in(table: CodeTable, body: &str) -> Vec<Evidence> {
+        envelope_problems(400, body.as_bytes(), table).form
     }
 
     #[test]
@@ -586,14 +597,14 @@ mod tests {
 
     #[test]
     fn a_message_is_judged_on_its_own_and_may_be_left_out() {
-        let e = envelope_problems(400, br#"{"errors":[{"code":"DENIED","message":7}]}"#);
+        let e = envelope_problems(400, br#"{"errors":[{"code":"DENIED","message":7}]}"#, CodeTable::Oci);
         assert!(e.shape.is_empty() && e.form.is_empty(), "{e:?}");
         assert_eq!(e.message.len(), 1, "{e:?}");
         for body in [
             r#"{"errors":[{"code":"DENIED"}]}"#,
             r#"{"errors":[{"code":"DENIED","message":""}]}"#,
         ] {
-            let e = envelope_problems(400, body.as_bytes());
+            let e = envelope_problems(400, body.as_bytes(), CodeTable::Oci);
             assert!(e.message.is_empty() && e.shape.is_empty(), "{body}: {e:?}");
         }
     }
@@ -603,8 +614,19 @@ mod tests {
         for code in ["BAD_REQUEST", "METHOD_UNKNOWN", "NOT_FOUND"] {
             let p = form(&format!(r#"{{"errors":[{{"code":"{code}"}}]}}"#));
             assert_eq!(p.len(), 1, "{code}: {p:?}");
-            assert!(p[0].contains("neither in the spec's table"), "{p:?}");
+            assert!(p[0].contains("is not in the OCI spec's table"), "{p:?}");
         }
+    }
+
+    #[test]
+    fn distribution_codes_keep_the_form_under_distribution_table_only() {
+        for code in ["PAGINATION_NUMBER_INVALID", "RANGE_INVALID"] {
+            let body = format!(r#"{{"errors":[{{"code":"{code}"}}]}}"#);
+            assert_eq!(form(&body).len(), 1, "{code} under the OCI table");
+            assert!(form_in(CodeTable::Distribution, &body).is_empty(), "{code}");
+        }
+        let bad = r#"{"errors":[{"code":"BAD_REQUEST"}]}"#;
+        assert_eq!(form_in(CodeTable::Distribution, bad).len(), 1);
     }
 
     #[test]
@@ -615,7 +637,7 @@ mod tests {
         assert!(p[super::LISTED].contains("9980 more"), "{p:?}");
         // a huge body that is no envelope is shown cut, with its size and digest
         let body = format!(r#"{{"junk":"{}"}}"#, "a".repeat(1 << 20));
-        let shape = envelope_problems(404, body.as_bytes()).shape;
+        let shape = envelope_problems(404, body.as_bytes(), CodeTable::Oci).shape;
         let digest = crate::oci::Digest::sha256(body.as_bytes());
         assert!(shape[0].len() < 1024, "{}", shape[0].len());
         assert!(
@@ -632,14 +654,13 @@ mod tests {
             "TOOMANYREQUESTS",
             "TAG_INVALID",
             "MANIFEST_UNVERIFIED",
-            "PAGINATION_NUMBER_INVALID",
         ] {
             let p = form(&format!(r#"{{"errors":[{{"code":"{code}"}}]}}"#));
             assert!(p.is_empty(), "{code}: {p:?}");
         }
         // the form is judged on 4xx answers only
         assert!(
-            envelope_problems(500, br#"{"errors":[{"code":"UNKNOWN"}]}"#)
+            envelope_problems(500, br#"{"errors":[{"code":"UNKNOWN"}]}"#, CodeTable::Oci)
                 .form
                 .is_empty()
         );

@@ -39,6 +39,8 @@ pub struct RunContext {
     /// Judge what every answer owes under spec main alone (`Retry-After` on a 429): the
     /// profile includes oci-next.
     pub judge_main: bool,
+    /// The table error codes are judged by (`errors.code-form`): the profile's.
+    pub error_codes: crate::oci::errors::CodeTable,
     /// Delete what each scenario created when it ends.
     pub cleanup: bool,
     /// Whether scenarios may send requests to other hosts than the registry.

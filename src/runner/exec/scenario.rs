@@ -13,7 +13,7 @@ use crate::runner::client::{Exchange, Response, TransportError, display_url};
 use crate::runner::content::{ContentStore, Resolved};
 use crate::runner::evidence::Evidence;
 use crate::runner::foreign::Reach;
-use crate::runner::plan::{Builtin, Scenario, Slice, Step, StepKind};
+use crate::runner::plan::{Builtin, Offset, Scenario, Slice, Step, StepKind};
 use crate::runner::predicate::RenderError;
 use crate::runner::template::{self, UnknownVariable};
 
@@ -272,9 +272,25 @@ impl<'a> Runner<'a> {
 
     pub fn slice(&mut self, sl: &Slice) -> Result<Bytes, Stop> {
         let b = self.content(&sl.content)?;
-        let end = sl.end.unwrap_or(b.len() as u64).min(b.len() as u64) as usize;
-        let start = (sl.start as usize).min(end);
+        let len = b.len() as u64;
+        let end = match &sl.end {
+            Some(e) => self.offset(e)?.min(len),
+            None => len,
+        } as usize;
+        let start = (self.offset(&sl.start)? as usize).min(end);
         Ok(b.slice(start..end))
+    }
+
+    fn offset(&mut self, o: &Offset) -> Result<u64, Stop> {
+        match o {
+            Offset::At(n) => Ok(*n),
+            Offset::Template(t) => {
+                let v = self.render(t)?;
+                v.trim()
+                    .parse()
+                    .map_err(|_| error(format!("slice offset {t:?} is {v:?}, not a number")))
+            }
+        }
     }
 
     fn condition_holds(&mut self, step: &Step) -> Result<bool, Stop> {

@@ -260,6 +260,7 @@ fn judge(
         judge_main: specs
             .profile_closure(&settings.profile)
             .contains("oci-next"),
+        error_codes: specs.code_table(&settings.profile),
         cleanup: !args.no_cleanup,
         foreign_urls: specs.foreign_urls,
     });

@@ -32,8 +32,19 @@ pub(super) fn resource_of(url: &str, points_to: &HashMap<String, Resource>) -> O
 
 /// What the `Location` of an answer to `method` on `resource` designates: the session an
 /// upload opened or goes on with, the blob a closing PUT made, the manifest a PUT stored.
-pub(super) fn location_points_to(method: Method, resource: Resource) -> Option<Resource> {
+/// A POST carrying a blob (`digest`) or asking a mount (`mount`) names the blob when it was
+/// done (201) and a session when it was not (202): which one, only the answer tells.
+pub(super) fn location_points_to(
+    method: Method,
+    resource: Resource,
+    query: &[&str],
+) -> Option<Resource> {
     match (resource, method) {
+        (Resource::Uploads, Method::POST)
+            if query.iter().any(|k| matches!(*k, "digest" | "mount")) =>
+        {
+            None
+        }
         (Resource::Uploads, Method::POST) => Some(Resource::Upload),
         (Resource::Upload, Method::PATCH | Method::GET) => Some(Resource::Upload),
         (Resource::Upload, Method::PUT) => Some(Resource::Blob),

@@ -29,7 +29,7 @@ pub(super) enum Bound {
 impl Bound {
     pub const fn limit(self) -> u64 {
         match self {
-            Bound::ContentBytes => 64 * 1024 * 1024,
+            Bound::ContentBytes => crate::runner::content::MAX_CONTENT_BYTES,
             Bound::Repeat => 1_000,
             Bound::Parallel => 64,
             Bound::Chunks => 1_000,

@@ -114,6 +114,20 @@ impl Checker<'_, '_> {
                     let field = format!("content {name}: random");
                     self.bounded(&here, &field, Bound::ContentBytes, *n);
                 }
+                ContentSpec::Pieces(p) => {
+                    let field = format!("content {name}: pieces.count");
+                    self.bounded(&here, &field, Bound::Chunks, p.count as u64);
+                    let field = format!("content {name}: pieces (count × size)");
+                    let n = (p.count as u64).saturating_mul(p.size);
+                    self.bounded(&here, &field, Bound::ContentBytes, n);
+                    if p.count == 0 {
+                        self.err(
+                            &here,
+                            format!("content {name}: pieces.count must be at least 1"),
+                            None,
+                        );
+                    }
+                }
                 ContentSpec::Image(i) => {
                     let field = format!("content {name}: pad_to");
                     self.bounded(&here, &field, Bound::ContentBytes, i.pad_to.unwrap_or(0));
@@ -144,9 +158,19 @@ impl Checker<'_, '_> {
             points_to: HashMap::new(),
             current: 0,
         };
-        for name in s.content.keys() {
+        for (name, spec) in &s.content {
             for f in FIELDS {
                 scope.defined.insert(format!("{name}.{f}"));
+            }
+            // pieces also say where each piece starts (`at.K`) and the byte before (`end.K`)
+            if let ContentSpec::Pieces(p) = spec {
+                scope.defined.insert(format!("{name}.piece"));
+                for k in 0..=p.count {
+                    scope.defined.insert(format!("{name}.at.{k}"));
+                    if k > 0 {
+                        scope.defined.insert(format!("{name}.end.{k}"));
+                    }
+                }
             }
         }
         let mut steps: Vec<plan::Step> = vec![];

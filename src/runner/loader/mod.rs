@@ -60,6 +60,14 @@ impl Specs {
         out
     }
 
+    /// The error codes `profile` allows (the OCI table when it names none, or is unknown).
+    pub fn code_table(&self, profile: &str) -> crate::oci::errors::CodeTable {
+        self.profiles
+            .get(profile)
+            .map(|p| p.error_codes)
+            .unwrap_or_default()
+    }
+
     pub fn default_profile(&self) -> Option<&str> {
         self.profiles
             .values()
@@ -344,6 +352,40 @@ mod tests {
         format!(
             "requirements:\n  - {{id: a.b, level: MUST, category: pull, keyword: MUST, section: s, summary: x{extra}}}\n"
         )
+    }
+
+    #[test]
+    fn pieces_name_where_each_piece_starts_and_ends() {
+        let scenario = |content: &str, range: &str| {
+            format!(
+                "scenarios:\n  - id: s\n    title: t\n    requirements: [a.b]\n    workflows: [pull]\n    content:\n      layer: {content}\n    steps:\n      - name: s\n        request: {{method: GET, url: /v2/, headers: {{Content-Range: \"{range}\"}}, body: {{slice: {{content: layer, start: \"{{layer.at.1}}\"}}}}}}\n        expect: {{req: a.b, status: 200}}\n"
+            )
+        };
+        let with = |content: &str, range: &str| {
+            load_files(
+                ("specs/requirements.yaml", &requirement("")),
+                ("specs/profiles.yaml", PROFILES),
+                &[("specs/scenarios/s.yaml".into(), scenario(content, range))],
+                Fixtures::Files(Default::default()),
+            )
+        };
+        let pieces = "{pieces: {count: 2, size: 10, min: \"{seed}\"}}";
+        assert!(with(pieces, "{layer.at.1}-{layer.end.2}").is_ok());
+        // past the last piece, and on content that is not cut into pieces, nothing is named
+        let past = with(pieces, "0-{layer.end.3}").unwrap_err();
+        assert!(
+            past[0]
+                .to_string()
+                .contains("unknown variable {layer.end.3}"),
+            "{past:?}"
+        );
+        let random = with("{random: 20}", "0-{layer.end.1}").unwrap_err();
+        assert!(
+            random
+                .iter()
+                .any(|d| d.to_string().contains("unknown variable {layer.at.1}")),
+            "{random:?}"
+        );
     }
 
     #[test]

@@ -82,7 +82,10 @@ impl Checker<'_, '_> {
                         self.content_known(&at, label, c, scope);
                     }
                 }
-                plan::BodyCheck::Slice(sl) => self.content_known(&at, label, &sl.content, scope),
+                plan::BodyCheck::Slice(sl) => {
+                    self.content_known(&at, label, &sl.content, scope);
+                    self.placeholders(&at, label, &sl.templates().collect::<Vec<_>>(), scope);
+                }
                 plan::BodyCheck::Digest(d) => self.placeholders(&at, label, &[d.as_str()], scope),
                 plan::BodyCheck::Empty(_) => {}
             }

@@ -42,6 +42,7 @@ impl Checker<'_, '_> {
             }
             Some(raw::Body::Slice(sl)) => {
                 self.content_known(src, label, &sl.content, scope);
+                strings.extend(sl.templates());
                 Some(plan::Body::Slice(sl.clone()))
             }
             Some(raw::Body::Text(t)) => {
@@ -194,11 +195,12 @@ impl Checker<'_, '_> {
             });
         }
         let target = super::blame::resource_of(&r.url, &scope.points_to);
+        let keys: Vec<&str> = r.query.keys().map(String::as_str).collect();
         for c in &capture {
             scope.defined.insert(c.name.clone());
             scope.made_by.insert(c.name.clone(), scope.current);
             let location = matches!(&c.from, plan::CaptureFrom::Header { name, .. } if name.eq_ignore_ascii_case("location"));
-            match target.and_then(|t| super::blame::location_points_to(r.method, t)) {
+            match target.and_then(|t| super::blame::location_points_to(r.method, t, &keys)) {
                 Some(points) if location => {
                     scope.points_to.insert(c.name.clone(), points);
                 }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use super::Defect;
+use crate::oci::ErrorCode;
 use crate::oci::api::Endpoint;
 use crate::server::App;
 use crate::server::error::AppError;
@@ -14,6 +15,25 @@ fn set_status(res: &mut Response, from: u16, to: StatusCode) {
     if res.status().as_u16() == from {
         *res.status_mut() = to;
     }
+}
+
+/// Whether the query's `n` is no number at all (a negative one is a number).
+fn n_is_no_number(query: &str) -> bool {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "n")
+        .is_some_and(|(_, v)| v.parse::<i64>().is_err())
+}
+
+/// The errors of the envelope coded `from` coded `to` instead.
+async fn rename_code(res: &mut Response, from: ErrorCode, to: ErrorCode) {
+    edit_json(res, |v| {
+        for e in v["errors"].as_array_mut().into_iter().flatten() {
+            if e["code"] == from.as_str() {
+                e["code"] = serde_json::Value::String(to.as_str().into());
+            }
+        }
+    })
+    .await
 }
 
 /// Rewrites an answer the way `defect` says.
@@ -46,6 +66,26 @@ pub(super) async fn rewrite(
         (D::Chunk204, Some(E::UploadChunk)) => set_status(&mut res, 202, StatusCode::NO_CONTENT),
         (D::CloseNoLocation, Some(E::UploadClose)) if res.status() == StatusCode::CREATED => {
             res.headers_mut().remove(header::LOCATION);
+        }
+        // a URL the registry itself made, just not the blob's: the upload path (a closed
+        // session, or the uploads endpoint)
+        (D::BlobLocationUpload, Some(E::UploadClose | E::UploadStart))
+            if res.status() == StatusCode::CREATED =>
+        {
+            if let Ok(v) = HeaderValue::from_str(seen.path) {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
+        }
+        (D::ManifestLocationBlob, Some(E::ManifestPut)) if res.status() == StatusCode::CREATED => {
+            let blob = res
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(|l| l.replacen("/manifests/", "/blobs/", 1))
+                .and_then(|l| HeaderValue::from_str(&l).ok());
+            if let Some(v) = blob {
+                res.headers_mut().insert(header::LOCATION, v);
+            }
         }
         (D::Status200, Some(E::UploadStatus)) => set_status(&mut res, 204, StatusCode::OK),
         (
@@ -187,6 +227,18 @@ pub(super) async fn rewrite(
             })
             .await
         }
+        (D::UnknownRouteFrameworkJson, None) if res.status() == StatusCode::NOT_FOUND => {
+            edit_json(&mut res, |v| {
+                *v = serde_json::json!({ "message": "Not Found" })
+            })
+            .await
+        }
+        (D::NNotNumberFrameworkJson, Some(E::TagsList | E::Catalog))
+            if res.status() == StatusCode::BAD_REQUEST && n_is_no_number(seen.query) =>
+        {
+            let msg = "Failed to deserialize query string: n: invalid digit found in string";
+            edit_json(&mut res, |v| *v = serde_json::json!({ "message": msg })).await
+        }
         (D::ErrorsUnenveloped, _) if res.status().is_client_error() => {
             edit_json(&mut res, |v| {
                 let msg = v["errors"][0]["message"].clone();
@@ -225,6 +277,19 @@ pub(super) async fn rewrite(
                 }
             })
             .await
+        }
+        // the reference's codes for a bad n and a chunk out of order, as distribution names them
+        (D::DistributionCodes, Some(E::TagsList | E::Catalog))
+            if res.status() == StatusCode::BAD_REQUEST =>
+        {
+            let (from, to) = (ErrorCode::Unsupported, ErrorCode::PaginationNumberInvalid);
+            rename_code(&mut res, from, to).await
+        }
+        (D::DistributionCodes, Some(E::UploadChunk | E::UploadClose))
+            if res.status() == StatusCode::RANGE_NOT_SATISFIABLE =>
+        {
+            let (from, to) = (ErrorCode::BlobUploadInvalid, ErrorCode::RangeInvalid);
+            rename_code(&mut res, from, to).await
         }
         (D::ErrorsLowercase, _) if res.status().is_client_error() => {
             edit_json(&mut res, |v| {

@@ -96,9 +96,9 @@ defects! {
     ShortTags = "short-tags": "tags over 64 characters are refused" breaks ["names.tag-regex"];
     TagsAnyCharacters = "tags-any-characters": "a manifest PUT to a tag outside the grammar (-dash, a+b, .hidden) is stored under it" breaks ["names.tag-regex"];
     Reference500 = "reference-500": "a malformed digest reference answers 500" breaks ["names.reference-form"];
-    ManifestByDigest404 = "manifest-by-digest-404": "GET of a manifest by digest answers 404" breaks ["pull.manifest.get", "push.manifest.index", "push.tag.move"];
+    ManifestByDigest404 = "manifest-by-digest-404": "GET of a manifest by digest answers 404" breaks ["pull.manifest.get", "push.manifest.index", "push.tag.move", "push.manifest.201"];
     ManifestUnknown500 = "manifest-unknown-500": "an unknown manifest answers 500" breaks ["names.reference-form", "pull.manifest.404", "pull.repository.404", "delete.manifest", "delete.tag", "push.manifest.digest-mismatch", "push.manifest.invalid"];
-    BlobCorrupted = "blob-corrupted": "blob GETs flip a byte in the middle" breaks ["pull.blob.get", "pull.blob.range", "push.chunk.close", "push.chunk.order", "push.mount.201", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "pull.digest-header-matches", "push.chunk.last-in-put", "push.single-post"];
+    BlobCorrupted = "blob-corrupted": "blob GETs flip a byte in the middle" breaks ["pull.blob.get", "pull.blob.range", "push.chunk.close", "push.chunk.order", "push.mount.201", "push.blob.sha512", "dist.stream-upload", "next.digest-algorithm", "pull.digest-header-matches", "push.chunk.last-in-put", "push.single-post", "push.put.201", "push.single-post.201"];
     BlobShortBody = "blob-short-body": "blob GETs close the connection half way through the body their Content-Length announces" breaks ["http.framing"];
     WrongDigestHeader = "wrong-digest-header": "blob GETs carry a Docker-Content-Digest that is not the body's" breaks ["pull.digest-header-matches", "next.pull.digest-header", "push.blob.sha512"];
     BlobUnknown400 = "blob-unknown-400": "an unknown blob answers 400" breaks ["pull.blob.404", "delete.blob", "push.digest-mismatch", "next.final-put.order"];
@@ -114,6 +114,8 @@ defects! {
     ShortFinalChunkRefused = "short-final-chunk-refused": "a chunk after the first that is shorter than 512 bytes is refused with 400, the final one too" breaks ["push.chunk.final-any-length"];
     Chunk204 = "chunk-204": "a chunk is answered 204 instead of 202" breaks ["push.chunk.202"];
     CloseNoLocation = "close-no-location": "a closing PUT is answered 201 without a Location" breaks ["push.put.201", "push.chunk.close"];
+    BlobLocationUpload = "blob-location-upload": "the Location of a blob made by a closing PUT, a single POST or a mount names the upload path the request went to, not the blob" breaks ["push.put.201", "push.chunk.close", "push.single-post.201", "push.mount.201"];
+    ManifestLocationBlob = "manifest-location-blob": "the Location of a manifest PUT names the blob endpoint under the manifest's digest" breaks ["push.manifest.201"];
     MonolithicRefusedNoDelete = "monolithic-refused-no-delete": "a closing PUT that carries the blob is refused (the chunked way works), and deletion answers 405 UNSUPPORTED" breaks ["push.put.201", "push.chunk.last-in-put", "next.final-put.order", "category.content-management"];
     Status200 = "status-200": "upload status answers 200" breaks ["push.status.204"];
     UnknownUpload400 = "unknown-upload-400": "an unknown upload answers 400" breaks ["push.status.unknown", "next.upload.cancel.unknown"];
@@ -127,9 +129,10 @@ defects! {
     EmptyPatchRange = "empty-patch-range": "a PATCH that leaves an upload empty answers Range 0--1" breaks ["push.chunk.202"];
     Sha512BlobsUnknown = "sha512-blobs-unknown": "blob GETs and HEADs by a sha512 digest answer 404, even after a push under it was answered 201" breaks ["push.blob.sha512", "next.digest-algorithm"];
     BlobReadAnyRepository = "blob-read-any-repository": "blob GETs and HEADs serve a blob that only another repository holds" breaks ["pull.blob.404"];
+    ManifestReadAnyRepository = "manifest-read-any-repository": "manifest GETs and HEADs by digest serve a manifest that only another repository holds" breaks ["pull.manifest.404"];
     BlobDeleteAnyRepository = "blob-delete-any-repository": "deleting a blob through a repository that lacks it deletes it where it is (202)" breaks ["delete.blob.404"];
     ManifestPut200 = "manifest-put-200": "a manifest PUT answers 200" breaks ["push.manifest.201", "push.manifest.4mb", "push.manifest.missing-subject", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2"];
-    ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers", "pull.digest-header-matches"];
+    ManifestReformatted = "manifest-reformatted": "manifests are stored pretty-printed, not as sent" breaks ["push.manifest.exact-bytes", "pull.manifest.get", "pull.head.content-length", "push.manifest.index", "push.tag.move", "push.manifest.empty-layers", "push.manifest.content-type-params", "names.tag-regex", "dist.schema2", "next.tag-param", "next.head.headers", "pull.digest-header-matches", "push.manifest.201"];
     ManifestTypeParams = "manifest-type-params": "a manifest pushed with Content-Type parameters is served with them" breaks ["pull.manifest.content-type-no-params"];
     ManifestDigestHeader = "manifest-digest-header": "a manifest PUT answers another digest in Docker-Content-Digest" breaks ["push.manifest.digest-header"];
     MissingBlobCode = "missing-blob-code": "a manifest with missing blobs is refused with MANIFEST_INVALID" breaks ["push.manifest.missing-blobs-code"];
@@ -173,6 +176,9 @@ defects! {
     Refusal429 = "refusal-429": "an upload close refused with 400 is answered 429 instead, without Retry-After" breaks ["http.retry-after", "next.digest.invalid"];
     ErrorsMessageNumber = "errors-message-number": "error messages are numbers, not strings" breaks ["errors.message"];
     ErrorsLowercase = "errors-lowercase": "error codes are lowercase" breaks ["errors.code-form"];
+    UnknownRouteFrameworkJson = "unknown-route-framework-json": "a path no endpoint has is answered 404 with the web framework's own JSON ({\"message\": \"Not Found\"}), not the error envelope" breaks ["errors.envelope"];
+    NNotNumberFrameworkJson = "n-not-number-framework-json": "an n that is no number (n=abc) is answered 400 with the web framework's own JSON ({\"message\": …}), not the error envelope; a negative n still gets the envelope" breaks ["errors.envelope"];
+    DistributionCodes = "distribution-codes": "a malformed n is refused with distribution's PAGINATION_NUMBER_INVALID and a chunk out of order with its RANGE_INVALID, codes the OCI table lacks (fine under the distribution profile)" breaks ["errors.code-form"];
     ErrorsBadRequest = "errors-bad-request": "400 errors carry the code BAD_REQUEST, which the spec's table lacks" breaks ["errors.code-form", "names.repository-regex", "push.manifest.missing-blobs-code"];
     ManifestDeleteMethodUnknown = "manifest-delete-method-unknown": "manifest deletion is disabled, answered 405 with the code METHOD_UNKNOWN, which the spec's table lacks" breaks ["errors.code-form"];
     NoDigestHeader = "no-digest-header": "GETs carry no Docker-Content-Digest" breaks ["next.pull.digest-header", "pull.blob.digest-header", "pull.manifest.digest-header"];

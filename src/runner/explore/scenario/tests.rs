@@ -132,6 +132,7 @@ async fn replay(f: &Finding, reg: &Reg) -> ScenarioResult {
         fixtures: root().join("fixtures").into(),
         check_warnings: false,
         judge_main: false,
+        error_codes: Default::default(),
         cleanup: false,
         foreign_urls: Default::default(),
     };
