@@ -33,7 +33,7 @@ impl Registry {
         let server = rt.block_on(server::spawn(app, ([127, 0, 0, 1], 0).into()))?;
         let host = server.addr.to_string();
         // plain HTTP only, but reqwest wants a TLS provider chosen before any client is built
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::runner::client::install_crypto();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

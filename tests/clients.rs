@@ -1,0 +1,213 @@
+//! `regverify clients`: the scripted client (tests/clients/scripted.py) keeping every client
+//! duty passes each judged requirement under every condition, and breaking one duty fails
+//! that requirement alone; skopeo, a real client, is judged the same way; the recorder is
+//! off unless asked for.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::{Http, require, root, start};
+use regverify::clients::judge::JUDGED;
+use regverify::server::Config;
+use regverify::server::recorder::{Recorder, STATE_PARAM};
+use serde_json::Value;
+
+const APT: &str = "apt-get update && apt-get install -y skopeo";
+
+/// Runs `regverify clients ARGS --json FILE`; returns the exit code and the results.
+fn clients(args: &[String]) -> (i32, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("results.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+        .arg("clients")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let text = std::fs::read(&json).unwrap_or_else(|_| {
+        panic!(
+            "no results (exit {code}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, serde_json::from_slice(&text).unwrap())
+}
+
+/// The scripted client's four workflows, breaking `rule` ("none": none).
+fn scripted(rule: &str) -> Vec<String> {
+    let python = require("python3", "apt-get install -y python3");
+    let script = root().join("tests/clients/scripted.py");
+    let t = |op: &str, rest: &str| {
+        format!(
+            "'{}' '{}' {op} {{registry}} {rest} --break {rule}",
+            python.display(),
+            script.display()
+        )
+    };
+    vec![
+        "--name".into(),
+        format!("scripted-{rule}"),
+        "--push".into(),
+        t("push", "{repo} {tag} {layout}"),
+        "--pull".into(),
+        t("pull", "{repo} {tag} {dir}"),
+        "--list-tags".into(),
+        t("list-tags", "{repo}"),
+        "--attach".into(),
+        t("attach", "{repo} {tag} note.txt"),
+    ]
+}
+
+fn the_client(results: &Value) -> &Value {
+    let all = results["clients"].as_array().unwrap();
+    assert_eq!(all.len(), 1);
+    &all[0]
+}
+
+fn verdicts(client: &Value, verdict: &str) -> BTreeSet<String> {
+    client["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == verdict)
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn runs_not_as_required(client: &Value) -> Vec<String> {
+    client["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["as_required"] != true)
+        .map(|r| format!("{} / {}: {}", r["workflow"], r["condition"], r))
+        .collect()
+}
+
+#[test]
+fn a_client_keeping_every_duty_passes_every_judged_requirement_under_every_condition() {
+    let (code, results) = clients(&scripted("none"));
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    let all: BTreeSet<String> = JUDGED.iter().map(|s| s.to_string()).collect();
+    assert_eq!(verdicts(c, "pass"), all, "{c:#}");
+    assert_eq!(code, 0);
+    // every workflow ran plainly and under every variation; pull under its defect too
+    let variations = regverify::server::variations::VARIATIONS.len();
+    assert_eq!(
+        c["runs"].as_array().unwrap().len(),
+        4 * (1 + variations) + 1
+    );
+}
+
+#[test]
+fn a_client_breaking_one_duty_fails_that_requirement_alone() {
+    for rule in JUDGED {
+        let short = rule.strip_prefix("client.").unwrap();
+        let mut args = scripted(short);
+        // the two variations under which the chunk minimum and the fallback are judged
+        args.extend(
+            [
+                "--variation",
+                "chunk-minimum",
+                "--variation",
+                "no-referrers",
+            ]
+            .map(String::from),
+        );
+        let (code, results) = clients(&args);
+        let c = the_client(&results);
+        assert_eq!(
+            verdicts(c, "fail"),
+            BTreeSet::from([rule.to_string()]),
+            "breaking {short}: {c:#}"
+        );
+        assert_eq!(code, 1, "breaking {short}");
+    }
+}
+
+#[test]
+fn skopeo_round_trips_under_every_condition_and_breaks_no_judged_duty() {
+    require("skopeo", APT);
+    let (code, results) = clients(&["--client".into(), "skopeo".into()]);
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    assert_eq!(verdicts(c, "fail"), BTreeSet::new(), "{c:#}");
+    let passed = verdicts(c, "pass");
+    for r in [
+        "client.location-as-given",
+        "client.set-content-type",
+        "client.accept",
+        "client.verify-blob",
+    ] {
+        assert!(passed.contains(r), "{r} not judged: {c:#}");
+    }
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn unusable_arguments_are_refused_before_anything_runs() {
+    let bin = env!("CARGO_BIN_EXE_regverify");
+    for args in [
+        vec!["clients"],
+        vec!["clients", "--client", "no-such-client"],
+        vec!["clients", "--push", "tool {registry}"],
+        vec!["clients", "--name", "x", "--push", "tool {nope}"],
+        vec!["clients", "--name", "x", "--push", "tool 'open"],
+        vec!["clients", "--client", "skopeo", "--variation", "no-such"],
+    ] {
+        let out = Command::new(bin).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_recorder_is_off_unless_asked_for_and_keeps_no_credentials() {
+    let plain = start(Config::default(), false).await;
+    let h = Http::new(&plain.url);
+    let r = h.req("POST", "/v2/a/b/blobs/uploads/", &[], "").await;
+    let loc = r.headers["location"].to_str().unwrap();
+    assert!(!loc.contains(STATE_PARAM), "{loc}");
+
+    let recorder = Recorder::new();
+    let config = Config {
+        recorder: Some(Arc::clone(&recorder)),
+        ..Config::default()
+    };
+    let recorded = start(config, false).await;
+    let h = Http::new(&recorded.url);
+    let r = h
+        .req(
+            "POST",
+            "/v2/a/b/blobs/uploads/",
+            &[("authorization", "Basic c2VjcmV0OnNlY3JldA==")],
+            "",
+        )
+        .await;
+    let loc = r.headers["location"].to_str().unwrap().to_string();
+    assert!(loc.contains(&format!("?{STATE_PARAM}=")), "{loc}");
+    // the session answers at the location given, query and all
+    let r = h
+        .req(
+            "PATCH",
+            &loc,
+            &[("content-type", "application/octet-stream")],
+            "abc",
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let seen = recorder.take();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].request_header("authorization"), Some("<redacted>"));
+    assert_eq!(seen[1].method, "PATCH");
+    assert_eq!(seen[1].target, loc);
+    assert_eq!(seen[1].body_len, 3);
+    assert_eq!(seen[1].status, 202);
+    assert!(recorder.take().is_empty());
+}
