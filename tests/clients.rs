@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::Arc;
 
-use common::{Http, require, root, start};
+use common::{Http, python_with_oras, require, root, start};
 use regverify::clients::judge::JUDGED;
 use regverify::server::Config;
 use regverify::server::recorder::{Recorder, STATE_PARAM};
@@ -19,9 +19,19 @@ const APT: &str = "apt-get update && apt-get install -y skopeo";
 
 /// Runs `regverify clients ARGS --json FILE`; returns the exit code and the results.
 fn clients(args: &[String]) -> (i32, Value) {
+    clients_with_path(args, None)
+}
+
+/// The same, with `bin` first on the clients' PATH.
+fn clients_with_path(args: &[String], bin: Option<&std::path::Path>) -> (i32, Value) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("results.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regverify"));
+    if let Some(bin) = bin {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{path}", bin.display()));
+    }
+    let out = cmd
         .arg("clients")
         .args(args)
         .arg("--json")
@@ -148,6 +158,47 @@ fn skopeo_round_trips_under_every_condition_and_breaks_no_judged_duty() {
     ] {
         assert!(passed.contains(r), "{r} not judged: {c:#}");
     }
+    assert_eq!(code, 0);
+}
+
+/// The venv holding PyPI's oras and python-dxf (their programs first on the PATH).
+fn venv_bin() -> std::path::PathBuf {
+    let python = python_with_oras();
+    let bin = python.parent().unwrap().to_path_buf();
+    assert!(
+        bin.join("dxf").is_file(),
+        "python-dxf is not installed; install it with: target/peers-venv/bin/pip install \
+         python-dxf (or run bash .ci/run)"
+    );
+    bin
+}
+
+/// PyPI's oras pulls and lists under every condition, but writes a corrupted blob as good.
+#[test]
+fn oras_py_round_trips_under_every_variation_and_takes_a_corrupted_blob() {
+    let bin = venv_bin();
+    let (code, results) = clients_with_path(&["--client".into(), "oras-py".into()], Some(&bin));
+    let c = the_client(&results);
+    let wrong = runs_not_as_required(c);
+    assert_eq!(wrong.len(), 1, "{wrong:#?}");
+    assert!(wrong[0].contains("defect blob-corrupted"), "{wrong:#?}");
+    assert_eq!(
+        verdicts(c, "fail"),
+        BTreeSet::from(["client.verify-blob".to_string()])
+    );
+    assert!(verdicts(c, "pass").contains("client.accept"), "{c:#}");
+    assert_eq!(code, 1);
+}
+
+/// python-dxf lists tags under every condition.
+#[test]
+fn dxf_lists_tags_under_every_condition() {
+    let bin = venv_bin();
+    let (code, results) = clients_with_path(&["--client".into(), "dxf".into()], Some(&bin));
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    let variations = regverify::server::variations::VARIATIONS.len();
+    assert_eq!(c["runs"].as_array().unwrap().len(), 1 + variations);
     assert_eq!(code, 0);
 }
 

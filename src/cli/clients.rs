@@ -39,7 +39,7 @@ pub enum ClientsError {
 
 #[derive(Args, Debug, Default)]
 pub struct ClientsArgs {
-    /// A ready-made client (repeatable): skopeo, buildah, oras, dxf.
+    /// A ready-made client (repeatable): skopeo, oras, oras-py, dxf.
     #[arg(long = "client", value_name = "NAME")]
     pub clients: Vec<String>,
     /// Name of the client the templates below describe.
@@ -99,13 +99,6 @@ pub const READY_MADE: &[ReadyMade] = &[
         ],
     },
     ReadyMade {
-        name: "buildah",
-        workflows: &[(
-            Workflow::Push,
-            "buildah push --tls-verify=false oci:{layout}:{tag} docker://{registry}/{repo}:{tag}",
-        )],
-    },
-    ReadyMade {
         name: "oras",
         workflows: &[
             (
@@ -123,6 +116,20 @@ pub const READY_MADE: &[ReadyMade] = &[
             (
                 Workflow::Attach,
                 "oras attach --plain-http --artifact-type application/vnd.example.note {registry}/{repo}:{tag} note.txt",
+            ),
+        ],
+    },
+    // PyPI's oras (the Python SDK), by its API: it pushes files, not an image layout
+    ReadyMade {
+        name: "oras-py",
+        workflows: &[
+            (
+                Workflow::Pull,
+                r#"python3 -c "import sys, oras.client as o; h, r, t, d = sys.argv[1:]; o.OrasClient(hostname=h, insecure=True).pull(target=h + '/' + r + ':' + t, outdir=d)" {registry} {repo} {tag} {dir}"#,
+            ),
+            (
+                Workflow::ListTags,
+                r#"python3 -c "import sys, oras.client as o; h, r = sys.argv[1:]; print(chr(10).join(o.OrasClient(hostname=h, insecure=True).get_tags(h + '/' + r)))" {registry} {repo}"#,
             ),
         ],
     },

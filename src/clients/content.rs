@@ -37,6 +37,8 @@ pub struct Image {
     pub config: Blob,
     pub layer: Blob,
     pub manifest: Blob,
+    /// The content of the layer's one file ([`FILE_NAME`]), for clients that unpack it.
+    pub file: Vec<u8>,
 }
 
 impl Image {
@@ -72,6 +74,7 @@ impl Image {
             config,
             layer,
             manifest,
+            file,
         }
     }
 
