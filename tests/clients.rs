@@ -121,13 +121,16 @@ fn a_client_breaking_one_duty_fails_that_requirement_alone() {
     for rule in JUDGED {
         let short = rule.strip_prefix("client.").unwrap();
         let mut args = scripted(short);
-        // the two variations under which the chunk minimum and the fallback are judged
+        // the variations under which the chunk minimum, the fallback and the single POST's
+        // continuation are judged
         args.extend(
             [
                 "--variation",
                 "chunk-minimum",
                 "--variation",
                 "no-referrers",
+                "--variation",
+                "no-single-post",
             ]
             .map(String::from),
         );

@@ -20,9 +20,10 @@ pub const SET_CONTENT_TYPE: &str = "client.set-content-type";
 pub const ACCEPT: &str = "client.accept";
 pub const VERIFY_BLOB: &str = "client.verify-blob";
 pub const REFERRERS_FALLBACK: &str = "client.referrers-fallback";
+pub const SINGLE_POST_CONTINUED: &str = "client.single-post-continued";
 
 /// Every requirement judged, in report order.
-pub const JUDGED: [&str; 8] = [
+pub const JUDGED: [&str; 9] = [
     CHUNK_RANGE,
     CHUNK_ORDER,
     CHUNK_MIN_LENGTH,
@@ -31,6 +32,7 @@ pub const JUDGED: [&str; 8] = [
     ACCEPT,
     VERIFY_BLOB,
     REFERRERS_FALLBACK,
+    SINGLE_POST_CONTINUED,
 ];
 
 /// One judgement of one requirement on one run.
@@ -57,6 +59,7 @@ pub fn judge(o: &Outcome) -> Vec<Finding> {
     let mut out = uploads(&o.exchanges);
     out.extend(manifests(&o.exchanges));
     out.extend(referrers(&o.exchanges));
+    out.extend(single_posts(&o.exchanges));
     if o.condition == Condition::Defect(Defect::BlobCorrupted)
         && o.exchanges
             .iter()
@@ -392,6 +395,52 @@ fn referrers(exchanges: &[Exchange]) -> Vec<Finding> {
                 ),
             ));
         }
+    }
+    out
+}
+
+/// A blob pushed by single POST and answered 202 with a session (the registry did not take
+/// it): the client goes on to close that session with the blob's digest.
+fn single_posts(exchanges: &[Exchange]) -> Vec<Finding> {
+    let digest_of = |target: &str| {
+        let q = target.split_once('?').map_or("", |(_, q)| q);
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "digest")
+            .map(|(_, v)| v.into_owned())
+    };
+    let mut out = Vec::new();
+    for (i, e) in exchanges.iter().enumerate() {
+        if e.endpoint != Some(Endpoint::UploadStart) || e.status != 202 || e.body_len == 0 {
+            continue;
+        }
+        let Some(digest) = digest_of(&e.target) else {
+            continue;
+        };
+        let Some(session) = e
+            .response_header("location")
+            .map(origin_form)
+            .map(|l| path_of(&l).to_string())
+        else {
+            continue;
+        };
+        let closed = exchanges[i + 1..].iter().any(|l| {
+            l.endpoint == Some(Endpoint::UploadClose)
+                && l.path() == session
+                && digest_of(&l.target).as_deref() == Some(&digest)
+        });
+        out.push(Finding::new(
+            SINGLE_POST_CONTINUED,
+            closed,
+            format!(
+                "{}: answered 202 with a session, {}",
+                said(e),
+                if closed {
+                    "closed by a PUT with the digest"
+                } else {
+                    "never closed with the digest"
+                }
+            ),
+        ));
     }
     out
 }
