@@ -265,3 +265,61 @@ async fn the_recorder_is_off_unless_asked_for_and_keeps_no_credentials() {
     assert_eq!(seen[1].status, 202);
     assert!(recorder.take().is_empty());
 }
+
+/// The same verdicts in every format, and no raw control character from a client's name or
+/// output in the text report.
+#[test]
+fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, md) = (dir.path().join("j.xml"), dir.path().join("r.md"));
+    let mut args = scripted("accept");
+    args[1] = "scripted\u{1b}[31m".into();
+    args.extend(["--no-variations".to_string(), "--junit".into()]);
+    args.push(junit.display().to_string());
+    args.push("--markdown".into());
+    args.push(md.display().to_string());
+    let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+        .arg("clients")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("FAIL client.accept"), "{text}");
+    assert!(text.contains("PASS client.set-content-type"), "{text}");
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let case = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no test case {name}: {xml}"))
+    };
+    assert!(
+        case("client.accept")
+            .children()
+            .any(|c| c.has_tag_name("failure"))
+    );
+    assert!(
+        !case("client.set-content-type")
+            .children()
+            .any(|c| c.has_tag_name("failure"))
+    );
+    assert!(
+        !case("pull / plain")
+            .children()
+            .any(|c| c.has_tag_name("failure"))
+    );
+
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("| `client.accept` | SHOULD | **fail** |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `client.set-content-type` | MUST | pass |"),
+        "{md}"
+    );
+    assert!(!md.contains('\u{1b}'), "{md}");
+}

@@ -71,6 +71,9 @@ pub struct ClientsArgs {
     /// Write the results as JUnit XML to this file.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write the results as Markdown to this file.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 /// A ready-made client: its templates per workflow.
@@ -238,11 +241,15 @@ pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
             },
         )?;
     }
-    if let Some(path) = &a.junit {
-        std::fs::write(path, report::junit(&reports)).map_err(|source| CliError::Write {
-            path: path.clone(),
-            source,
-        })?;
+    let writers: [(&Option<PathBuf>, fn(&[ClientReport]) -> String); 2] =
+        [(&a.junit, report::junit), (&a.markdown, report::markdown)];
+    for (path, write) in writers {
+        if let Some(path) = path {
+            std::fs::write(path, write(&reports)).map_err(|source| CliError::Write {
+                path: path.clone(),
+                source,
+            })?;
+        }
     }
     Ok(if reports.iter().all(ClientReport::clean) {
         Outcome::Ok

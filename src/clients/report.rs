@@ -1,6 +1,6 @@
 //! What `regverify clients` reports for each client: every workflow under every condition
 //! (did the client do what the condition requires) and every client requirement (passed,
-//! failed with evidence, or not exercised), as text, JSON or JUnit XML.
+//! failed with evidence, or not exercised), as text, JSON, JUnit XML or Markdown.
 
 use std::collections::BTreeMap;
 
@@ -260,4 +260,63 @@ pub fn junit(reports: &[ClientReport]) -> String {
         report.add_test_suite(suite);
     }
     report.to_string().unwrap_or_default()
+}
+
+/// Markdown: per client, the workflows' conditions and the requirements' verdicts.
+pub fn markdown(reports: &[ClientReport]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from("# Clients judged by regverify\n");
+    for c in reports {
+        let _ = writeln!(s, "\n## {}\n", sanitize::md_text(&c.client));
+        let _ = writeln!(s, "| workflow | condition | must | exit | as required |");
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
+        for r in &c.runs {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} |",
+                r.workflow.name(),
+                sanitize::md_text(&r.condition),
+                r.must,
+                r.exit_code.map_or("none".into(), |c| c.to_string()),
+                if r.as_required {
+                    "yes".to_string()
+                } else {
+                    format!(
+                        "**no** {}",
+                        sanitize::md_code(r.problem.as_deref().unwrap_or_default())
+                    )
+                }
+            );
+        }
+        let _ = writeln!(s, "\n| requirement | level | verdict | judged | evidence |");
+        let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
+        for r in &c.requirements {
+            let evidence: Vec<String> = r
+                .failures
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} / {}: {}",
+                        e.workflow.name(),
+                        sanitize::md_text(&e.condition),
+                        sanitize::md_code(&e.detail)
+                    )
+                })
+                .collect();
+            let verdict = match r.verdict {
+                Verdict::Pass => "pass",
+                Verdict::Fail => "**fail**",
+                Verdict::NotExercised => "not exercised",
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {verdict} | {} | {} |",
+                r.id,
+                r.level,
+                r.checked,
+                evidence.join("<br>")
+            );
+        }
+    }
+    s
 }
