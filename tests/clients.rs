@@ -266,6 +266,31 @@ async fn the_recorder_is_off_unless_asked_for_and_keeps_no_credentials() {
     assert!(recorder.take().is_empty());
 }
 
+/// A body over the recorder's limit is refused whole, never handed on cut short.
+#[tokio::test]
+async fn a_body_over_the_recorders_limit_is_refused_and_recorded() {
+    let recorder = Recorder::with_max_body(1024);
+    let config = Config {
+        recorder: Some(Arc::clone(&recorder)),
+        ..Config::default()
+    };
+    let recorded = start(config, false).await;
+    let h = Http::new(&recorded.url);
+    let digest = regverify::oci::Digest::sha256(&[7u8; 2048]);
+    let r = h
+        .req(
+            "POST",
+            &format!("/v2/a/b/blobs/uploads/?digest={digest}"),
+            &[("content-type", "application/octet-stream")],
+            vec![7u8; 2048],
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(h.get(&format!("/v2/a/b/blobs/{digest}")).await.status, 404);
+    let seen = recorder.take();
+    assert_eq!(seen[0].status, 413);
+}
+
 /// The same verdicts in every format, and no raw control character from a client's name or
 /// output in the text report.
 #[test]

@@ -210,8 +210,6 @@ pub struct Outcome {
     /// tags listed, the referrer found); none when the client failed.
     pub result: Option<Result<(), String>>,
     pub exchanges: Vec<Exchange>,
-    /// What the registry was given before the client ran (pull, list-tags, attach).
-    pub seeded: Option<Image>,
 }
 
 impl Outcome {
@@ -247,7 +245,6 @@ pub fn run_workflow(
     let dir = work.path().join("dir");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let image = Image::new(&format!("hello from run {nonce}\n"));
-    let mut seeded = None;
     match workflow {
         Workflow::Push => image
             .write_layout(&layout, TAG)
@@ -258,7 +255,6 @@ pub fn run_workflow(
                 tags.extend(MORE_TAGS.iter().map(|t| t.to_string()));
             }
             registry.push_image(REPO, &image, &tags)?;
-            seeded = Some(image.clone());
         }
     }
     if workflow == Workflow::Attach {
@@ -314,7 +310,6 @@ pub fn run_workflow(
         ran,
         result,
         exchanges,
-        seeded,
     })
 }
 

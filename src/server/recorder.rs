@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::App;
 use crate::oci::api::{self, Endpoint, Target};
@@ -24,7 +24,7 @@ pub const STATE_PARAM: &str = "_state";
 
 /// Request bodies larger than this are counted, not kept (manifests are far smaller).
 const KEEP_BODY: usize = 4 * 1024 * 1024;
-/// A request body larger than this is refused while recording (it is held in memory).
+/// The request body a recorder takes at most, by default (it is held in memory).
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
 /// One request and its answer.
@@ -69,15 +69,26 @@ fn find<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// The exchanges recorded so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Recorder {
     exchanges: Mutex<Vec<Exchange>>,
     next_state: AtomicU64,
+    /// Largest request body taken.
+    max_body: usize,
 }
 
 impl Recorder {
     pub fn new() -> Arc<Recorder> {
-        Arc::new(Recorder::default())
+        Recorder::with_max_body(MAX_BODY)
+    }
+
+    /// A recorder refusing, 413, request bodies over `max_body` bytes.
+    pub fn with_max_body(max_body: usize) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            exchanges: Mutex::default(),
+            next_state: AtomicU64::new(0),
+            max_body,
+        })
     }
 
     /// Everything recorded since the last call, in the order the answers were sent.
@@ -125,9 +136,34 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
         .map(|r| r.endpoint);
     let request_headers = headers(&parts.headers);
     // held whole so its length is known even when the handler reads only part of it
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .unwrap_or_default();
+    let bytes = match axum::body::to_bytes(body, recorder.max_body).await {
+        Ok(b) => b,
+        Err(e) => {
+            // never handed on short: the request is answered here, and recorded
+            let too_large =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            let status = if too_large {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            let res = (status, format!("request body: {e}")).into_response();
+            recorder.push(Exchange {
+                method,
+                target,
+                endpoint,
+                request_headers,
+                body_len: 0,
+                body: None,
+                status: status.as_u16(),
+                response_headers: headers(res.headers()),
+            });
+            return res;
+        }
+    };
     let body_len = bytes.len() as u64;
     let kept = (endpoint == Some(Endpoint::ManifestPut) && bytes.len() <= KEEP_BODY)
         .then(|| bytes.clone());
