@@ -21,9 +21,10 @@ pub const ACCEPT: &str = "client.accept";
 pub const VERIFY_BLOB: &str = "client.verify-blob";
 pub const REFERRERS_FALLBACK: &str = "client.referrers-fallback";
 pub const SINGLE_POST_CONTINUED: &str = "client.single-post-continued";
+pub const TAGS_LINK: &str = "client.tags-link";
 
 /// Every requirement judged, in report order.
-pub const JUDGED: [&str; 9] = [
+pub const JUDGED: [&str; 10] = [
     CHUNK_RANGE,
     CHUNK_ORDER,
     CHUNK_MIN_LENGTH,
@@ -33,6 +34,7 @@ pub const JUDGED: [&str; 9] = [
     VERIFY_BLOB,
     REFERRERS_FALLBACK,
     SINGLE_POST_CONTINUED,
+    TAGS_LINK,
 ];
 
 /// One judgement of one requirement on one run.
@@ -60,6 +62,7 @@ pub fn judge(o: &Outcome) -> Vec<Finding> {
     out.extend(manifests(&o.exchanges));
     out.extend(referrers(&o.exchanges));
     out.extend(single_posts(&o.exchanges));
+    out.extend(tag_pages(&o.exchanges));
     if o.condition == Condition::Defect(Defect::BlobCorrupted)
         && o.exchanges
             .iter()
@@ -438,6 +441,46 @@ fn single_posts(exchanges: &[Exchange]) -> Vec<Finding> {
                     "closed by a PUT with the digest"
                 } else {
                     "never closed with the digest"
+                }
+            ),
+        ));
+    }
+    out
+}
+
+/// The target of a `Link: <url>; rel="next"` header, as path and query.
+fn next_link(value: &str) -> Option<String> {
+    value.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .contains("next")
+            .then(|| origin_form(url.trim().trim_start_matches('<').trim_end_matches('>')))
+    })
+}
+
+/// A tag page answered with a `Link` to the next one: the client asks for that page.
+fn tag_pages(exchanges: &[Exchange]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, e) in exchanges.iter().enumerate() {
+        if e.endpoint != Some(Endpoint::TagsList) || e.status != 200 {
+            continue;
+        }
+        let Some(next) = e.response_header("link").and_then(next_link) else {
+            continue;
+        };
+        let followed = exchanges[i + 1..]
+            .iter()
+            .any(|l| l.endpoint == Some(Endpoint::TagsList) && l.target == next);
+        out.push(Finding::new(
+            TAGS_LINK,
+            followed,
+            format!(
+                "{}: Link to {next}, {}",
+                said(e),
+                if followed {
+                    "followed"
+                } else {
+                    "never asked for"
                 }
             ),
         ));
