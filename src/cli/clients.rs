@@ -211,6 +211,9 @@ fn conditions(a: &ClientsArgs, w: Workflow) -> Result<Vec<Condition>, CliError> 
         .collect())
 }
 
+/// A report format: the reports written as one file.
+type Writer = fn(&[ClientReport]) -> String;
+
 pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
     let specs = clients(&a)?;
     let catalogue = regverify::runner::loader::load_corpus(&Corpus::embedded())
@@ -241,7 +244,7 @@ pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
             },
         )?;
     }
-    let writers: [(&Option<PathBuf>, fn(&[ClientReport]) -> String); 2] =
+    let writers: [(&Option<PathBuf>, Writer); 2] =
         [(&a.junit, report::junit), (&a.markdown, report::markdown)];
     for (path, write) in writers {
         if let Some(path) = path {
