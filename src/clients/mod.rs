@@ -61,7 +61,7 @@ impl Workflow {
     /// The defects that corrupt what this workflow receives: a client must fail under them.
     pub fn corrupting_defects(self) -> &'static [Defect] {
         match self {
-            Workflow::Pull => &[Defect::BlobCorrupted],
+            Workflow::Pull => &[Defect::BlobCorrupted, Defect::BlobShortBody],
             Workflow::Push | Workflow::ListTags | Workflow::Attach => &[],
         }
     }

@@ -63,18 +63,21 @@ pub fn judge(o: &Outcome) -> Vec<Finding> {
     out.extend(referrers(&o.exchanges));
     out.extend(single_posts(&o.exchanges));
     out.extend(tag_pages(&o.exchanges));
-    if o.condition == Condition::Defect(Defect::BlobCorrupted)
-        && o.exchanges
-            .iter()
-            .any(|e| e.endpoint == Some(Endpoint::BlobGet) && e.method == "GET" && e.status == 200)
+    if matches!(
+        o.condition,
+        Condition::Defect(Defect::BlobCorrupted | Defect::BlobShortBody)
+    ) && o
+        .exchanges
+        .iter()
+        .any(|e| e.endpoint == Some(Endpoint::BlobGet) && e.method == "GET" && e.status == 200)
     {
         out.push(Finding::new(
             VERIFY_BLOB,
             !o.ran.succeeded(),
             if o.ran.succeeded() {
-                "the client succeeded with blobs whose bytes do not match their digest"
+                "the client succeeded with blobs whose bytes (corrupted or cut short) do not match their digest"
             } else {
-                "the client failed on blobs whose bytes do not match their digest"
+                "the client failed on blobs whose bytes (corrupted or cut short) do not match their digest"
             },
         ));
     }
