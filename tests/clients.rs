@@ -311,6 +311,8 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains('\u{1b}'), "{text}");
+    let progress = String::from_utf8(out.stderr).unwrap();
+    assert!(!progress.contains('\u{1b}'), "{progress}");
     assert!(text.contains("FAIL client.accept"), "{text}");
     assert!(text.contains("PASS client.set-content-type"), "{text}");
 

@@ -226,7 +226,12 @@ pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
         for (w, t) in &spec.workflows {
             for c in conditions(&a, *w)? {
                 nonce += 1;
-                eprintln!("{}: {} / {}", spec.name, w.name(), c.name());
+                eprintln!(
+                    "{}: {} / {}",
+                    regverify::runner::sanitize::line(&spec.name),
+                    w.name(),
+                    c.name()
+                );
                 outcomes.push(run_workflow(*w, t, c, nonce).map_err(ClientsError::Run)?);
             }
         }
