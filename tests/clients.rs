@@ -108,11 +108,12 @@ fn a_client_keeping_every_duty_passes_every_judged_requirement_under_every_condi
     let all: BTreeSet<String> = JUDGED.iter().map(|s| s.to_string()).collect();
     assert_eq!(verdicts(c, "pass"), all, "{c:#}");
     assert_eq!(code, 0);
-    // every workflow ran plainly and under every variation; pull under its two defects too
+    // every workflow ran plainly and under every variation; pull with blob redirects and
+    // under its two defects too
     let variations = regverify::server::variations::VARIATIONS.len();
     assert_eq!(
         c["runs"].as_array().unwrap().len(),
-        4 * (1 + variations) + 2
+        4 * (1 + variations) + 3
     );
 }
 
@@ -158,6 +159,7 @@ fn skopeo_round_trips_under_every_condition_and_breaks_no_judged_duty() {
         "client.set-content-type",
         "client.accept",
         "client.verify-blob",
+        "client.follow-redirects",
     ] {
         assert!(passed.contains(r), "{r} not judged: {c:#}");
     }

@@ -76,6 +76,9 @@ pub enum Condition {
     Variation(Variation),
     /// With a defect corrupting what the client receives: the client must fail.
     Defect(Defect),
+    /// Blob GETs answered first with a `307` to where the blob is served (spec main lets a
+    /// registry redirect any request): the client must follow and succeed.
+    BlobRedirects,
 }
 
 impl Condition {
@@ -84,6 +87,7 @@ impl Condition {
             Condition::Plain => "plain".into(),
             Condition::Variation(v) => format!("variation {}", v.name()),
             Condition::Defect(d) => format!("defect {}", d.info().name),
+            Condition::BlobRedirects => "blob redirects".into(),
         }
     }
     /// Whether the client must succeed (else it must fail).
@@ -93,16 +97,18 @@ impl Condition {
     fn config(self) -> Config {
         let mut c = Config::default();
         match self {
-            Condition::Plain => {}
+            Condition::Plain | Condition::BlobRedirects => {}
             Condition::Variation(v) => c.variations = Variations::from([v]),
             Condition::Defect(d) => c.defect = Some(d),
         }
         c
     }
-    /// Every condition a workflow runs under.
+    /// Every condition a workflow runs under (blob redirects for pull, the one workflow that
+    /// reads blobs).
     pub fn all_for(w: Workflow) -> Vec<Condition> {
         std::iter::once(Condition::Plain)
             .chain(VARIATIONS.iter().map(|v| Condition::Variation(v.variation)))
+            .chain((w == Workflow::Pull).then_some(Condition::BlobRedirects))
             .chain(w.corrupting_defects().iter().map(|d| Condition::Defect(*d)))
             .collect()
     }
@@ -238,8 +244,8 @@ pub fn run_workflow(
     condition: Condition,
     nonce: u64,
 ) -> Result<Outcome, String> {
-    let registry =
-        Registry::start(condition.config()).map_err(|e| format!("starting the reference: {e}"))?;
+    let registry = Registry::start(condition.config(), condition == Condition::BlobRedirects)
+        .map_err(|e| format!("starting the reference: {e}"))?;
     let work = tempfile::tempdir().map_err(|e| e.to_string())?;
     let layout = work.path().join("layout");
     let dir = work.path().join("dir");

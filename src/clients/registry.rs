@@ -21,8 +21,13 @@ pub struct Registry {
 }
 
 impl Registry {
-    pub fn start(mut config: Config) -> std::io::Result<Registry> {
-        let recorder = Recorder::new();
+    /// `redirect_blobs`: blob GETs are answered first with a redirect.
+    pub fn start(mut config: Config, redirect_blobs: bool) -> std::io::Result<Registry> {
+        let recorder = if redirect_blobs {
+            Recorder::redirecting()
+        } else {
+            Recorder::new()
+        };
         config.recorder = Some(recorder.clone());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

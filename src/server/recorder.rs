@@ -5,7 +5,8 @@
 //!
 //! While recording, upload locations carry a query parameter of their own ([`STATE_PARAM`]):
 //! the spec lets a location hold critical query parameters, and only a location that has
-//! one shows whether a client uses it as given or rebuilds it from the session's id.
+//! one shows whether a client uses it as given or rebuilds it from the session's id. A
+//! redirecting recorder also sends blob GETs elsewhere first, so that following shows.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -21,6 +22,8 @@ use crate::oci::api::{self, Endpoint, Target};
 
 /// The query parameter added to upload locations while recording.
 pub const STATE_PARAM: &str = "_state";
+/// The query parameter marking a blob GET sent to the location a redirect named.
+pub const REDIRECTED_PARAM: &str = "_redirected";
 
 /// Request bodies larger than this are counted, not kept (manifests are far smaller).
 const KEEP_BODY: usize = 4 * 1024 * 1024;
@@ -75,6 +78,8 @@ pub struct Recorder {
     next_state: AtomicU64,
     /// Largest request body taken.
     max_body: usize,
+    /// Whether blob GETs are first answered with a redirect (see [`Recorder::redirecting`]).
+    redirect_blobs: bool,
 }
 
 impl Recorder {
@@ -88,6 +93,19 @@ impl Recorder {
             exchanges: Mutex::default(),
             next_state: AtomicU64::new(0),
             max_body,
+            redirect_blobs: false,
+        })
+    }
+
+    /// A recorder that also answers each blob GET with a `307` to the same URL marked with
+    /// [`REDIRECTED_PARAM`], where the blob is served: spec main lets a registry redirect any
+    /// request and asks clients to follow.
+    pub fn redirecting() -> Arc<Recorder> {
+        Arc::new(Recorder {
+            exchanges: Mutex::default(),
+            next_state: AtomicU64::new(0),
+            max_body: MAX_BODY,
+            redirect_blobs: true,
         })
     }
 
@@ -167,9 +185,28 @@ pub(crate) async fn layer(State(app): State<Arc<App>>, req: Request, next: Next)
     let body_len = bytes.len() as u64;
     let kept = (endpoint == Some(Endpoint::ManifestPut) && bytes.len() <= KEEP_BODY)
         .then(|| bytes.clone());
-    let mut res = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let redirect = recorder.redirect_blobs
+        && endpoint == Some(Endpoint::BlobGet)
+        && parts.method == axum::http::Method::GET
+        && !parts.uri.query().unwrap_or("").contains(REDIRECTED_PARAM);
+    let mut res = if redirect {
+        let sep = if parts.uri.query().is_some() {
+            '&'
+        } else {
+            '?'
+        };
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(
+                header::LOCATION,
+                format!("{target}{sep}{REDIRECTED_PARAM}=1"),
+            )],
+        )
+            .into_response()
+    } else {
+        next.run(Request::from_parts(parts, Body::from(bytes)))
+            .await
+    };
     let is_upload = matches!(
         endpoint,
         Some(Endpoint::UploadStart | Endpoint::UploadChunk | Endpoint::UploadStatus)

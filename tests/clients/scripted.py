@@ -12,7 +12,7 @@ import hashlib, http.client, json, os, sys, urllib.parse
 
 BREAKS = {"none", "chunk-range", "chunk-order", "chunk-min-length", "location-as-given",
           "set-content-type", "accept", "verify-blob", "referrers-fallback",
-          "single-post-continued", "tags-link"}
+          "single-post-continued", "tags-link", "follow-redirects"}
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 INDEX = "application/vnd.oci.image.index.v1+json"
 CHUNK = 1000
@@ -115,7 +115,9 @@ class Client:
         return self.request("GET", f"/v2/{repo}/manifests/{reference}", headers=headers)
 
     def get_blob(self, repo, digest):
-        s, _, data = self.request("GET", f"/v2/{repo}/blobs/{digest}")
+        s, h, data = self.request("GET", f"/v2/{repo}/blobs/{digest}")
+        if s in (301, 302, 303, 307, 308) and self.broken != "follow-redirects":
+            s, _, data = self.request("GET", self.origin_form(h["location"]))
         if s != 200:
             sys.exit(f"blob GET answered {s}")
         if self.broken != "verify-blob" and "sha256:" + hashlib.sha256(data).hexdigest() != digest:

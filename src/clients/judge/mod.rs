@@ -22,9 +22,10 @@ pub const VERIFY_BLOB: &str = "client.verify-blob";
 pub const REFERRERS_FALLBACK: &str = "client.referrers-fallback";
 pub const SINGLE_POST_CONTINUED: &str = "client.single-post-continued";
 pub const TAGS_LINK: &str = "client.tags-link";
+pub const FOLLOW_REDIRECTS: &str = "client.follow-redirects";
 
 /// Every requirement judged, in report order.
-pub const JUDGED: [&str; 10] = [
+pub const JUDGED: [&str; 11] = [
     CHUNK_RANGE,
     CHUNK_ORDER,
     CHUNK_MIN_LENGTH,
@@ -35,6 +36,7 @@ pub const JUDGED: [&str; 10] = [
     REFERRERS_FALLBACK,
     SINGLE_POST_CONTINUED,
     TAGS_LINK,
+    FOLLOW_REDIRECTS,
 ];
 
 /// One judgement of one requirement on one run.
@@ -63,6 +65,7 @@ pub fn judge(o: &Outcome) -> Vec<Finding> {
     out.extend(referrers(&o.exchanges));
     out.extend(single_posts(&o.exchanges));
     out.extend(tag_pages(&o.exchanges));
+    out.extend(redirects(&o.exchanges));
     if matches!(
         o.condition,
         Condition::Defect(Defect::BlobCorrupted | Defect::BlobShortBody)
@@ -487,6 +490,35 @@ fn tag_pages(exchanges: &[Exchange]) -> Vec<Finding> {
                     "followed"
                 } else {
                     "never asked for"
+                }
+            ),
+        ));
+    }
+    out
+}
+
+/// A redirect answered: the client sends the request again to the location it names.
+fn redirects(exchanges: &[Exchange]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, e) in exchanges.iter().enumerate() {
+        if !matches!(e.status, 301 | 302 | 303 | 307 | 308) {
+            continue;
+        }
+        let Some(to) = e.response_header("location").map(origin_form) else {
+            continue;
+        };
+        let followed = exchanges[i + 1..].iter().any(|l| l.target == to);
+        out.push(Finding::new(
+            FOLLOW_REDIRECTS,
+            followed,
+            format!(
+                "{}: {} to {to}, {}",
+                said(e),
+                e.status,
+                if followed {
+                    "followed"
+                } else {
+                    "never followed"
                 }
             ),
         ));
