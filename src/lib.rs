@@ -2,7 +2,10 @@
 //!
 //! - [`oci`]: the shared vocabulary of the distribution API.
 //! - [`server`]: the reference registry (`regverify serve`).
+//! - [`clients`]: registry clients judged against the reference (`regverify clients`); it
+//!   uses both the server and the runner, which never use each other.
 
+pub mod clients;
 pub mod oci;
 pub mod runner;
 pub mod server;

@@ -59,6 +59,10 @@ enum Command {
     /// Send random operation sequences (seeded) and judge every answer against a model of
     /// what the registry must hold; a discrepancy is shrunk and written as a scenario.
     Explore(Box<ExploreArgs>),
+    /// Judge registry clients (skopeo, oras, …): their workflows run against the reference,
+    /// plainly, under every variation and under corrupting defects, and their duties are
+    /// judged on the requests they send.
+    Clients(Box<cli::clients::ClientsArgs>),
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
@@ -101,6 +105,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         Some(Command::Baseline(a)) => cli::gates::baseline(a),
         Some(Command::Matrix(a)) => cli::gates::matrix(*a),
         Some(Command::Explore(a)) => cli::explore::explore(*a),
+        Some(Command::Clients(a)) => cli::clients::clients_command(*a),
         Some(Command::Coverage {
             specs,
             fixtures,

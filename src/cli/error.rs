@@ -66,6 +66,8 @@ pub enum CliError {
     },
     #[error("defect {0} needs authentication, which the references of a matrix run without")]
     DefectNeedsAuth(String),
+    #[error(transparent)]
+    Clients(#[from] super::clients::ClientsError),
     /// Already printed, one diagnostic each, where they were found.
     #[error("{0} problem(s) in the spec files")]
     SpecFiles(usize),

@@ -203,6 +203,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, CliError> {
         max_uploads_per_client: a.max_uploads_per_client,
         max_waiters_per_client: a.max_waiters_per_client,
         referrers_page_bytes: a.referrers_page_bytes,
+        recorder: None,
     };
     let auth = match (&a.auth, &a.htpasswd) {
         (Some(mode), Some(file)) => {

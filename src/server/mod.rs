@@ -15,6 +15,7 @@ pub mod error;
 pub mod gc;
 pub(crate) mod listing;
 pub(crate) mod manifests;
+pub mod recorder;
 pub(crate) mod request;
 pub(crate) mod routes;
 pub mod storage;
@@ -62,6 +63,8 @@ pub struct Config {
     pub max_waiters_per_client: usize,
     /// Bytes of descriptors per referrers page (besides the count cap).
     pub referrers_page_bytes: usize,
+    /// Records every request and answer (`regverify clients`); none: nothing is recorded.
+    pub recorder: Option<Arc<recorder::Recorder>>,
 }
 
 impl Default for Config {
@@ -79,6 +82,7 @@ impl Default for Config {
             max_uploads_per_client: 1_000,
             max_waiters_per_client: 64,
             referrers_page_bytes: 4 * 1024 * 1024,
+            recorder: None,
         }
     }
 }
@@ -296,12 +300,14 @@ impl App {
 pub fn app(app: Arc<App>) -> Router {
     use axum::middleware::{from_fn, from_fn_with_state};
     // each layer wraps the ones before it: defects rewrite what the registry, variations
-    // included, answers, and the log line shows what was sent
+    // included, answers, the log line shows what was sent, and the recorder (when on) keeps it
     Router::new()
         .fallback(routes::dispatch)
         .layer(from_fn_with_state(app.clone(), variations::layer))
         .layer(from_fn_with_state(app.clone(), defects::layer))
         .layer(from_fn(routes::log))
+        // outermost: what the client sent and what it received
+        .layer(from_fn_with_state(app.clone(), recorder::layer))
         .with_state(app)
 }
 

@@ -67,6 +67,8 @@ pub struct RequirementView {
     pub endpoints: Vec<String>,
     pub codes: Vec<String>,
     pub untestable: Option<String>,
+    /// Whose duty it is.
+    pub party: crate::runner::model::Party,
     /// Old names that resolve to it.
     pub aliases: Vec<String>,
     /// The overlay file that added or replaced it, if one did.
@@ -251,6 +253,7 @@ fn requirement(
         endpoints: r.endpoints.clone(),
         codes: r.codes.clone(),
         untestable: r.untestable.clone(),
+        party: r.party,
         aliases: old_names(specs.aliases.requirements(), &r.id),
         overlay: None,
         profiles: profiles.into_iter().collect(),

@@ -28,7 +28,12 @@ pub(super) fn requirement(r: &RequirementView) -> String {
     list(&mut s, "error codes", &r.codes);
     list(&mut s, "old names", &r.aliases);
     list(&mut s, "profiles", &r.profiles);
-    if r.scenarios.is_empty() {
+    if r.party == crate::runner::model::Party::Client && r.untestable.is_none() {
+        let _ = writeln!(
+            s,
+            "\na client's duty: `regverify clients` judges it on the requests clients send"
+        );
+    } else if r.scenarios.is_empty() {
         let _ = writeln!(s, "\nno scenario verifies it");
     } else {
         let _ = writeln!(s, "\nverified by {}:", count(r.scenarios.len(), "scenario"));

@@ -1,0 +1,354 @@
+//! `regverify clients`: the scripted client (tests/clients/scripted.py) keeping every client
+//! duty passes each judged requirement under every condition, and breaking one duty fails
+//! that requirement alone; skopeo, a real client, is judged the same way; the recorder is
+//! off unless asked for.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::{Http, python_with_oras, require, root, start};
+use regverify::clients::judge::JUDGED;
+use regverify::server::Config;
+use regverify::server::recorder::{Recorder, STATE_PARAM};
+use serde_json::Value;
+
+const APT: &str = "apt-get update && apt-get install -y skopeo";
+
+/// Runs `regverify clients ARGS --json FILE`; returns the exit code and the results.
+fn clients(args: &[String]) -> (i32, Value) {
+    clients_with_path(args, None)
+}
+
+/// The same, with `bin` first on the clients' PATH.
+fn clients_with_path(args: &[String], bin: Option<&std::path::Path>) -> (i32, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("results.json");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_regverify"));
+    if let Some(bin) = bin {
+        let path = std::env::var("PATH").unwrap_or_default();
+        cmd.env("PATH", format!("{}:{path}", bin.display()));
+    }
+    let out = cmd
+        .arg("clients")
+        .args(args)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let text = std::fs::read(&json).unwrap_or_else(|_| {
+        panic!(
+            "no results (exit {code}): {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (code, serde_json::from_slice(&text).unwrap())
+}
+
+/// The scripted client's four workflows, breaking `rule` ("none": none).
+fn scripted(rule: &str) -> Vec<String> {
+    let python = require("python3", "apt-get install -y python3");
+    let script = root().join("tests/clients/scripted.py");
+    let t = |op: &str, rest: &str| {
+        format!(
+            "'{}' '{}' {op} {{registry}} {rest} --break {rule}",
+            python.display(),
+            script.display()
+        )
+    };
+    vec![
+        "--name".into(),
+        format!("scripted-{rule}"),
+        "--push".into(),
+        t("push", "{repo} {tag} {layout}"),
+        "--pull".into(),
+        t("pull", "{repo} {tag} {dir}"),
+        "--list-tags".into(),
+        t("list-tags", "{repo}"),
+        "--attach".into(),
+        t("attach", "{repo} {tag} note.txt"),
+    ]
+}
+
+fn the_client(results: &Value) -> &Value {
+    let all = results["clients"].as_array().unwrap();
+    assert_eq!(all.len(), 1);
+    &all[0]
+}
+
+fn verdicts(client: &Value, verdict: &str) -> BTreeSet<String> {
+    client["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == verdict)
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn runs_not_as_required(client: &Value) -> Vec<String> {
+    client["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["as_required"] != true)
+        .map(|r| format!("{} / {}: {}", r["workflow"], r["condition"], r))
+        .collect()
+}
+
+#[test]
+fn a_client_keeping_every_duty_passes_every_judged_requirement_under_every_condition() {
+    let (code, results) = clients(&scripted("none"));
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    let all: BTreeSet<String> = JUDGED.iter().map(|s| s.to_string()).collect();
+    assert_eq!(verdicts(c, "pass"), all, "{c:#}");
+    assert_eq!(code, 0);
+    // every workflow ran plainly and under every variation; pull with blob redirects and
+    // under its two defects too
+    let variations = regverify::server::variations::VARIATIONS.len();
+    assert_eq!(
+        c["runs"].as_array().unwrap().len(),
+        4 * (1 + variations) + 3
+    );
+}
+
+#[test]
+fn a_client_breaking_one_duty_fails_that_requirement_alone() {
+    for rule in JUDGED {
+        let short = rule.strip_prefix("client.").unwrap();
+        let mut args = scripted(short);
+        // the variations under which the chunk minimum, the fallback and the single POST's
+        // continuation are judged
+        args.extend(
+            [
+                "--variation",
+                "chunk-minimum",
+                "--variation",
+                "no-referrers",
+                "--variation",
+                "no-single-post",
+            ]
+            .map(String::from),
+        );
+        let (code, results) = clients(&args);
+        let c = the_client(&results);
+        assert_eq!(
+            verdicts(c, "fail"),
+            BTreeSet::from([rule.to_string()]),
+            "breaking {short}: {c:#}"
+        );
+        assert_eq!(code, 1, "breaking {short}");
+    }
+}
+
+#[test]
+fn skopeo_round_trips_under_every_condition_and_breaks_no_judged_duty() {
+    require("skopeo", APT);
+    let (code, results) = clients(&["--client".into(), "skopeo".into()]);
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    assert_eq!(verdicts(c, "fail"), BTreeSet::new(), "{c:#}");
+    let passed = verdicts(c, "pass");
+    for r in [
+        "client.location-as-given",
+        "client.set-content-type",
+        "client.accept",
+        "client.verify-blob",
+        "client.follow-redirects",
+    ] {
+        assert!(passed.contains(r), "{r} not judged: {c:#}");
+    }
+    assert_eq!(code, 0);
+}
+
+/// The venv holding PyPI's oras and python-dxf (their programs first on the PATH).
+fn venv_bin() -> std::path::PathBuf {
+    let python = python_with_oras();
+    let bin = python.parent().unwrap().to_path_buf();
+    assert!(
+        bin.join("dxf").is_file(),
+        "python-dxf is not installed; install it with: target/peers-venv/bin/pip install \
+         python-dxf (or run bash .ci/run)"
+    );
+    bin
+}
+
+/// PyPI's oras pulls and lists under every condition, but writes a corrupted blob as good.
+#[test]
+fn oras_py_round_trips_under_every_variation_and_takes_a_corrupted_blob() {
+    let bin = venv_bin();
+    let (code, results) = clients_with_path(&["--client".into(), "oras-py".into()], Some(&bin));
+    let c = the_client(&results);
+    let wrong = runs_not_as_required(c);
+    assert_eq!(wrong.len(), 1, "{wrong:#?}");
+    assert!(wrong[0].contains("defect blob-corrupted"), "{wrong:#?}");
+    assert_eq!(
+        verdicts(c, "fail"),
+        BTreeSet::from(["client.verify-blob".to_string()])
+    );
+    assert!(verdicts(c, "pass").contains("client.accept"), "{c:#}");
+    assert_eq!(code, 1);
+}
+
+/// python-dxf lists tags under every condition.
+#[test]
+fn dxf_lists_tags_under_every_condition() {
+    let bin = venv_bin();
+    let (code, results) = clients_with_path(&["--client".into(), "dxf".into()], Some(&bin));
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    let variations = regverify::server::variations::VARIATIONS.len();
+    assert_eq!(c["runs"].as_array().unwrap().len(), 1 + variations);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn unusable_arguments_are_refused_before_anything_runs() {
+    let bin = env!("CARGO_BIN_EXE_regverify");
+    for args in [
+        vec!["clients"],
+        vec!["clients", "--client", "no-such-client"],
+        vec!["clients", "--push", "tool {registry}"],
+        vec!["clients", "--name", "x", "--push", "tool {nope}"],
+        vec!["clients", "--name", "x", "--push", "tool 'open"],
+        vec!["clients", "--client", "skopeo", "--variation", "no-such"],
+    ] {
+        let out = Command::new(bin).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_recorder_is_off_unless_asked_for_and_keeps_no_credentials() {
+    let plain = start(Config::default(), false).await;
+    let h = Http::new(&plain.url);
+    let r = h.req("POST", "/v2/a/b/blobs/uploads/", &[], "").await;
+    let loc = r.headers["location"].to_str().unwrap();
+    assert!(!loc.contains(STATE_PARAM), "{loc}");
+
+    let recorder = Recorder::new();
+    let config = Config {
+        recorder: Some(Arc::clone(&recorder)),
+        ..Config::default()
+    };
+    let recorded = start(config, false).await;
+    let h = Http::new(&recorded.url);
+    let r = h
+        .req(
+            "POST",
+            "/v2/a/b/blobs/uploads/",
+            &[("authorization", "Basic c2VjcmV0OnNlY3JldA==")],
+            "",
+        )
+        .await;
+    let loc = r.headers["location"].to_str().unwrap().to_string();
+    assert!(loc.contains(&format!("?{STATE_PARAM}=")), "{loc}");
+    // the session answers at the location given, query and all
+    let r = h
+        .req(
+            "PATCH",
+            &loc,
+            &[("content-type", "application/octet-stream")],
+            "abc",
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let seen = recorder.take();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].request_header("authorization"), Some("<redacted>"));
+    assert_eq!(seen[1].method, "PATCH");
+    assert_eq!(seen[1].target, loc);
+    assert_eq!(seen[1].body_len, 3);
+    assert_eq!(seen[1].status, 202);
+    assert!(recorder.take().is_empty());
+}
+
+/// A body over the recorder's limit is refused whole, never handed on cut short.
+#[tokio::test]
+async fn a_body_over_the_recorders_limit_is_refused_and_recorded() {
+    let recorder = Recorder::with_max_body(1024);
+    let config = Config {
+        recorder: Some(Arc::clone(&recorder)),
+        ..Config::default()
+    };
+    let recorded = start(config, false).await;
+    let h = Http::new(&recorded.url);
+    let digest = regverify::oci::Digest::sha256(&[7u8; 2048]);
+    let r = h
+        .req(
+            "POST",
+            &format!("/v2/a/b/blobs/uploads/?digest={digest}"),
+            &[("content-type", "application/octet-stream")],
+            vec![7u8; 2048],
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(h.get(&format!("/v2/a/b/blobs/{digest}")).await.status, 404);
+    let seen = recorder.take();
+    assert_eq!(seen[0].status, 413);
+}
+
+/// The same verdicts in every format, and no raw control character from a client's name or
+/// output in the text report.
+#[test]
+fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (junit, md) = (dir.path().join("j.xml"), dir.path().join("r.md"));
+    let mut args = scripted("accept");
+    args[1] = "scripted\u{1b}[31m".into();
+    args.extend(["--no-variations".to_string(), "--junit".into()]);
+    args.push(junit.display().to_string());
+    args.push("--markdown".into());
+    args.push(md.display().to_string());
+    let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+        .arg("clients")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let progress = String::from_utf8(out.stderr).unwrap();
+    assert!(!progress.contains('\u{1b}'), "{progress}");
+    assert!(text.contains("FAIL client.accept"), "{text}");
+    assert!(text.contains("PASS client.set-content-type"), "{text}");
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let case = |name: &str| {
+        doc.descendants()
+            .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no test case {name}: {xml}"))
+    };
+    assert!(
+        case("client.accept")
+            .children()
+            .any(|c| c.has_tag_name("failure"))
+    );
+    assert!(
+        !case("client.set-content-type")
+            .children()
+            .any(|c| c.has_tag_name("failure"))
+    );
+    assert!(
+        !case("pull / plain")
+            .children()
+            .any(|c| c.has_tag_name("failure"))
+    );
+
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("| `client.accept` | SHOULD | **fail** |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `client.set-content-type` | MUST | pass |"),
+        "{md}"
+    );
+    assert!(!md.contains('\u{1b}'), "{md}");
+}
