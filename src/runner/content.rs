@@ -253,8 +253,10 @@ impl<'a> ContentStore<'a> {
                     }
                 };
                 let piece = p.size.max(min);
+                // the final piece is the one the minimum does not bind
                 let total = piece
-                    .checked_mul(p.count as u64)
+                    .checked_mul(u64::from(p.count.saturating_sub(1)))
+                    .and_then(|t| t.checked_add(p.last.unwrap_or(piece)))
                     .filter(|t| *t <= MAX_CONTENT_BYTES)
                     .ok_or_else(|| ContentError::TooLarge {
                         name: name.to_string(),
@@ -530,6 +532,19 @@ mod tests {
         assert_eq!(r.field("end.3").as_deref(), Some("14999"));
         // a smaller one changes nothing
         assert_eq!(pieces("100").unwrap().bytes.len(), 6000);
+        // a short final piece stays short whatever the minimum
+        let short: BTreeMap<String, ContentSpec> = serde_json::from_value(json!({
+            "layer": {"pieces": {"count": 2, "size": 4000, "min": "{chunk_min}", "last": 100}},
+        }))
+        .unwrap();
+        let mut store = ContentStore::new(&short, Fixtures::Files(Default::default()), 1, "s");
+        let r = store
+            .resolve("layer", &|n| {
+                (n == "chunk_min").then(|| "65536".to_string())
+            })
+            .unwrap();
+        assert_eq!(r.bytes.len(), 65536 + 100);
+        assert_eq!(r.field("at.1").as_deref(), Some("65536"));
         assert!(matches!(pieces("lots"), Err(ContentError::Minimum { .. })));
         assert!(matches!(
             pieces(&MAX_CONTENT_BYTES.to_string()),

@@ -470,6 +470,10 @@ pub struct PiecesSpec {
     /// The announced minimum (templated; empty: none announced).
     #[serde(default)]
     pub min: Option<String>,
+    /// The length of the final piece, when it is to be shorter than the others (the final
+    /// chunk may have any length); by default it is as long as they are.
+    #[serde(default)]
+    pub last: Option<u64>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
