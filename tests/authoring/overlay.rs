@@ -155,9 +155,23 @@ fn a_complete_copy_changes_nothing_and_replace_mode_uses_it_alone() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(counts(&out), counts(&base));
     let (reqs, profiles, scenarios) = counts(&base);
+    // the aliases of the copy are unchanged too
+    let aliases = std::fs::read_to_string(dir.path().join("aliases.yaml"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("- {old:") || l.starts_with("- old:")
+        })
+        .count();
+    let aliases = match aliases {
+        0 => String::new(),
+        1 => "1 alias, ".into(),
+        n => format!("{n} aliases, "),
+    };
     assert!(
         out.contains(&format!(
-            "overlay {over}: changes nothing\n  unchanged: {reqs} requirements, {profiles} profiles, {scenarios} scenarios\n"
+            "overlay {over}: changes nothing\n  unchanged: {reqs} requirements, {profiles} profiles, {aliases}{scenarios} scenarios\n"
         )),
         "{out}"
     );
