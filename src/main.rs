@@ -59,6 +59,11 @@ enum Command {
     /// Send random operation sequences (seeded) and judge every answer against a model of
     /// what the registry must hold; a discrepancy is shrunk and written as a scenario.
     Explore(Box<ExploreArgs>),
+    /// Write a completion script for a shell on standard output
+    /// (`regverify completions bash > /etc/bash_completion.d/regverify`).
+    Completions(cli::docs::CompletionsArgs),
+    /// Write the man page (roff) on standard output (`regverify man > regverify.1`).
+    Man,
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
@@ -74,21 +79,28 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    // the profiles and the default come from the corpus the binary carries
+/// The command line as parsed, completed and documented: the profiles and the default
+/// come from the corpus the binary carries, the version names the commit and that corpus.
+fn command() -> clap::Command {
     let profile_help = cli::profiles::help();
-    let matches = Cli::command()
+    Cli::command()
+        .version(cli::docs::version())
         .mut_subcommand("run", |c| {
             c.mut_arg("profile", |a| a.help(profile_help.clone()))
         })
         .mut_subcommand("matrix", |c| c.mut_arg("profile", |a| a.help(profile_help)))
-        .get_matches();
+}
+
+fn main() -> ExitCode {
+    let matches = command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     exit_code(dispatch(cli))
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Some(Command::Completions(a)) => cli::docs::completions(a, command()),
+        Some(Command::Man) => cli::docs::man(command()),
         Some(Command::Serve(a)) => cli::serve::serve(*a),
         Some(Command::Run(a)) => verify(*a),
         Some(Command::Seed(mut a)) => {

@@ -1,7 +1,8 @@
 //! The command line's pieces beside `main.rs`: the exit-code mapping, `serve`, `gc` and
-//! `explain`, the embedded reference `run` and `matrix` start, the release gates (`diff`,
+//! `explain`, `--version`, completions and the man page, the embedded reference `run` and `matrix` start, the release gates (`diff`,
 //! `baseline`, `matrix`), the `--profile` help.
 
+pub mod docs;
 pub mod error;
 pub mod explain;
 pub mod explore;
