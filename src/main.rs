@@ -53,8 +53,8 @@ enum Command {
     Diff(cli::gates::DiffArgs),
     /// Write the `--expect` file a results file matches (reasons to fill in are marked).
     Baseline(cli::gates::BaselineArgs),
-    /// Run the same scenarios against several registries at once: one table of
-    /// requirement × registry.
+    /// Run the same scenarios against several registries at once, or read their results
+    /// files (`--results`): one table of requirement × registry.
     Matrix(Box<cli::gates::MatrixCli>),
     /// Send random operation sequences (seeded) and judge every answer against a model of
     /// what the registry must hold; a discrepancy is shrunk and written as a scenario.

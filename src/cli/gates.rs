@@ -144,13 +144,13 @@ pub struct MatrixCli {
     #[command(flatten)]
     run: MatrixArgs,
     /// Add the embedded reference registry.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "results")]
     reference: bool,
     /// Add a reference started with this allowed variation (repeatable: one reference each).
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", conflicts_with = "results")]
     variation: Vec<String>,
     /// Add a reference started with this deliberate defect (repeatable: one reference each).
-    #[arg(long, value_name = "D")]
+    #[arg(long, value_name = "D", conflicts_with = "results")]
     defect: Vec<String>,
 }
 

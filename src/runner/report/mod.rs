@@ -36,7 +36,7 @@ pub use matrix_text::{cell_word, matrix_text};
 pub use statement::{CategoryEntry, CategoryState, Conformance, RunStanding};
 pub use text::transcript;
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct Counts {
     pub pass: usize,
     pub fail: usize,
