@@ -25,18 +25,14 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     // a new commit moves HEAD or the branch it names: both files rebuild the name (in a
     // worktree they live in different git directories, which --git-path resolves)
-    for name in ["HEAD", "packed-refs"] {
-        if let Some(p) = git(&["rev-parse", "--git-path", name]) {
-            if std::path::Path::new(&p).exists() {
-                println!("cargo:rerun-if-changed={p}");
-            }
-        }
-    }
-    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
-        if let Some(p) = git(&["rev-parse", "--git-path", &branch]) {
-            if std::path::Path::new(&p).exists() {
-                println!("cargo:rerun-if-changed={p}");
-            }
+    let branch = git(&["symbolic-ref", "-q", "HEAD"]);
+    let watched = ["HEAD", "packed-refs"]
+        .into_iter()
+        .chain(branch.as_deref())
+        .filter_map(|name| git(&["rev-parse", "--git-path", name]));
+    for p in watched {
+        if std::path::Path::new(&p).exists() {
+            println!("cargo:rerun-if-changed={p}");
         }
     }
     println!("cargo:rustc-env=REGVERIFY_COMMIT={commit}");
