@@ -1,8 +1,9 @@
 //! Throughput of the reference registry on this machine, printed as numbers:
 //! the limits (single-core SHA-256, durable disk writes, loopback TCP), then a 1 GiB push
 //! (monolithic and in 16 MiB chunks) and pull, 32 concurrent 1 MiB pushes, and the
-//! server's peak memory. `cargo bench` runs it; `BENCH_SIZE_MIB` shrinks it and
-//! `BENCH_DETAIL` adds each run's time and the CPU the server and the client used.
+//! server's peak memory. `cargo bench` runs it; `BENCH_SIZE_MIB` shrinks it,
+//! `BENCH_DETAIL` adds each run's time and the CPU the server and the client used, and
+//! `BENCH_SERVER` measures another build of the server (the static binary).
 //!
 //! Each push and pull runs three times, each time against its limit measured just before
 //! it; the median is printed with every run's ratio beside it, because on a shared VM one
@@ -328,7 +329,13 @@ fn main() {
         .unwrap()
         .port();
     let root = tmp.path().join("root");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_regverify"))
+    // another build of the server may be measured with the same client (the static musl
+    // binary against the glibc one): BENCH_SERVER names its path
+    let server_bin = std::env::var_os("BENCH_SERVER")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_regverify").into());
+    println!("server: {}", server_bin.display());
+    let mut server = Command::new(&server_bin)
         .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--root"])
         .arg(&root)
         .stdout(Stdio::null())

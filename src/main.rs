@@ -53,8 +53,8 @@ enum Command {
     Diff(cli::gates::DiffArgs),
     /// Write the `--expect` file a results file matches (reasons to fill in are marked).
     Baseline(cli::gates::BaselineArgs),
-    /// Run the same scenarios against several registries at once: one table of
-    /// requirement × registry.
+    /// Run the same scenarios against several registries at once, or read their results
+    /// files (`--results`): one table of requirement × registry.
     Matrix(Box<cli::gates::MatrixCli>),
     /// Send random operation sequences (seeded) and judge every answer against a model of
     /// what the registry must hold; a discrepancy is shrunk and written as a scenario.
@@ -63,6 +63,11 @@ enum Command {
     /// plainly, under every variation and under corrupting defects, and their duties are
     /// judged on the requests they send.
     Clients(Box<cli::clients::ClientsArgs>),
+    /// Write a completion script for a shell on standard output
+    /// (`regverify completions bash > /etc/bash_completion.d/regverify`).
+    Completions(cli::docs::CompletionsArgs),
+    /// Write the man page (roff) on standard output (`regverify man > regverify.1`).
+    Man,
     /// Print the requirements × scenarios matrix; fails when a testable requirement has no
     /// scenario.
     Coverage {
@@ -78,21 +83,28 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    // the profiles and the default come from the corpus the binary carries
+/// The command line as parsed, completed and documented: the profiles and the default
+/// come from the corpus the binary carries, the version names the commit and that corpus.
+fn command() -> clap::Command {
     let profile_help = cli::profiles::help();
-    let matches = Cli::command()
+    Cli::command()
+        .version(cli::docs::version())
         .mut_subcommand("run", |c| {
             c.mut_arg("profile", |a| a.help(profile_help.clone()))
         })
         .mut_subcommand("matrix", |c| c.mut_arg("profile", |a| a.help(profile_help)))
-        .get_matches();
+}
+
+fn main() -> ExitCode {
+    let matches = command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     exit_code(dispatch(cli))
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Some(Command::Completions(a)) => cli::docs::completions(a, command()),
+        Some(Command::Man) => cli::docs::man(command()),
         Some(Command::Serve(a)) => cli::serve::serve(*a),
         Some(Command::Run(a)) => verify(*a),
         Some(Command::Seed(mut a)) => {

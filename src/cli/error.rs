@@ -64,6 +64,8 @@ pub enum CliError {
         path: PathBuf,
         source: Box<serde_saphyr::Error>,
     },
+    #[error("standard output: {0}")]
+    Stdout(#[source] std::io::Error),
     #[error("defect {0} needs authentication, which the references of a matrix run without")]
     DefectNeedsAuth(String),
     #[error(transparent)]

@@ -52,6 +52,15 @@ pub fn diff(a: DiffArgs) -> Result<ExitCode, CliError> {
     let aliases = aliases()?;
     let old = RunFile::load(&a.old)?.with_current_names(&aliases);
     let new = RunFile::load(&a.new)?.with_current_names(&aliases);
+    // on standard error: the comparison stands, but a requirement may differ because its
+    // text or its scenario changed, not the registry
+    if let Some(why) = regverify::runner::results::corpora_differ(&old, &new) {
+        eprintln!(
+            "warning: {} and {} were {why}: a change below may come from the corpus, not the registry",
+            a.old.display(),
+            a.new.display()
+        );
+    }
     let known = match &a.expect {
         None => vec![],
         Some(path) => {
@@ -135,13 +144,13 @@ pub struct MatrixCli {
     #[command(flatten)]
     run: MatrixArgs,
     /// Add the embedded reference registry.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "results")]
     reference: bool,
     /// Add a reference started with this allowed variation (repeatable: one reference each).
-    #[arg(long, value_name = "V")]
+    #[arg(long, value_name = "V", conflicts_with = "results")]
     variation: Vec<String>,
     /// Add a reference started with this deliberate defect (repeatable: one reference each).
-    #[arg(long, value_name = "D")]
+    #[arg(long, value_name = "D", conflicts_with = "results")]
     defect: Vec<String>,
 }
 

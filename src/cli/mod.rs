@@ -1,8 +1,10 @@
 //! The command line's pieces beside `main.rs`: the exit-code mapping, `serve`, `gc` and
-//! `explain`, the embedded reference `run` and `matrix` start, the release gates (`diff`,
-//! `baseline`, `matrix`), the `--profile` help, `clients`.
+//! `explain`, `--version`, completions and the man page, the embedded reference `run` and
+//! `matrix` start, the release gates (`diff`, `baseline`, `matrix`), the `--profile` help,
+//! `clients`.
 
 pub mod clients;
+pub mod docs;
 pub mod error;
 pub mod explain;
 pub mod explore;

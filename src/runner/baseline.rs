@@ -196,6 +196,7 @@ mod tests {
             registry: "http://r/".into(),
             profile: "oci-1.1".into(),
             seed: 3,
+            corpus: None,
             scenarios: vec![
                 scenario("push::a", Verdict::Fail, Some("push.post.202"), hostile),
                 scenario("pull::b", Verdict::Error, None, hostile),

@@ -15,6 +15,9 @@ use include_dir::{Dir, include_dir};
 
 use crate::runner::foreign::ForeignUrls;
 
+mod identity;
+pub use identity::{CorpusIdentity, OverlayIdentity};
+
 static SPECS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/specs");
 static FIXTURES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
 

@@ -19,6 +19,9 @@ use super::loader::Specs;
 use super::model::Workflow;
 use super::report::{Conformance, Counts, Report};
 
+mod saved;
+pub use saved::{SavedError, SavedRun};
+
 /// What every registry of a matrix shares: the corpus, the profile, the settings of each run.
 #[derive(Args, Debug, Clone, Default)]
 pub struct MatrixArgs {
@@ -61,6 +64,14 @@ pub struct MatrixArgs {
     /// Let scenarios send requests to hosts other than the registry under test.
     #[arg(long)]
     pub allow_foreign_urls: bool,
+    /// Build the matrix from these results files (`run --json`, one per registry, made
+    /// elsewhere) instead of running: one column each.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "urls")]
+    pub results: Vec<PathBuf>,
+    /// With --results: accept files judged by different corpora (by default refused, since
+    /// a verdict may then differ because the scenarios did).
+    #[arg(long, requires = "results")]
+    pub mixed_corpora: bool,
 }
 
 /// What a column of the matrix is.
@@ -75,6 +86,8 @@ pub enum TargetKind {
     Defect(String),
     /// The reference with one allowed variation.
     Variation(String),
+    /// A run read from this results file (`--results`).
+    Results(String),
 }
 
 /// A registry to verify: `url` as given (it may hold credentials), `label` as shown.
@@ -111,8 +124,50 @@ pub struct Column {
     pub conformance: Option<Conformance>,
     pub duration_ms: u64,
     /// The whole report, minus the exchanges of scenarios that passed (the failing
-    /// steps' exchanges are kept as the evidence).
-    pub report: Option<Report>,
+    /// steps' exchanges are kept as the evidence); a results file's report as written.
+    pub report: Option<ColumnReport>,
+}
+
+/// Where a column's verdicts come from: a run made here, or a results file.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum ColumnReport {
+    Run(Box<Report>),
+    Saved(Box<SavedRun>),
+}
+
+impl ColumnReport {
+    /// The verdict of a requirement in this run, and whether it was claimed.
+    pub fn verdict(&self, id: &str) -> Option<(Outcome, bool)> {
+        match self {
+            ColumnReport::Run(r) => r
+                .requirements
+                .iter()
+                .find(|e| e.id == id)
+                .map(|e| (e.verdict, e.claimed)),
+            ColumnReport::Saved(r) => r
+                .requirements
+                .iter()
+                .find(|e| e.id == id)
+                .map(|e| (e.verdict, e.claimed)),
+        }
+    }
+
+    pub fn scenarios_summary(&self) -> &Counts {
+        match self {
+            ColumnReport::Run(r) => &r.scenarios_summary,
+            ColumnReport::Saved(r) => &r.scenarios_summary,
+        }
+    }
+
+    /// Something failed or erred.
+    pub fn findings(&self) -> bool {
+        let charged = match self {
+            ColumnReport::Run(r) => r.findings(),
+            ColumnReport::Saved(r) => r.findings(),
+        };
+        charged || self.scenarios_summary().error > 0
+    }
 }
 
 /// One requirement across the registries.
@@ -173,11 +228,9 @@ impl Matrix {
 
     /// Some registry failed or erred on something.
     pub fn findings(&self) -> bool {
-        self.columns.iter().any(|c| {
-            c.report
-                .as_ref()
-                .is_some_and(|r| r.findings() || r.scenarios_summary.error > 0)
-        })
+        self.columns
+            .iter()
+            .any(|c| c.report.as_ref().is_some_and(ColumnReport::findings))
     }
 
     /// The rows of one level group.
@@ -211,12 +264,10 @@ fn rows(specs: &Specs, columns: &[Column]) -> Vec<Row> {
             let cells: Vec<Option<Outcome>> = columns
                 .iter()
                 .map(|c| {
-                    c.report.as_ref().and_then(|r| {
-                        r.requirements
-                            .iter()
-                            .find(|e| e.id == q.id)
-                            .map(|e| e.verdict)
-                    })
+                    c.report
+                        .as_ref()
+                        .and_then(|r| r.verdict(&q.id))
+                        .map(|v| v.0)
                 })
                 .collect();
             if cells.iter().all(Option::is_none) {
@@ -228,7 +279,8 @@ fn rows(specs: &Specs, columns: &[Column]) -> Vec<Row> {
                 .filter(|(_, c)| {
                     c.report
                         .as_ref()
-                        .is_some_and(|r| r.requirements.iter().any(|e| e.id == q.id && !e.claimed))
+                        .and_then(|r| r.verdict(&q.id))
+                        .is_some_and(|(_, claimed)| !claimed)
                 })
                 .map(|(i, _)| i)
                 .collect();
@@ -297,7 +349,7 @@ pub fn build(
                                 error: None,
                                 conformance: Some(j.report.conformance.clone()),
                                 duration_ms: j.took.as_millis() as u64,
-                                report: Some(j.report),
+                                report: Some(ColumnReport::Run(Box::new(j.report))),
                             }
                         }
                         Err(e) => Column {
@@ -335,7 +387,7 @@ pub fn build(
 pub fn column_line(c: &Column) -> String {
     match (&c.report, &c.error) {
         (Some(r), _) => {
-            let s: &Counts = &r.scenarios_summary;
+            let s: &Counts = r.scenarios_summary();
             format!(
                 "{}: {} passed, {} failed, {} errors, {} skipped in {:.1}s",
                 c.label,
@@ -355,20 +407,29 @@ pub fn column_line(c: &Column) -> String {
 /// writes the reports. Exit code 2 when a registry could not be run, 1 when any failed or
 /// erred, 0 otherwise.
 pub fn run(args: MatrixArgs, targets: Vec<Target>) -> ExitCode {
-    let specs = match harness::load_specs(
+    let (corpus, specs) = match harness::load_specs(
         args.specs.as_deref(),
         super::corpus::SpecsMode::Overlay,
         args.fixtures.as_deref(),
         super::foreign::ForeignUrls::from_flag(args.allow_foreign_urls),
     ) {
-        Ok((_, s)) => s,
+        Ok((_, s)) => (s.corpus.clone(), s),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
+    if !args.results.is_empty() {
+        return match from_results(&args, &specs, corpus.as_ref()) {
+            Ok(m) => present(&args, &m),
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if targets.is_empty() {
-        eprintln!("error: no registry: give URLs, --reference, --defect or --variation");
+        eprintln!("error: no registry: give URLs, --reference, --defect, --variation or --results");
         return ExitCode::from(2);
     }
     let print = |c: &Column| println!("{}", column_line(c));
@@ -379,11 +440,68 @@ pub fn run(args: MatrixArgs, targets: Vec<Target>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    print!("\n{}", super::report::matrix_text(&matrix));
+    present(&args, &matrix)
+}
+
+/// The matrix of runs made elsewhere: one column per results file, rows from the corpus
+/// read here (`--specs`, `--fixtures`), which must be the one that judged them unless
+/// `--mixed-corpora`.
+fn from_results(
+    args: &MatrixArgs,
+    specs: &Specs,
+    corpus: Option<&super::corpus::CorpusIdentity>,
+) -> Result<Matrix, SavedError> {
+    let runs = args
+        .results
+        .iter()
+        .map(|p| SavedRun::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    saved::check(&runs, args.mixed_corpora)?;
+    let here = corpus.map(|c| c.digest.as_str());
+    let elsewhere: Vec<String> = runs
+        .iter()
+        .filter(|r| r.corpus.as_ref().map(|c| c.digest.as_str()) != here)
+        .map(|r| r.path.display().to_string())
+        .collect();
+    if !elsewhere.is_empty() {
+        let why = format!(
+            "{} judged by another corpus than the one read here ({}); give the same --specs and \
+             --fixtures",
+            elsewhere.join(", "),
+            here.unwrap_or("unknown")
+        );
+        if !args.mixed_corpora {
+            return Err(SavedError::MixedCorpora(why));
+        }
+        eprintln!("warning: {why}; rows are this corpus's requirements");
+    }
+    let (profile, seed) = (runs[0].profile.clone(), runs[0].seed);
+    if runs.iter().any(|r| r.seed != seed) {
+        eprintln!("warning: the runs used different seeds; the matrix names the first file's");
+    }
+    let columns: Vec<Column> = runs.into_iter().map(SavedRun::column).collect();
+    for c in &columns {
+        println!("{}", column_line(c));
+    }
+    Ok(Matrix {
+        tool: "regverify",
+        version: env!("CARGO_PKG_VERSION"),
+        rows: rows(specs, &columns),
+        profile,
+        seed,
+        duration_ms: columns.iter().map(|c| c.duration_ms).max().unwrap_or(0),
+        columns,
+    })
+}
+
+/// Prints the table, writes the reports asked for, and says how it went: 2 when a registry
+/// could not be run, 1 when any failed or erred, 0 otherwise.
+fn present(args: &MatrixArgs, matrix: &Matrix) -> ExitCode {
+    print!("\n{}", super::report::matrix_text(matrix));
     let outputs = [
         (&args.json, matrix.json()),
-        (&args.html, super::report::matrix_html(&matrix)),
-        (&args.markdown, super::report::matrix_markdown(&matrix)),
+        (&args.html, super::report::matrix_html(matrix)),
+        (&args.markdown, super::report::matrix_markdown(matrix)),
     ];
     for (path, text) in outputs {
         let Some(p) = path else { continue };

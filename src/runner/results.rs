@@ -31,6 +31,9 @@ pub struct RunFile {
     pub registry: String,
     pub profile: String,
     pub seed: u64,
+    /// The corpus that judged the run; absent from files written before it was recorded.
+    #[serde(default)]
+    pub corpus: Option<super::corpus::CorpusIdentity>,
     pub scenarios: Vec<ScenarioRecord>,
     pub requirements: Vec<RequirementRecord>,
 }
@@ -83,6 +86,27 @@ pub struct RequirementRecord {
     pub level: String,
     pub summary: String,
     pub verdict: Outcome,
+}
+
+/// Why two results files may not be compared verdict for verdict: other requirements,
+/// scenarios or fixtures judged them.
+pub fn corpora_differ(a: &RunFile, b: &RunFile) -> Option<String> {
+    let name = |c: &Option<super::corpus::CorpusIdentity>| match c {
+        None => "an unrecorded corpus".to_string(),
+        Some(c) => match &c.overlay {
+            None => c.digest.clone(),
+            Some(o) => format!("{} (overlay {})", c.digest, o.dir),
+        },
+    };
+    match (&a.corpus, &b.corpus) {
+        (Some(x), Some(y)) if x.digest == y.digest => None,
+        (None, None) => None,
+        _ => Some(format!(
+            "judged by different corpora: {} and {}",
+            name(&a.corpus),
+            name(&b.corpus)
+        )),
+    }
 }
 
 impl RunFile {

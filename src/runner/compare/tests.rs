@@ -9,6 +9,7 @@ fn run(reqs: &[(&str, Outcome)], scenarios: &[(&str, Verdict)]) -> RunFile {
         registry: "http://r/".into(),
         profile: "oci-1.1".into(),
         seed: 1,
+        corpus: None,
         scenarios: scenarios
             .iter()
             .map(|(n, v)| ScenarioRecord {

@@ -211,7 +211,8 @@ pub(crate) fn load_specs(
     foreign_urls: ForeignUrls,
 ) -> Result<(Corpus, Arc<Specs>), RunError> {
     let corpus = Corpus::open(specs, mode, fixtures)?.with_foreign_urls(foreign_urls);
-    let specs = loader::load_corpus(&corpus).map_err(RunError::SpecFiles)?;
+    let mut specs = loader::load_corpus(&corpus).map_err(RunError::SpecFiles)?;
+    specs.corpus = Some(corpus.identity()?);
     Ok((corpus, Arc::new(specs)))
 }
 

@@ -42,6 +42,8 @@ pub struct Specs {
     /// Whether the scenarios may send requests to other hosts than the registry: checked
     /// when they load, and again by the runner on the URLs they build.
     pub foreign_urls: ForeignUrls,
+    /// Which corpus this is (its digest), when it was read from one: what reports name.
+    pub corpus: Option<crate::runner::corpus::CorpusIdentity>,
 }
 
 impl Specs {
@@ -216,6 +218,7 @@ pub(crate) fn load_layers(texts: &Texts<'_>, fixtures: Fixtures) -> Result<Specs
         fixtures,
         aliases: Aliases::default(),
         foreign_urls: texts.foreign_urls,
+        corpus: None,
     };
     let fixture = |f: &str| specs.fixtures.check(f);
     let mut presences = BTreeMap::new();

@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html as h};
 
 use super::{Report, transcript};
 use crate::runner::exec::Outcome;
-use crate::runner::matrix::{CLASSES, Column, Matrix, Row};
+use crate::runner::matrix::{CLASSES, Column, ColumnReport, Matrix, Row};
 
 const STYLE: &str = r#"
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:90em;color:#222;padding:0 1em}
@@ -169,7 +169,10 @@ pub fn matrix_html(m: &Matrix) -> String {
                     section id=(format!("r{i}")) {
                         h2 { "Evidence: " (c.label) }
                         p { (statement(c)) }
-                        @if let Some(r) = &c.report {
+                        @if let Some(ColumnReport::Saved(r)) = &c.report {
+                            p { small { "registry " code { (r.registry) } " · the evidence is in the results file " code { (r.path.display()) } } }
+                        }
+                        @if let Some(ColumnReport::Run(r)) = &c.report {
                             p { small { "registry " code { (r.registry) } " · " (format!("{:.1}", c.duration_ms as f64 / 1000.0)) " s" } }
                             @for row in &m.rows {
                                 @if let Some(o) = row.cells[i] {

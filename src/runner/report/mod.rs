@@ -36,7 +36,7 @@ pub use matrix_text::{cell_word, matrix_text};
 pub use statement::{CategoryEntry, CategoryState, Conformance, RunStanding};
 pub use text::transcript;
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default)]
 pub struct Counts {
     pub pass: usize,
     pub fail: usize,
@@ -171,6 +171,8 @@ pub struct Report {
     pub registry: String,
     pub profile: String,
     pub seed: u64,
+    /// The corpus that judged the run (null when the scenarios were not read from one).
+    pub corpus: Option<crate::runner::corpus::CorpusIdentity>,
     pub duration_ms: u64,
     pub conformance: Conformance,
     pub scenarios_summary: Counts,
@@ -324,6 +326,7 @@ impl Report {
             registry: registry.to_string(),
             profile: profile.to_string(),
             seed,
+            corpus: specs.corpus.clone(),
             duration_ms,
             conformance,
             scenarios_summary,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Counts, RequirementEntry};
 use crate::runner::exec::Outcome;
@@ -12,7 +12,7 @@ use crate::runner::model::Category;
 use crate::runner::verdict::Verdicts;
 
 /// What a run says of the registry as a whole.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStanding {
     /// Every requirement held to passed, and something was judged.
@@ -38,7 +38,7 @@ impl RunStanding {
 }
 
 /// What a run says of one category.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CategoryState {
     Conformant,
@@ -53,9 +53,12 @@ pub enum CategoryState {
     NotJudged,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Read back from a results file by `matrix --results`; the title is the category's own
+/// (see [`Conformance::titled`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CategoryEntry {
     pub category: Category,
+    #[serde(skip_deserializing)]
     pub title: &'static str,
     /// Held to its MUSTs whatever it answers: Pull always, the others with `--claim`.
     pub claimed: bool,
@@ -69,7 +72,7 @@ pub struct CategoryEntry {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Conformance {
     /// Every requirement held to passed, nothing errored, and something was judged.
     pub conformant: bool,
@@ -90,6 +93,14 @@ fn plural(n: usize, one: &str) -> String {
 }
 
 impl Conformance {
+    /// A statement read back from a results file, its categories titled as when it was made.
+    pub fn titled(mut self) -> Conformance {
+        for c in &mut self.categories {
+            c.title = c.category.title();
+        }
+        self
+    }
+
     pub(super) fn state(
         profile: &str,
         levels: &BTreeMap<&'static str, Counts>,
