@@ -12,16 +12,21 @@ use super::error::CliError;
 /// `0.1.0 (commit 1a2b…, corpus sha256:…)`: which binary judged, and with which corpus (the
 /// digest `results.json` records under `corpus.digest`).
 pub fn version() -> String {
-    let corpus = regverify::runner::corpus::Corpus::embedded()
-        .identity()
-        // the embedded fixtures are in memory: reading them cannot fail
-        .map(|c| c.digest)
-        .unwrap_or_else(|e| format!("unreadable ({e})"));
+    let corpus = corpus_digest();
     format!(
         "{} (commit {}, corpus {corpus})",
         env!("CARGO_PKG_VERSION"),
         env!("REGVERIFY_COMMIT")
     )
+}
+
+/// The digest of the embedded corpus.
+fn corpus_digest() -> String {
+    regverify::runner::corpus::Corpus::embedded()
+        .identity()
+        // the embedded fixtures are in memory: reading them cannot fail
+        .map(|c| c.digest)
+        .unwrap_or_else(|e| format!("unreadable ({e})"))
 }
 
 /// The shells completions are written for.
@@ -87,8 +92,17 @@ pub fn man(cmd: clap::Command) -> Result<ExitCode, CliError> {
     for sub in subs {
         out.extend_from_slice(subcommand_section(sub).as_bytes());
     }
-    page.render_version_section(&mut out)
-        .map_err(CliError::Stdout)?;
+    // the version, the commit and the corpus digest one per line, unfilled: a digest is one
+    // word longer than a man page's line, which troff cannot break
+    out.extend_from_slice(
+        format!(
+            ".SH VERSION\n.nf\n{}\ncommit {}\ncorpus {}\n.fi\n",
+            env!("CARGO_PKG_VERSION"),
+            env!("REGVERIFY_COMMIT"),
+            corpus_digest()
+        )
+        .as_bytes(),
+    );
     write_out(ascii(&String::from_utf8_lossy(&out)).as_bytes())
 }
 
