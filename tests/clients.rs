@@ -16,6 +16,7 @@ use regverify::server::recorder::{Recorder, STATE_PARAM};
 use serde_json::Value;
 
 const APT: &str = "apt-get update && apt-get install -y skopeo";
+const APT_BUILDAH: &str = "apt-get update && apt-get install -y buildah";
 
 /// Runs `regverify clients ARGS --json FILE`; returns the exit code and the results.
 fn clients(args: &[String]) -> (i32, Value) {
@@ -163,6 +164,72 @@ fn skopeo_round_trips_under_every_condition_and_breaks_no_judged_duty() {
     ] {
         assert!(passed.contains(r), "{r} not judged: {c:#}");
     }
+    assert_eq!(code, 0);
+}
+
+/// The scripted client's push alone, rewriting its layers as `layers` says, checked as
+/// `check` says.
+fn scripted_push(layers: &str, check: &str) -> Vec<String> {
+    let mut args = scripted("none");
+    args.truncate(4);
+    args[3].push_str(&format!(" --layers {layers}"));
+    args.extend(["--push-check", check, "--no-variations"].map(String::from));
+    args
+}
+
+fn push_runs(client: &Value) -> Vec<bool> {
+    client["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["as_required"] == true)
+        .collect()
+}
+
+/// A recompressed layer is not the layout's bytes but is its content; a layer whose tar
+/// differs is neither.
+#[test]
+fn a_layer_content_push_check_takes_a_recompressed_layer_and_refuses_an_altered_one() {
+    let (code, results) = clients(&scripted_push("recompressed", "bytes"));
+    assert_eq!(push_runs(the_client(&results)), [false]);
+    assert_eq!(code, 1);
+    let (code, results) = clients(&scripted_push("recompressed", "layer-content"));
+    assert_eq!(push_runs(the_client(&results)), [true], "{results:#}");
+    assert_eq!(code, 0);
+    let (code, results) = clients(&scripted_push("altered", "layer-content"));
+    let c = the_client(&results);
+    assert_eq!(push_runs(c), [false]);
+    let run = c["runs"][0].to_string();
+    assert!(run.contains("uncompressed is not the layout's"), "{run}");
+    assert_eq!(code, 1);
+}
+
+/// buildah pushes from its own storage, recompressed, and pulls into it, unpacked: under
+/// every condition its push leaves the layout's layer content and its pull unpacks the
+/// layer's file, and it breaks no judged duty.
+#[test]
+fn buildah_pushes_the_layer_content_and_pulls_under_every_condition() {
+    require("buildah", APT_BUILDAH);
+    let (code, results) = clients(&["--client".into(), "buildah".into()]);
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    assert_eq!(verdicts(c, "fail"), BTreeSet::new(), "{c:#}");
+    let passed = verdicts(c, "pass");
+    for r in [
+        "client.location-as-given",
+        "client.set-content-type",
+        "client.accept",
+        "client.verify-blob",
+        "client.follow-redirects",
+        "client.chunk-min-length",
+    ] {
+        assert!(passed.contains(r), "{r} not judged: {c:#}");
+    }
+    let variations = regverify::server::variations::VARIATIONS.len();
+    assert_eq!(
+        c["runs"].as_array().unwrap().len(),
+        2 * (1 + variations) + 3
+    );
     assert_eq!(code, 0);
 }
 

@@ -3,12 +3,14 @@
 duty `regverify clients` judges, or breaks exactly one of them (--break NAME), so that each
 client requirement is shown to fail when broken and to stay quiet when kept.
 
-usage: scripted.py push REGISTRY REPO TAG LAYOUT [--break NAME]
+usage: scripted.py push REGISTRY REPO TAG LAYOUT [--break NAME] [--layers recompressed|altered]
        scripted.py pull REGISTRY REPO TAG DIR [--break NAME]
        scripted.py list-tags REGISTRY REPO [--break NAME]
        scripted.py attach REGISTRY REPO TAG FILE [--break NAME]
+--layers makes push rewrite each layer as clients pushing from their own storage do:
+recompressed (the same tar, gzipped anew) or altered (one byte of the tar changed too).
 Standard library only; plain HTTP."""
-import hashlib, http.client, json, os, sys, urllib.parse
+import gzip, hashlib, http.client, json, os, sys, urllib.parse
 
 BREAKS = {"none", "chunk-range", "chunk-order", "chunk-min-length", "location-as-given",
           "set-content-type", "accept", "verify-blob", "referrers-fallback",
@@ -125,15 +127,25 @@ class Client:
         return data
 
 
-def push(c, repo, tag, layout):
+def push(c, repo, tag, layout, layers="as-given"):
     index = json.load(open(os.path.join(layout, "index.json")))
     desc = next(m for m in index["manifests"]
                 if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
     read = lambda d: open(os.path.join(layout, "blobs", *d.split(":")), "rb").read()
     manifest = read(desc["digest"])
     m = json.loads(manifest)
-    for d in [m["config"]] + m["layers"]:
-        c.push_blob(repo, read(d["digest"]))
+    c.push_blob(repo, read(m["config"]["digest"]))
+    for d in m["layers"]:
+        data = read(d["digest"])
+        if layers != "as-given":
+            tar = gzip.decompress(data)
+            if layers == "altered":
+                tar = tar[:600] + bytes([tar[600] ^ 1]) + tar[601:]
+            data = gzip.compress(tar, mtime=0)
+            d["digest"], d["size"] = "sha256:" + hashlib.sha256(data).hexdigest(), len(data)
+        c.push_blob(repo, data)
+    if layers != "as-given":
+        manifest = json.dumps(m).encode()
     c.push_manifest(repo, tag, manifest)
 
 
@@ -208,6 +220,11 @@ def main(argv):
         del argv[i:i + 2]
     if broken not in BREAKS:
         sys.exit(f"unknown rule {broken}; known: {' '.join(sorted(BREAKS))}")
+    if "--layers" in argv:
+        i = argv.index("--layers")
+        if argv[i + 1] not in ("recompressed", "altered"):
+            sys.exit(f"unknown --layers {argv[i + 1]}")
+        argv = argv[:i] + argv[i + 2:] + [argv[i + 1]]
     op, registry, repo, *rest = argv
     c = Client(registry, broken)
     {"push": push, "pull": pull, "list-tags": list_tags, "attach": attach}[op](c, repo, *rest)

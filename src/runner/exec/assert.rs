@@ -597,7 +597,11 @@ mod tests {
 
     #[test]
     fn a_message_is_judged_on_its_own_and_may_be_left_out() {
-        let e = envelope_problems(400, br#"{"errors":[{"code":"DENIED","message":7}]}"#, CodeTable::Oci);
+        let e = envelope_problems(
+            400,
+            br#"{"errors":[{"code":"DENIED","message":7}]}"#,
+            CodeTable::Oci,
+        );
         assert!(e.shape.is_empty() && e.form.is_empty(), "{e:?}");
         assert_eq!(e.message.len(), 1, "{e:?}");
         for body in [
