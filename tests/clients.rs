@@ -365,13 +365,19 @@ async fn a_body_over_the_recorders_limit_is_refused_and_recorded() {
 #[test]
 fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
     let dir = tempfile::tempdir().unwrap();
-    let (junit, md) = (dir.path().join("j.xml"), dir.path().join("r.md"));
+    let (junit, md, html) = (
+        dir.path().join("j.xml"),
+        dir.path().join("r.md"),
+        dir.path().join("r.html"),
+    );
     let mut args = scripted("accept");
     args[1] = "scripted\u{1b}[31m".into();
     args.extend(["--no-variations".to_string(), "--junit".into()]);
     args.push(junit.display().to_string());
     args.push("--markdown".into());
     args.push(md.display().to_string());
+    args.push("--html".into());
+    args.push(html.display().to_string());
     let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .arg("clients")
         .args(&args)
@@ -383,6 +389,19 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
     let progress = String::from_utf8(out.stderr).unwrap();
     assert!(!progress.contains('\u{1b}'), "{progress}");
     assert!(text.contains("FAIL client.accept"), "{text}");
+    // the statement, the client's and each workflow's: a SHOULD failed, no MUST
+    let statement = "MUST 3/4 (1 not exercised) · SHOULD 4/7 (2 not exercised) · conditions 7/7 as required — conformant";
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(&format!(": {statement}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("  workflow pull: MUST 0/4 (4 not exercised) · SHOULD 2/7 (4 not exercised) · conditions 4/4 as required — conformant"),
+        "{text}"
+    );
     assert!(text.contains("PASS client.set-content-type"), "{text}");
 
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -418,4 +437,18 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
         "{md}"
     );
     assert!(!md.contains('\u{1b}'), "{md}");
+    assert!(md.contains(&format!("**{statement}**")), "{md}");
+
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains('\u{1b}'), "{page}");
+    assert!(page.contains(statement), "{page}");
+    let cell = |id: &str| {
+        let at = page.find(&format!("<code>{id}</code>")).unwrap();
+        page[at..].split("</tr>").next().unwrap().to_string()
+    };
+    assert!(cell("client.accept").contains(r#"class="fail""#), "{page}");
+    assert!(
+        cell("client.set-content-type").contains(r#"class="pass""#),
+        "{page}"
+    );
 }

@@ -78,6 +78,9 @@ pub struct ClientsArgs {
     /// Write the results as Markdown to this file.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Write the results as one self-contained HTML page to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// A ready-made client: its templates per workflow, and what its push must leave.
@@ -280,8 +283,11 @@ pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
             },
         )?;
     }
-    let writers: [(&Option<PathBuf>, Writer); 2] =
-        [(&a.junit, report::junit), (&a.markdown, report::markdown)];
+    let writers: [(&Option<PathBuf>, Writer); 3] = [
+        (&a.junit, report::junit),
+        (&a.markdown, report::markdown),
+        (&a.html, regverify::clients::html::html),
+    ];
     for (path, write) in writers {
         if let Some(path) = path {
             std::fs::write(path, write(&reports)).map_err(|source| CliError::Write {

@@ -11,9 +11,11 @@
 //! them knows it.
 
 pub mod content;
+pub mod html;
 pub mod judge;
 pub mod registry;
 pub mod report;
+pub mod statement;
 pub mod template;
 
 use std::collections::BTreeMap;

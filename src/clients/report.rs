@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::judge::{self, Finding};
+use super::statement::Statement;
 use super::{Outcome, Workflow};
 use crate::runner::model::Requirement;
 use crate::runner::sanitize;
@@ -17,8 +18,18 @@ const EVIDENCE: usize = 5;
 #[derive(Clone, Debug, Serialize)]
 pub struct ClientReport {
     pub client: String,
+    /// The client's conformance statement, over every workflow.
+    pub statement: Statement,
+    /// Each workflow's, judged on that workflow's runs alone.
+    pub workflows: Vec<WorkflowStatement>,
     pub runs: Vec<RunRecord>,
     pub requirements: Vec<RequirementRecord>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkflowStatement {
+    pub workflow: Workflow,
+    pub statement: Statement,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -68,73 +79,30 @@ impl ClientReport {
         outcomes: &[Outcome],
         catalogue: &BTreeMap<String, Requirement>,
     ) -> ClientReport {
-        let mut found: BTreeMap<&str, Vec<(&Outcome, Finding)>> = BTreeMap::new();
-        for o in outcomes {
-            for f in judge::judge(o) {
-                found.entry(f.requirement).or_default().push((o, f));
-            }
-        }
-        let requirements = judge::JUDGED
-            .iter()
-            .map(|id| {
-                let fs = found.get(id).map(Vec::as_slice).unwrap_or_default();
-                let failures: Vec<Evidence> = fs
+        let requirements = requirement_records(outcomes, catalogue);
+        let runs: Vec<RunRecord> = outcomes.iter().map(run_record).collect();
+        let mut workflows: Vec<Workflow> = outcomes.iter().map(|o| o.workflow).collect();
+        workflows.sort();
+        workflows.dedup();
+        let workflows = workflows
+            .into_iter()
+            .map(|w| {
+                let own: Vec<Outcome> = outcomes
                     .iter()
-                    .filter(|(_, f)| !f.passed)
-                    .take(EVIDENCE)
-                    .map(|(o, f)| Evidence {
-                        workflow: o.workflow,
-                        condition: o.condition.name(),
-                        detail: f.detail.clone(),
-                    })
+                    .filter(|o| o.workflow == w)
+                    .cloned()
                     .collect();
-                let verdict = match (fs.is_empty(), failures.is_empty()) {
-                    (true, _) => Verdict::NotExercised,
-                    (false, true) => Verdict::Pass,
-                    (false, false) => Verdict::Fail,
-                };
-                let r = catalogue.get(*id);
-                RequirementRecord {
-                    id: id.to_string(),
-                    level: r.map_or("", |r| r.level.as_str()).to_string(),
-                    summary: r.map_or(String::new(), |r| r.summary.clone()),
-                    verdict,
-                    checked: fs.len(),
-                    failures,
-                }
-            })
-            .collect();
-        let runs = outcomes
-            .iter()
-            .map(|o| {
-                let as_required = o.as_required();
-                let problem = o.ran.trouble.clone().or_else(|| match &o.result {
-                    Some(Err(e)) => Some(e.clone()),
-                    _ => None,
-                });
-                let tail: String = {
-                    let s = o.ran.stderr.trim_end();
-                    let from = s.char_indices().rev().nth(400).map_or(0, |(i, _)| i);
-                    s[from..].to_string()
-                };
-                RunRecord {
-                    workflow: o.workflow,
-                    condition: o.condition.name(),
-                    must: if o.condition.must_succeed() {
-                        "succeed"
-                    } else {
-                        "fail"
-                    },
-                    exit_code: o.ran.code,
-                    problem,
-                    as_required,
-                    requests: o.exchanges.len(),
-                    stderr: (!as_required && !tail.is_empty()).then_some(tail),
+                let runs: Vec<RunRecord> = own.iter().map(run_record).collect();
+                WorkflowStatement {
+                    workflow: w,
+                    statement: Statement::new(&requirement_records(&own, catalogue), &runs),
                 }
             })
             .collect();
         ClientReport {
             client: client.to_string(),
+            statement: Statement::new(&requirements, &runs),
+            workflows,
             runs,
             requirements,
         }
@@ -150,19 +118,23 @@ impl ClientReport {
     pub fn text(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
-        let _ = writeln!(s, "client {}", sanitize::line(&self.client));
+        let _ = writeln!(
+            s,
+            "client {}: {}",
+            sanitize::line(&self.client),
+            self.statement.line
+        );
         let mut by_workflow: BTreeMap<Workflow, Vec<&RunRecord>> = BTreeMap::new();
         for r in &self.runs {
             by_workflow.entry(r.workflow).or_default().push(r);
         }
         for (w, runs) in by_workflow {
-            let ok = runs.iter().filter(|r| r.as_required).count();
-            let _ = writeln!(
-                s,
-                "  workflow {}: {ok}/{} conditions as required",
-                w.name(),
-                runs.len()
-            );
+            let line = self
+                .workflows
+                .iter()
+                .find(|x| x.workflow == w)
+                .map_or("", |x| x.statement.line.as_str());
+            let _ = writeln!(s, "  workflow {}: {line}", w.name());
             for r in runs.iter().filter(|r| !r.as_required) {
                 let _ = writeln!(
                     s,
@@ -213,6 +185,77 @@ impl ClientReport {
             }
         }
         s
+    }
+}
+
+/// Each judged requirement's verdict on `outcomes`.
+fn requirement_records(
+    outcomes: &[Outcome],
+    catalogue: &BTreeMap<String, Requirement>,
+) -> Vec<RequirementRecord> {
+    let mut found: BTreeMap<&str, Vec<(&Outcome, Finding)>> = BTreeMap::new();
+    for o in outcomes {
+        for f in judge::judge(o) {
+            found.entry(f.requirement).or_default().push((o, f));
+        }
+    }
+    judge::JUDGED
+        .iter()
+        .map(|id| {
+            let fs = found.get(id).map(Vec::as_slice).unwrap_or_default();
+            let failures: Vec<Evidence> = fs
+                .iter()
+                .filter(|(_, f)| !f.passed)
+                .take(EVIDENCE)
+                .map(|(o, f)| Evidence {
+                    workflow: o.workflow,
+                    condition: o.condition.name(),
+                    detail: f.detail.clone(),
+                })
+                .collect();
+            let verdict = match (fs.is_empty(), failures.is_empty()) {
+                (true, _) => Verdict::NotExercised,
+                (false, true) => Verdict::Pass,
+                (false, false) => Verdict::Fail,
+            };
+            let r = catalogue.get(*id);
+            RequirementRecord {
+                id: id.to_string(),
+                level: r.map_or("", |r| r.level.as_str()).to_string(),
+                summary: r.map_or(String::new(), |r| r.summary.clone()),
+                verdict,
+                checked: fs.len(),
+                failures,
+            }
+        })
+        .collect()
+}
+
+/// What became of one run.
+fn run_record(o: &Outcome) -> RunRecord {
+    let as_required = o.as_required();
+    let problem = o.ran.trouble.clone().or_else(|| match &o.result {
+        Some(Err(e)) => Some(e.clone()),
+        _ => None,
+    });
+    let tail: String = {
+        let s = o.ran.stderr.trim_end();
+        let from = s.char_indices().rev().nth(400).map_or(0, |(i, _)| i);
+        s[from..].to_string()
+    };
+    RunRecord {
+        workflow: o.workflow,
+        condition: o.condition.name(),
+        must: if o.condition.must_succeed() {
+            "succeed"
+        } else {
+            "fail"
+        },
+        exit_code: o.ran.code,
+        problem,
+        as_required,
+        requests: o.exchanges.len(),
+        stderr: (!as_required && !tail.is_empty()).then_some(tail),
     }
 }
 
@@ -268,6 +311,11 @@ pub fn markdown(reports: &[ClientReport]) -> String {
     let mut s = String::from("# Clients judged by regverify\n");
     for c in reports {
         let _ = writeln!(s, "\n## {}\n", sanitize::md_text(&c.client));
+        let _ = writeln!(s, "**{}**\n", c.statement.line);
+        for w in &c.workflows {
+            let _ = writeln!(s, "- {}: {}", w.workflow.name(), w.statement.line);
+        }
+        s.push('\n');
         let _ = writeln!(s, "| workflow | condition | must | exit | as required |");
         let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
         for r in &c.runs {
