@@ -452,3 +452,56 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
         "{page}"
     );
 }
+
+/// Several clients: a table of requirement × client and of workflow and condition × client,
+/// then each client's statement; one client alone gets none.
+#[test]
+fn several_clients_are_shown_side_by_side() {
+    require("skopeo", APT);
+    let mut args = vec!["--client".to_string(), "skopeo".into()];
+    args.extend(scripted("accept"));
+    args.push("--no-variations".into());
+    let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+        .arg("clients")
+        .args(&args)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = |first: &str| -> Vec<String> {
+        let l = text
+            .lines()
+            .find(|l| l.starts_with(first))
+            .unwrap_or_else(|| panic!("no row {first}: {text}"));
+        l.split_whitespace().map(String::from).collect()
+    };
+    assert_eq!(
+        row("requirement "),
+        ["requirement", "skopeo", "scripted-accept"]
+    );
+    assert_eq!(
+        row("client.accept "),
+        ["client.accept", "SHOULD", "pass", "FAIL"]
+    );
+    assert_eq!(
+        row("client.chunk-range "),
+        ["client.chunk-range", "MUST", "n/e", "pass"]
+    );
+    assert_eq!(row("attach / plain"), ["attach", "/", "plain", "·", "ok"]);
+    assert_eq!(row("pull / plain"), ["pull", "/", "plain", "ok", "ok"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("scripted-accept: MUST ") && l.ends_with("— conformant")),
+        "{text}"
+    );
+
+    let (_, alone) = {
+        let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+            .arg("clients")
+            .args(&args[2..])
+            .output()
+            .unwrap();
+        (out.status, String::from_utf8(out.stdout).unwrap())
+    };
+    assert!(!alone.contains("workflow / condition"), "{alone}");
+}

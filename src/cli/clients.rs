@@ -273,6 +273,9 @@ pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
         print!("{}", r.text());
         reports.push(r);
     }
+    if reports.len() > 1 {
+        print!("\n{}", regverify::clients::matrix::matrix_text(&reports));
+    }
     if let Some(path) = &a.json {
         let body =
             serde_json::json!({ "tool": "regverify", "command": "clients", "clients": reports });

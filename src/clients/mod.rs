@@ -13,6 +13,7 @@
 pub mod content;
 pub mod html;
 pub mod judge;
+pub mod matrix;
 pub mod registry;
 pub mod report;
 pub mod statement;
