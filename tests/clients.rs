@@ -505,3 +505,52 @@ fn several_clients_are_shown_side_by_side() {
     };
     assert!(!alone.contains("workflow / condition"), "{alone}");
 }
+
+/// Everything a run reports but the client's own output: what became of every run (as
+/// required, exit code, requests), every verdict with its evidence, and the statement.
+fn verdict_summary(client: &Value) -> Vec<String> {
+    let runs = client["runs"].as_array().unwrap().iter().map(|r| {
+        format!(
+            "{} / {}: {} {} {}",
+            r["workflow"], r["condition"], r["as_required"], r["exit_code"], r["requests"]
+        )
+    });
+    let requirements = client["requirements"].as_array().unwrap().iter().map(|r| {
+        format!(
+            "{} {} {}x {}",
+            r["id"], r["verdict"], r["checked"], r["failures"]
+        )
+    });
+    runs.chain(requirements)
+        .chain([client["statement"]["line"].to_string()])
+        .collect()
+}
+
+/// Run twice, a client gets the same verdicts, judged as often, on as many requests: nothing
+/// in the judging depends on timing or on what an earlier run left.
+#[test]
+fn the_same_client_run_twice_gets_the_same_verdicts() {
+    let mut args = scripted("tags-link");
+    args.extend(
+        [
+            "--variation",
+            "chunk-minimum",
+            "--variation",
+            "no-referrers",
+        ]
+        .map(String::from),
+    );
+    let (code1, first) = clients(&args);
+    let (code2, second) = clients(&args);
+    let (a, b) = (
+        verdict_summary(the_client(&first)),
+        verdict_summary(the_client(&second)),
+    );
+    assert_eq!(a, b);
+    assert!(
+        a.iter()
+            .any(|l| l.contains("\"client.tags-link\" \"fail\"")),
+        "{a:#?}"
+    );
+    assert_eq!((code1, code2), (1, 1));
+}
