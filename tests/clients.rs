@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::{Http, python_with_oras, require, root, start};
-use regverify::clients::judge::JUDGED;
+use regverify::clients::judge::{JUDGED, MOUNT_CONTINUED};
 use regverify::server::Config;
 use regverify::server::recorder::{Recorder, STATE_PARAM};
 use serde_json::Value;
@@ -138,6 +138,17 @@ fn a_client_breaking_one_duty_fails_that_requirement_alone() {
         );
         let (code, results) = clients(&args);
         let c = the_client(&results);
+        if rule == MOUNT_CONTINUED {
+            // a permission (MAY): not using it is reported, and fails nothing
+            assert_eq!(verdicts(c, "fail"), BTreeSet::new(), "{c:#}");
+            assert_eq!(
+                verdicts(c, "not-used"),
+                BTreeSet::from([rule.to_string()]),
+                "{c:#}"
+            );
+            assert_eq!(code, 0);
+            continue;
+        }
         assert_eq!(
             verdicts(c, "fail"),
             BTreeSet::from([rule.to_string()]),
@@ -390,7 +401,7 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
     assert!(!progress.contains('\u{1b}'), "{progress}");
     assert!(text.contains("FAIL client.accept"), "{text}");
     // the statement, the client's and each workflow's: a SHOULD failed, no MUST
-    let statement = "MUST 3/4 (1 not exercised) · SHOULD 4/7 (2 not exercised) · conditions 7/7 as required — conformant";
+    let statement = "MUST 3/4 (1 not exercised) · SHOULD 4/7 (2 not exercised) · MAY used 1/1 · conditions 7/7 as required — conformant";
     assert!(
         text.lines()
             .next()
@@ -399,7 +410,7 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
         "{text}"
     );
     assert!(
-        text.contains("  workflow pull: MUST 0/4 (4 not exercised) · SHOULD 2/7 (4 not exercised) · conditions 4/4 as required — conformant"),
+        text.contains("  workflow pull: MUST 0/4 (4 not exercised) · SHOULD 2/7 (4 not exercised) · MAY used 0/1 (1 not exercised) · conditions 4/4 as required — conformant"),
         "{text}"
     );
     assert!(text.contains("PASS client.set-content-type"), "{text}");

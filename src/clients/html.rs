@@ -14,6 +14,7 @@ fn verdict_class(v: Verdict) -> (&'static str, &'static str) {
         Verdict::Pass => ("pass", "pass"),
         Verdict::Fail => ("fail", "fail"),
         Verdict::NotExercised => ("skip", "not exercised"),
+        Verdict::NotUsed => ("skip", "not used"),
     }
 }
 

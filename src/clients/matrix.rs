@@ -12,6 +12,7 @@ fn verdict_word(v: Option<Verdict>) -> &'static str {
         Some(Verdict::Pass) => "pass",
         Some(Verdict::Fail) => "FAIL",
         Some(Verdict::NotExercised) => "n/e",
+        Some(Verdict::NotUsed) => "n/u",
         None => "·",
     }
 }
@@ -52,13 +53,9 @@ pub fn matrix_text(reports: &[ClientReport]) -> String {
     let labels: Vec<String> = reports.iter().map(|c| line(&c.client)).collect();
     // every report lists the same judged requirements, in the same order
     let mut rows: Vec<(String, Vec<&str>)> = Vec::new();
-    for level in ["MUST", "SHOULD"] {
+    for level in ["MUST", "SHOULD", "MAY"] {
         let Some(first) = reports.first() else { break };
-        for q in first
-            .requirements
-            .iter()
-            .filter(|q| q.level.starts_with("MUST") == (level == "MUST"))
-        {
+        for q in first.requirements.iter().filter(|q| q.level == level) {
             let cells = reports
                 .iter()
                 .map(|c| {
@@ -76,7 +73,7 @@ pub fn matrix_text(reports: &[ClientReport]) -> String {
     table(&mut s, "requirement", &labels, &rows);
     let _ = writeln!(
         s,
-        "(FAIL broken · n/e no run gave the occasion · · not judged)\n"
+        "(FAIL broken · n/e no run gave the occasion · n/u a permission (MAY) not used · · not judged)\n"
     );
     // the conditions in the order the first client to run them ran them
     let mut conditions: Vec<(super::Workflow, &str)> = Vec::new();

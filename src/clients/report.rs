@@ -50,9 +50,12 @@ pub struct RunRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// Judged and never broken; for a permission (MAY), used.
     Pass,
     Fail,
     NotExercised,
+    /// A permission (MAY) the client had occasion for and did not use: never a failure.
+    NotUsed,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -165,6 +168,7 @@ impl ClientReport {
                 Verdict::Pass => "PASS",
                 Verdict::Fail => "FAIL",
                 Verdict::NotExercised => "----",
+                Verdict::NotUsed => "n/u ",
             };
             let _ = writeln!(
                 s,
@@ -203,6 +207,26 @@ fn requirement_records(
         .iter()
         .map(|id| {
             let fs = found.get(id).map(Vec::as_slice).unwrap_or_default();
+            let r = catalogue.get(*id);
+            let level = r.map_or("", |r| r.level.as_str());
+            if level == "MAY" {
+                // a permission is used or not, never broken
+                let verdict = if fs.is_empty() {
+                    Verdict::NotExercised
+                } else if fs.iter().any(|(_, f)| f.passed) {
+                    Verdict::Pass
+                } else {
+                    Verdict::NotUsed
+                };
+                return RequirementRecord {
+                    id: id.to_string(),
+                    level: level.to_string(),
+                    summary: r.map_or(String::new(), |r| r.summary.clone()),
+                    verdict,
+                    checked: fs.len(),
+                    failures: vec![],
+                };
+            }
             let failures: Vec<Evidence> = fs
                 .iter()
                 .filter(|(_, f)| !f.passed)
@@ -218,10 +242,9 @@ fn requirement_records(
                 (false, true) => Verdict::Pass,
                 (false, false) => Verdict::Fail,
             };
-            let r = catalogue.get(*id);
             RequirementRecord {
                 id: id.to_string(),
-                level: r.map_or("", |r| r.level.as_str()).to_string(),
+                level: level.to_string(),
                 summary: r.map_or(String::new(), |r| r.summary.clone()),
                 verdict,
                 checked: fs.len(),
@@ -288,7 +311,7 @@ pub fn junit(reports: &[ClientReport]) -> String {
         for r in c
             .requirements
             .iter()
-            .filter(|r| r.verdict != Verdict::NotExercised)
+            .filter(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail))
         {
             let status = if r.verdict == Verdict::Pass {
                 TestCaseStatus::success()
@@ -355,6 +378,7 @@ pub fn markdown(reports: &[ClientReport]) -> String {
                 Verdict::Pass => "pass",
                 Verdict::Fail => "**fail**",
                 Verdict::NotExercised => "not exercised",
+                Verdict::NotUsed => "not used",
             };
             let _ = writeln!(
                 s,

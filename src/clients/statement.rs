@@ -11,17 +11,18 @@ use serde::Serialize;
 use super::report::{RequirementRecord, RunRecord, Verdict};
 use crate::runner::report::RunStanding;
 
-/// Per level: judged, passed, not exercised.
+/// Per level: passed (for MAY: used), failed, not exercised, not used (MAY only).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct LevelCounts {
     pub pass: usize,
     pub fail: usize,
     pub not_exercised: usize,
+    pub not_used: usize,
 }
 
 impl LevelCounts {
     pub fn total(&self) -> usize {
-        self.pass + self.fail + self.not_exercised
+        self.pass + self.fail + self.not_exercised + self.not_used
     }
 }
 
@@ -30,34 +31,33 @@ pub struct Statement {
     pub standing: RunStanding,
     pub must: LevelCounts,
     pub should: LevelCounts,
+    pub may: LevelCounts,
     /// Conditions the client went through as required, of all it ran under.
     pub as_required: usize,
     pub conditions: usize,
-    /// `MUST 2/4 (2 not exercised) · SHOULD 6/7 (1 not exercised) · conditions 25/25 as
-    /// required — conformant`.
+    /// `MUST 2/4 (2 not exercised) · SHOULD 6/7 (1 not exercised) · MAY used 0/1 (1 not
+    /// used) · conditions 25/25 as required — conformant`.
     pub line: String,
 }
 
 impl Statement {
     pub fn new(requirements: &[RequirementRecord], runs: &[RunRecord]) -> Statement {
-        let count = |must: bool| {
+        let count = |level: &str| {
             let mut c = LevelCounts::default();
-            for r in requirements
-                .iter()
-                .filter(|r| r.level.starts_with("MUST") == must)
-            {
+            for r in requirements.iter().filter(|r| r.level == level) {
                 match r.verdict {
                     Verdict::Pass => c.pass += 1,
                     Verdict::Fail => c.fail += 1,
                     Verdict::NotExercised => c.not_exercised += 1,
+                    Verdict::NotUsed => c.not_used += 1,
                 }
             }
             c
         };
-        let (must, should) = (count(true), count(false));
+        let (must, should, may) = (count("MUST"), count("SHOULD"), count("MAY"));
         let judged = requirements
             .iter()
-            .any(|r| r.verdict != Verdict::NotExercised);
+            .any(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail));
         let standing = if !judged {
             RunStanding::NothingJudged
         } else if must.fail > 0 {
@@ -67,16 +67,22 @@ impl Statement {
         };
         let part = |label: &str, c: LevelCounts| {
             let mut p = format!("{label} {}/{}", c.pass, c.total());
-            if c.not_exercised > 0 {
-                p.push_str(&format!(" ({} not exercised)", c.not_exercised));
+            let notes: Vec<String> = [(c.not_exercised, "not exercised"), (c.not_used, "not used")]
+                .into_iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| format!("{n} {what}"))
+                .collect();
+            if !notes.is_empty() {
+                p.push_str(&format!(" ({})", notes.join(", ")));
             }
             p
         };
         let as_required = runs.iter().filter(|r| r.as_required).count();
         let line = format!(
-            "{} · {} · conditions {as_required}/{} as required — {}",
+            "{} · {} · {} · conditions {as_required}/{} as required — {}",
             part("MUST", must),
             part("SHOULD", should),
+            part("MAY used", may),
             runs.len(),
             standing.as_str()
         );
@@ -84,6 +90,7 @@ impl Statement {
             standing,
             must,
             should,
+            may,
             as_required,
             conditions: runs.len(),
             line,
@@ -113,12 +120,13 @@ mod tests {
                 req("MUST", Verdict::Pass),
                 req("MUST", Verdict::NotExercised),
                 req("SHOULD", Verdict::Fail),
+                req("MAY", Verdict::NotUsed),
             ],
             &[],
         );
         assert_eq!(
             s.line,
-            "MUST 1/2 (1 not exercised) · SHOULD 0/1 · conditions 0/0 as required — conformant"
+            "MUST 1/2 (1 not exercised) · SHOULD 0/1 · MAY used 0/1 (1 not used) · conditions 0/0 as required — conformant"
         );
         let s = Statement::new(
             &[req("MUST", Verdict::Fail), req("SHOULD", Verdict::Pass)],
