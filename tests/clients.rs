@@ -295,6 +295,16 @@ fn unusable_arguments_are_refused_before_anything_runs() {
         vec!["clients", "--name", "x", "--push", "tool {nope}"],
         vec!["clients", "--name", "x", "--push", "tool 'open"],
         vec!["clients", "--client", "skopeo", "--variation", "no-such"],
+        vec![
+            "clients",
+            "--name",
+            "x",
+            "--push",
+            "tool",
+            "--push-check",
+            "nope",
+        ],
+        vec!["clients", "--name", "x", "--push", "tool && "],
     ] {
         let out = Command::new(bin).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
