@@ -482,9 +482,13 @@ fn several_clients_are_shown_side_by_side() {
     let mut args = vec!["--client".to_string(), "skopeo".into()];
     args.extend(scripted("accept"));
     args.push("--no-variations".into());
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("r.md");
     let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .arg("clients")
         .args(&args)
+        .arg("--markdown")
+        .arg(&md)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -515,6 +519,17 @@ fn several_clients_are_shown_side_by_side() {
             .any(|l| l.starts_with("scripted-accept: MUST ") && l.ends_with("— conformant")),
         "{text}"
     );
+
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("| requirement | skopeo | scripted-accept |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `client.accept` SHOULD | pass | FAIL |"),
+        "{md}"
+    );
+    assert!(md.contains("| attach / plain | · | ok |"), "{md}");
 
     let (_, alone) = {
         let out = Command::new(env!("CARGO_BIN_EXE_regverify"))

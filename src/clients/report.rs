@@ -328,7 +328,8 @@ pub fn junit(reports: &[ClientReport]) -> String {
     report.to_string().unwrap_or_default()
 }
 
-/// Markdown: per client, the workflows' conditions and the requirements' verdicts.
+/// Markdown: per client, the workflows' conditions and the requirements' verdicts; several
+/// clients then side by side.
 pub fn markdown(reports: &[ClientReport]) -> String {
     use std::fmt::Write as _;
     let mut s = String::from("# Clients judged by regverify\n");
@@ -389,6 +390,9 @@ pub fn markdown(reports: &[ClientReport]) -> String {
                 evidence.join("<br>")
             );
         }
+    }
+    if reports.len() > 1 {
+        s.push_str(&super::matrix::matrix_markdown(reports));
     }
     s
 }
