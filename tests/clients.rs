@@ -10,12 +10,13 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::{Http, python_with_oras, require, root, start};
-use regverify::clients::judge::JUDGED;
+use regverify::clients::judge::{JUDGED, MOUNT_CONTINUED};
 use regverify::server::Config;
 use regverify::server::recorder::{Recorder, STATE_PARAM};
 use serde_json::Value;
 
 const APT: &str = "apt-get update && apt-get install -y skopeo";
+const APT_BUILDAH: &str = "apt-get update && apt-get install -y buildah";
 
 /// Runs `regverify clients ARGS --json FILE`; returns the exit code and the results.
 fn clients(args: &[String]) -> (i32, Value) {
@@ -137,6 +138,17 @@ fn a_client_breaking_one_duty_fails_that_requirement_alone() {
         );
         let (code, results) = clients(&args);
         let c = the_client(&results);
+        if rule == MOUNT_CONTINUED {
+            // a permission (MAY): not using it is reported, and fails nothing
+            assert_eq!(verdicts(c, "fail"), BTreeSet::new(), "{c:#}");
+            assert_eq!(
+                verdicts(c, "not-used"),
+                BTreeSet::from([rule.to_string()]),
+                "{c:#}"
+            );
+            assert_eq!(code, 0);
+            continue;
+        }
         assert_eq!(
             verdicts(c, "fail"),
             BTreeSet::from([rule.to_string()]),
@@ -163,6 +175,72 @@ fn skopeo_round_trips_under_every_condition_and_breaks_no_judged_duty() {
     ] {
         assert!(passed.contains(r), "{r} not judged: {c:#}");
     }
+    assert_eq!(code, 0);
+}
+
+/// The scripted client's push alone, rewriting its layers as `layers` says, checked as
+/// `check` says.
+fn scripted_push(layers: &str, check: &str) -> Vec<String> {
+    let mut args = scripted("none");
+    args.truncate(4);
+    args[3].push_str(&format!(" --layers {layers}"));
+    args.extend(["--push-check", check, "--no-variations"].map(String::from));
+    args
+}
+
+fn push_runs(client: &Value) -> Vec<bool> {
+    client["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["as_required"] == true)
+        .collect()
+}
+
+/// A recompressed layer is not the layout's bytes but is its content; a layer whose tar
+/// differs is neither.
+#[test]
+fn a_layer_content_push_check_takes_a_recompressed_layer_and_refuses_an_altered_one() {
+    let (code, results) = clients(&scripted_push("recompressed", "bytes"));
+    assert_eq!(push_runs(the_client(&results)), [false]);
+    assert_eq!(code, 1);
+    let (code, results) = clients(&scripted_push("recompressed", "layer-content"));
+    assert_eq!(push_runs(the_client(&results)), [true], "{results:#}");
+    assert_eq!(code, 0);
+    let (code, results) = clients(&scripted_push("altered", "layer-content"));
+    let c = the_client(&results);
+    assert_eq!(push_runs(c), [false]);
+    let run = c["runs"][0].to_string();
+    assert!(run.contains("uncompressed is not the layout's"), "{run}");
+    assert_eq!(code, 1);
+}
+
+/// buildah pushes from its own storage, recompressed, and pulls into it, unpacked: under
+/// every condition its push leaves the layout's layer content and its pull unpacks the
+/// layer's file, and it breaks no judged duty.
+#[test]
+fn buildah_pushes_the_layer_content_and_pulls_under_every_condition() {
+    require("buildah", APT_BUILDAH);
+    let (code, results) = clients(&["--client".into(), "buildah".into()]);
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    assert_eq!(verdicts(c, "fail"), BTreeSet::new(), "{c:#}");
+    let passed = verdicts(c, "pass");
+    for r in [
+        "client.location-as-given",
+        "client.set-content-type",
+        "client.accept",
+        "client.verify-blob",
+        "client.follow-redirects",
+        "client.chunk-min-length",
+    ] {
+        assert!(passed.contains(r), "{r} not judged: {c:#}");
+    }
+    let variations = regverify::server::variations::VARIATIONS.len();
+    assert_eq!(
+        c["runs"].as_array().unwrap().len(),
+        2 * (1 + variations) + 3
+    );
     assert_eq!(code, 0);
 }
 
@@ -217,6 +295,16 @@ fn unusable_arguments_are_refused_before_anything_runs() {
         vec!["clients", "--name", "x", "--push", "tool {nope}"],
         vec!["clients", "--name", "x", "--push", "tool 'open"],
         vec!["clients", "--client", "skopeo", "--variation", "no-such"],
+        vec![
+            "clients",
+            "--name",
+            "x",
+            "--push",
+            "tool",
+            "--push-check",
+            "nope",
+        ],
+        vec!["clients", "--name", "x", "--push", "tool && "],
     ] {
         let out = Command::new(bin).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
@@ -298,13 +386,19 @@ async fn a_body_over_the_recorders_limit_is_refused_and_recorded() {
 #[test]
 fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
     let dir = tempfile::tempdir().unwrap();
-    let (junit, md) = (dir.path().join("j.xml"), dir.path().join("r.md"));
+    let (junit, md, html) = (
+        dir.path().join("j.xml"),
+        dir.path().join("r.md"),
+        dir.path().join("r.html"),
+    );
     let mut args = scripted("accept");
     args[1] = "scripted\u{1b}[31m".into();
     args.extend(["--no-variations".to_string(), "--junit".into()]);
     args.push(junit.display().to_string());
     args.push("--markdown".into());
     args.push(md.display().to_string());
+    args.push("--html".into());
+    args.push(html.display().to_string());
     let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
         .arg("clients")
         .args(&args)
@@ -316,6 +410,19 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
     let progress = String::from_utf8(out.stderr).unwrap();
     assert!(!progress.contains('\u{1b}'), "{progress}");
     assert!(text.contains("FAIL client.accept"), "{text}");
+    // the statement, the client's and each workflow's: a SHOULD failed, no MUST
+    let statement = "MUST 3/4 (1 not exercised) · SHOULD 4/7 (2 not exercised) · MAY used 1/1 · conditions 7/7 as required — conformant";
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(&format!(": {statement}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("  workflow pull: MUST 0/4 (4 not exercised) · SHOULD 2/7 (4 not exercised) · MAY used 0/1 (1 not exercised) · conditions 4/4 as required — conformant"),
+        "{text}"
+    );
     assert!(text.contains("PASS client.set-content-type"), "{text}");
 
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -351,4 +458,135 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
         "{md}"
     );
     assert!(!md.contains('\u{1b}'), "{md}");
+    assert!(md.contains(&format!("**{statement}**")), "{md}");
+
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(!page.contains('\u{1b}'), "{page}");
+    assert!(page.contains(statement), "{page}");
+    let cell = |id: &str| {
+        let at = page.find(&format!("<code>{id}</code>")).unwrap();
+        page[at..].split("</tr>").next().unwrap().to_string()
+    };
+    assert!(cell("client.accept").contains(r#"class="fail""#), "{page}");
+    assert!(
+        cell("client.set-content-type").contains(r#"class="pass""#),
+        "{page}"
+    );
+}
+
+/// Several clients: a table of requirement × client and of workflow and condition × client,
+/// then each client's statement; one client alone gets none.
+#[test]
+fn several_clients_are_shown_side_by_side() {
+    require("skopeo", APT);
+    let mut args = vec!["--client".to_string(), "skopeo".into()];
+    args.extend(scripted("accept"));
+    args.push("--no-variations".into());
+    let dir = tempfile::tempdir().unwrap();
+    let md = dir.path().join("r.md");
+    let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+        .arg("clients")
+        .args(&args)
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let row = |first: &str| -> Vec<String> {
+        let l = text
+            .lines()
+            .find(|l| l.starts_with(first))
+            .unwrap_or_else(|| panic!("no row {first}: {text}"));
+        l.split_whitespace().map(String::from).collect()
+    };
+    assert_eq!(
+        row("requirement "),
+        ["requirement", "skopeo", "scripted-accept"]
+    );
+    assert_eq!(
+        row("client.accept "),
+        ["client.accept", "SHOULD", "pass", "FAIL"]
+    );
+    assert_eq!(
+        row("client.chunk-range "),
+        ["client.chunk-range", "MUST", "n/e", "pass"]
+    );
+    assert_eq!(row("attach / plain"), ["attach", "/", "plain", "·", "ok"]);
+    assert_eq!(row("pull / plain"), ["pull", "/", "plain", "ok", "ok"]);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("scripted-accept: MUST ") && l.ends_with("— conformant")),
+        "{text}"
+    );
+
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        md.contains("| requirement | skopeo | scripted-accept |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| `client.accept` SHOULD | pass | FAIL |"),
+        "{md}"
+    );
+    assert!(md.contains("| attach / plain | · | ok |"), "{md}");
+
+    let (_, alone) = {
+        let out = Command::new(env!("CARGO_BIN_EXE_regverify"))
+            .arg("clients")
+            .args(&args[2..])
+            .output()
+            .unwrap();
+        (out.status, String::from_utf8(out.stdout).unwrap())
+    };
+    assert!(!alone.contains("workflow / condition"), "{alone}");
+}
+
+/// Everything a run reports but the client's own output: what became of every run (as
+/// required, exit code, requests), every verdict with its evidence, and the statement.
+fn verdict_summary(client: &Value) -> Vec<String> {
+    let runs = client["runs"].as_array().unwrap().iter().map(|r| {
+        format!(
+            "{} / {}: {} {} {}",
+            r["workflow"], r["condition"], r["as_required"], r["exit_code"], r["requests"]
+        )
+    });
+    let requirements = client["requirements"].as_array().unwrap().iter().map(|r| {
+        format!(
+            "{} {} {}x {}",
+            r["id"], r["verdict"], r["checked"], r["failures"]
+        )
+    });
+    runs.chain(requirements)
+        .chain([client["statement"]["line"].to_string()])
+        .collect()
+}
+
+/// Run twice, a client gets the same verdicts, judged as often, on as many requests: nothing
+/// in the judging depends on timing or on what an earlier run left.
+#[test]
+fn the_same_client_run_twice_gets_the_same_verdicts() {
+    let mut args = scripted("tags-link");
+    args.extend(
+        [
+            "--variation",
+            "chunk-minimum",
+            "--variation",
+            "no-referrers",
+        ]
+        .map(String::from),
+    );
+    let (code1, first) = clients(&args);
+    let (code2, second) = clients(&args);
+    let (a, b) = (
+        verdict_summary(the_client(&first)),
+        verdict_summary(the_client(&second)),
+    );
+    assert_eq!(a, b);
+    assert!(
+        a.iter()
+            .any(|l| l.contains("\"client.tags-link\" \"fail\"")),
+        "{a:#?}"
+    );
+    assert_eq!((code1, code2), (1, 1));
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Args;
 use regverify::clients::report::{self, ClientReport};
 use regverify::clients::template::{Template, TemplateError};
-use regverify::clients::{ClientSpec, Condition, Workflow, run_workflow};
+use regverify::clients::{ClientSpec, Condition, PushCheck, Workflow, run_workflow};
 use regverify::runner::corpus::Corpus;
 use regverify::server::variations::Variation;
 
@@ -39,7 +39,7 @@ pub enum ClientsError {
 
 #[derive(Args, Debug, Default)]
 pub struct ClientsArgs {
-    /// A ready-made client (repeatable): skopeo, oras, oras-py, dxf.
+    /// A ready-made client (repeatable): skopeo, buildah, oras, oras-py, dxf.
     #[arg(long = "client", value_name = "NAME")]
     pub clients: Vec<String>,
     /// Name of the client the templates below describe.
@@ -49,6 +49,10 @@ pub struct ClientsArgs {
     /// {registry}/{repo}:{tag}.
     #[arg(long, value_name = "TEMPLATE")]
     pub push: Option<String>,
+    /// What the push must leave: the layout's bytes, or (for clients pushing from their own
+    /// storage, recompressed) a valid image with the layout's uncompressed layer content.
+    #[arg(long, value_enum, value_name = "CHECK", default_value = "bytes")]
+    pub push_check: PushCheck,
     /// Command pulling {registry}/{repo}:{tag} into the empty directory {dir}.
     #[arg(long, value_name = "TEMPLATE")]
     pub pull: Option<String>,
@@ -74,12 +78,16 @@ pub struct ClientsArgs {
     /// Write the results as Markdown to this file.
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+    /// Write the results as one self-contained HTML page to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
-/// A ready-made client: its templates per workflow.
+/// A ready-made client: its templates per workflow, and what its push must leave.
 pub struct ReadyMade {
     pub name: &'static str,
     pub workflows: &'static [(Workflow, &'static str)],
+    pub push_check: PushCheck,
 }
 
 /// Templates of clients commonly found. Every command runs in {dir}.
@@ -100,6 +108,25 @@ pub const READY_MADE: &[ReadyMade] = &[
                 "skopeo list-tags --tls-verify=false docker://{registry}/{repo}",
             ),
         ],
+        push_check: PushCheck::Bytes,
+    },
+    // buildah pushes only from its own storage (here a fresh one under {dir}, vfs so that no
+    // mount is needed), naming an image taken from a layout "localhost" + the layout's path;
+    // it recompresses the layer, so its push leaves the layout's content, not its bytes. Its
+    // pull unpacks the layer into that storage, where the layer's file then lies.
+    ReadyMade {
+        name: "buildah",
+        workflows: &[
+            (
+                Workflow::Push,
+                "buildah --root {dir}/storage --runroot {dir}/run --storage-driver vfs pull -q oci:{layout}:{tag} && buildah --root {dir}/storage --runroot {dir}/run --storage-driver vfs push --tls-verify=false localhost{layout}:latest docker://{registry}/{repo}:{tag}",
+            ),
+            (
+                Workflow::Pull,
+                "buildah --root {dir}/storage --runroot {dir}/run --storage-driver vfs pull -q --tls-verify=false docker://{registry}/{repo}:{tag}",
+            ),
+        ],
+        push_check: PushCheck::LayerContent,
     },
     ReadyMade {
         name: "oras",
@@ -121,6 +148,7 @@ pub const READY_MADE: &[ReadyMade] = &[
                 "oras attach --plain-http --artifact-type application/vnd.example.note {registry}/{repo}:{tag} note.txt",
             ),
         ],
+        push_check: PushCheck::Bytes,
     },
     // PyPI's oras (the Python SDK), by its API: it pushes files, not an image layout
     ReadyMade {
@@ -135,6 +163,7 @@ pub const READY_MADE: &[ReadyMade] = &[
                 r#"python3 -c "import sys, oras.client as o; h, r = sys.argv[1:]; print(chr(10).join(o.OrasClient(hostname=h, insecure=True).get_tags(h + '/' + r)))" {registry} {repo}"#,
             ),
         ],
+        push_check: PushCheck::Bytes,
     },
     ReadyMade {
         name: "dxf",
@@ -142,6 +171,7 @@ pub const READY_MADE: &[ReadyMade] = &[
             Workflow::ListTags,
             "env DXF_HOST={registry} DXF_INSECURE=1 dxf list-aliases {repo}",
         )],
+        push_check: PushCheck::Bytes,
     },
 ];
 
@@ -169,6 +199,7 @@ fn clients(a: &ClientsArgs) -> Result<Vec<ClientSpec>, ClientsError> {
                 .iter()
                 .map(|(w, t)| parse(*w, t))
                 .collect::<Result<_, _>>()?,
+            push_check: r.push_check,
         });
     }
     let given = [
@@ -185,6 +216,7 @@ fn clients(a: &ClientsArgs) -> Result<Vec<ClientSpec>, ClientsError> {
         (Some(name), _) => out.push(ClientSpec {
             name: name.clone(),
             workflows: templates,
+            push_check: a.push_check,
         }),
         (None, Some((w, _))) => return Err(ClientsError::Unnamed(w.name())),
         (None, None) => {}
@@ -232,12 +264,17 @@ pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
                     w.name(),
                     c.name()
                 );
-                outcomes.push(run_workflow(*w, t, c, nonce).map_err(ClientsError::Run)?);
+                outcomes.push(
+                    run_workflow(*w, t, c, spec.push_check, nonce).map_err(ClientsError::Run)?,
+                );
             }
         }
         let r = ClientReport::new(&spec.name, &outcomes, &catalogue);
         print!("{}", r.text());
         reports.push(r);
+    }
+    if reports.len() > 1 {
+        print!("\n{}", regverify::clients::matrix::matrix_text(&reports));
     }
     if let Some(path) = &a.json {
         let body =
@@ -249,8 +286,11 @@ pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
             },
         )?;
     }
-    let writers: [(&Option<PathBuf>, Writer); 2] =
-        [(&a.junit, report::junit), (&a.markdown, report::markdown)];
+    let writers: [(&Option<PathBuf>, Writer); 3] = [
+        (&a.junit, report::junit),
+        (&a.markdown, report::markdown),
+        (&a.html, regverify::clients::html::html),
+    ];
     for (path, write) in writers {
         if let Some(path) = path {
             std::fs::write(path, write(&reports)).map_err(|source| CliError::Write {

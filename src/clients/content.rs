@@ -39,6 +39,9 @@ pub struct Image {
     pub manifest: Blob,
     /// The content of the layer's one file ([`FILE_NAME`]), for clients that unpack it.
     pub file: Vec<u8>,
+    /// The layer uncompressed (the tar its config's diff id names), for clients that
+    /// recompress it.
+    pub tar: Vec<u8>,
 }
 
 impl Image {
@@ -75,6 +78,7 @@ impl Image {
             layer,
             manifest,
             file,
+            tar,
         }
     }
 

@@ -11,9 +11,12 @@
 //! them knows it.
 
 pub mod content;
+pub mod html;
 pub mod judge;
+pub mod matrix;
 pub mod registry;
 pub mod report;
+pub mod statement;
 pub mod template;
 
 use std::collections::BTreeMap;
@@ -114,11 +117,25 @@ impl Condition {
     }
 }
 
-/// A client as given: its name and a template per workflow it supports.
+/// What a push must leave in the registry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PushCheck {
+    /// The layout's manifest and blobs, byte for byte (clients that copy what they are given).
+    #[default]
+    Bytes,
+    /// A valid image whose config names the layout's layers by their uncompressed digests and
+    /// whose layers, uncompressed, are the layout's tar bytes (clients that push from their
+    /// own storage, recompressing layers and rewriting the manifest, as buildah does).
+    LayerContent,
+}
+
+/// A client as given: its name, a template per workflow it supports, and what its push must
+/// leave.
 #[derive(Clone, Debug)]
 pub struct ClientSpec {
     pub name: String,
     pub workflows: Vec<(Workflow, Template)>,
+    pub push_check: PushCheck,
 }
 
 /// How long one command may run.
@@ -206,6 +223,28 @@ pub fn run_command(args: &[String], cwd: &Path) -> Ran {
     }
 }
 
+/// Runs `commands` one after the other while they succeed; what became of them all: the
+/// last one's exit, every output in order.
+pub fn run_commands(commands: &[Vec<String>], cwd: &Path) -> Ran {
+    let mut all = Ran {
+        code: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        trouble: Some("no command".into()),
+    };
+    for args in commands {
+        let ran = run_command(args, cwd);
+        all.stdout.push_str(&ran.stdout);
+        all.stderr.push_str(&ran.stderr);
+        all.code = ran.code;
+        all.trouble = ran.trouble;
+        if !all.succeeded() {
+            break;
+        }
+    }
+    all
+}
+
 /// One workflow under one condition, as it went.
 #[derive(Clone, Debug)]
 pub struct Outcome {
@@ -237,16 +276,17 @@ pub const MORE_TAGS: [&str; 2] = ["v2", "latest"];
 /// The file `attach` attaches.
 pub const NOTE_FILE: &str = "note.txt";
 
-/// Runs `template` as `workflow` under `condition`.
+/// Runs `template` as `workflow` under `condition`; a push is checked as `push_check` says.
 pub fn run_workflow(
     workflow: Workflow,
     template: &Template,
     condition: Condition,
+    push_check: PushCheck,
     nonce: u64,
 ) -> Result<Outcome, String> {
     let registry = Registry::start(condition.config(), condition == Condition::BlobRedirects)
         .map_err(|e| format!("starting the reference: {e}"))?;
-    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let work = work_dir(nonce)?;
     let layout = work.path().join("layout");
     let dir = work.path().join("dir");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
@@ -277,11 +317,14 @@ pub fn run_workflow(
         (Placeholder::Dir, dir.display().to_string()),
     ]);
     // commands run in {dir}, so a file to attach is named by its own name
-    let ran = run_command(&template.fill(&values), &dir);
+    let ran = run_commands(&template.fill(&values), &dir);
     let exchanges = registry.take();
-    let result = ran.succeeded().then(|| match workflow {
-        Workflow::Push => registry.holds_image(REPO, TAG, &image),
-        Workflow::Pull => {
+    let result = ran.succeeded().then(|| match (workflow, push_check) {
+        (Workflow::Push, PushCheck::Bytes) => registry.holds_image(REPO, TAG, &image),
+        (Workflow::Push, PushCheck::LayerContent) => {
+            registry.holds_layer_content(REPO, TAG, &image)
+        }
+        (Workflow::Pull, _) => {
             // clients that unpack layers write the layer's file instead of the layer
             if content::holds_file(&dir, &image.layer.bytes)
                 || content::holds_file(&dir, &image.file)
@@ -291,7 +334,7 @@ pub fn run_workflow(
                 Err("no file under {dir} holds the layer, or its file, as pushed".into())
             }
         }
-        Workflow::ListTags => {
+        (Workflow::ListTags, _) => {
             let missing: Vec<&str> = std::iter::once(TAG)
                 .chain(MORE_TAGS)
                 .filter(|t| !ran.stdout.split(|c: char| !is_tag_char(c)).any(|w| w == *t))
@@ -302,7 +345,7 @@ pub fn run_workflow(
                 Err(format!("tags not printed: {}", missing.join(" ")))
             }
         }
-        Workflow::Attach => {
+        (Workflow::Attach, _) => {
             if registry.referrers(REPO, &image.manifest.digest).is_empty() {
                 Err("no referrer of the image is listed, by the API or the tag schema".into())
             } else {
@@ -317,6 +360,23 @@ pub fn run_workflow(
         result,
         exchanges,
     })
+}
+
+/// A fresh directory for one run whose path is lowercase: buildah names an image taken from
+/// a layout after the layout's path, and refuses a name with capitals (which random temporary
+/// names have). Removed when dropped.
+fn work_dir(nonce: u64) -> Result<tempfile::TempDir, String> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let name = format!("regverify-clients-{}-{nonce}-{since:x}", std::process::id());
+    // (the temporary directory's own path is kept as it is: TMPDIR with capitals fails buildah)
+    tempfile::Builder::new()
+        .prefix(&name)
+        .rand_bytes(0)
+        .tempdir()
+        .map_err(|e| format!("making a work directory: {e}"))
 }
 
 fn is_tag_char(c: char) -> bool {

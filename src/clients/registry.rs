@@ -7,8 +7,12 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::content::{Blob, INDEX_TYPE, Image, MANIFEST_TYPE};
+use crate::oci::{Algorithm, Digest};
 use crate::server::recorder::{Exchange, Recorder};
 use crate::server::{self, App, Config, storage};
+
+/// Docker's image manifest, which clients such as buildah may push.
+const DOCKER_MANIFEST_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// A running reference; stopped when dropped.
 pub struct Registry {
@@ -40,7 +44,8 @@ impl Registry {
         // plain HTTP only, but reqwest wants a TLS provider chosen before any client is built
         crate::runner::client::install_crypto();
         let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
+            // reading the result back follows the redirects a variation answers blob GETs with
+            .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .map_err(std::io::Error::other)?;
         Ok(Registry {
@@ -135,7 +140,10 @@ impl Registry {
             let r = self
                 .http
                 .get(self.url(path))
-                .header("accept", format!("{MANIFEST_TYPE}, {INDEX_TYPE}"))
+                .header(
+                    "accept",
+                    format!("{MANIFEST_TYPE}, {INDEX_TYPE}, {DOCKER_MANIFEST_TYPE}"),
+                )
                 .send()
                 .await
                 .ok()?;
@@ -165,6 +173,61 @@ impl Registry {
         Ok(())
     }
 
+    /// Whether `repo:tag` holds a valid image carrying `image`'s layer content, however the
+    /// client recompressed it: an image manifest (OCI or Docker's) whose config is there and
+    /// names, as its diff ids, the digests of `image`'s uncompressed layers, and whose layers
+    /// are there and uncompress to exactly `image`'s tar bytes.
+    pub fn holds_layer_content(&self, repo: &str, tag: &str, image: &Image) -> Result<(), String> {
+        let body = self
+            .get(&format!("/v2/{repo}/manifests/{tag}"))
+            .ok_or_else(|| format!("{repo}:{tag} is not there"))?;
+        let manifest: Value =
+            serde_json::from_slice(&body).map_err(|e| format!("{repo}:{tag} is not JSON: {e}"))?;
+        let descriptor = |v: &Value| -> Option<(String, String)> {
+            Some((
+                v.get("mediaType")?.as_str()?.to_string(),
+                v.get("digest")?.as_str()?.to_string(),
+            ))
+        };
+        let (_, config_digest) = manifest
+            .get("config")
+            .and_then(descriptor)
+            .ok_or_else(|| format!("{repo}:{tag} is not an image manifest (no config)"))?;
+        let layers: Vec<(String, String)> = manifest
+            .get("layers")
+            .and_then(Value::as_array)
+            .map(|l| l.iter().filter_map(descriptor).collect())
+            .unwrap_or_default();
+        let config: Value = self
+            .get(&format!("/v2/{repo}/blobs/{config_digest}"))
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| format!("config {config_digest} is not there as JSON"))?;
+        let want_diff_id = Digest::of(Algorithm::Sha256, &image.tar).to_string();
+        let diff_ids = config
+            .pointer("/rootfs/diff_ids")
+            .and_then(Value::as_array)
+            .map(|d| d.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+            .unwrap_or_default();
+        if diff_ids != [want_diff_id.as_str()] {
+            return Err(format!(
+                "the config's diff ids are {diff_ids:?}, not [{want_diff_id}]"
+            ));
+        }
+        let [(media_type, digest)] = &layers[..] else {
+            return Err(format!("{} layers, not 1", layers.len()));
+        };
+        let blob = self
+            .get(&format!("/v2/{repo}/blobs/{digest}"))
+            .ok_or_else(|| format!("layer {digest} is not there"))?;
+        let tar = uncompress(media_type, &blob).map_err(|e| format!("layer {digest}: {e}"))?;
+        if tar != image.tar {
+            return Err(format!(
+                "layer {digest} uncompressed is not the layout's layer uncompressed"
+            ));
+        }
+        Ok(())
+    }
+
     /// The manifests naming `subject` (digest) as their subject, through the referrers API
     /// or, where it is absent, the referrers tag schema.
     pub fn referrers(&self, repo: &str, subject: &crate::oci::Digest) -> Vec<String> {
@@ -182,6 +245,23 @@ impl Registry {
         }
         let tag = format!("{}-{}", subject.algorithm(), subject.hex());
         listed(self.get(&format!("/v2/{repo}/manifests/{tag}")))
+    }
+}
+
+/// A layer's tar bytes, by the compression its media type names (OCI's and Docker's).
+fn uncompress(media_type: &str, blob: &[u8]) -> Result<Vec<u8>, String> {
+    match media_type {
+        "application/vnd.oci.image.layer.v1.tar" => Ok(blob.to_vec()),
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+        | "application/vnd.docker.image.rootfs.diff.tar.gzip" => {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(blob), &mut out)
+                .map_err(|e| format!("not gzip: {e}"))?;
+            Ok(out)
+        }
+        other => Err(format!(
+            "media type {other} is not one this check uncompresses"
+        )),
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::judge::{self, Finding};
+use super::statement::Statement;
 use super::{Outcome, Workflow};
 use crate::runner::model::Requirement;
 use crate::runner::sanitize;
@@ -17,8 +18,18 @@ const EVIDENCE: usize = 5;
 #[derive(Clone, Debug, Serialize)]
 pub struct ClientReport {
     pub client: String,
+    /// The client's conformance statement, over every workflow.
+    pub statement: Statement,
+    /// Each workflow's, judged on that workflow's runs alone.
+    pub workflows: Vec<WorkflowStatement>,
     pub runs: Vec<RunRecord>,
     pub requirements: Vec<RequirementRecord>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct WorkflowStatement {
+    pub workflow: Workflow,
+    pub statement: Statement,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -39,9 +50,12 @@ pub struct RunRecord {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
+    /// Judged and never broken; for a permission (MAY), used.
     Pass,
     Fail,
     NotExercised,
+    /// A permission (MAY) the client had occasion for and did not use: never a failure.
+    NotUsed,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -68,73 +82,30 @@ impl ClientReport {
         outcomes: &[Outcome],
         catalogue: &BTreeMap<String, Requirement>,
     ) -> ClientReport {
-        let mut found: BTreeMap<&str, Vec<(&Outcome, Finding)>> = BTreeMap::new();
-        for o in outcomes {
-            for f in judge::judge(o) {
-                found.entry(f.requirement).or_default().push((o, f));
-            }
-        }
-        let requirements = judge::JUDGED
-            .iter()
-            .map(|id| {
-                let fs = found.get(id).map(Vec::as_slice).unwrap_or_default();
-                let failures: Vec<Evidence> = fs
+        let requirements = requirement_records(outcomes, catalogue);
+        let runs: Vec<RunRecord> = outcomes.iter().map(run_record).collect();
+        let mut workflows: Vec<Workflow> = outcomes.iter().map(|o| o.workflow).collect();
+        workflows.sort();
+        workflows.dedup();
+        let workflows = workflows
+            .into_iter()
+            .map(|w| {
+                let own: Vec<Outcome> = outcomes
                     .iter()
-                    .filter(|(_, f)| !f.passed)
-                    .take(EVIDENCE)
-                    .map(|(o, f)| Evidence {
-                        workflow: o.workflow,
-                        condition: o.condition.name(),
-                        detail: f.detail.clone(),
-                    })
+                    .filter(|o| o.workflow == w)
+                    .cloned()
                     .collect();
-                let verdict = match (fs.is_empty(), failures.is_empty()) {
-                    (true, _) => Verdict::NotExercised,
-                    (false, true) => Verdict::Pass,
-                    (false, false) => Verdict::Fail,
-                };
-                let r = catalogue.get(*id);
-                RequirementRecord {
-                    id: id.to_string(),
-                    level: r.map_or("", |r| r.level.as_str()).to_string(),
-                    summary: r.map_or(String::new(), |r| r.summary.clone()),
-                    verdict,
-                    checked: fs.len(),
-                    failures,
-                }
-            })
-            .collect();
-        let runs = outcomes
-            .iter()
-            .map(|o| {
-                let as_required = o.as_required();
-                let problem = o.ran.trouble.clone().or_else(|| match &o.result {
-                    Some(Err(e)) => Some(e.clone()),
-                    _ => None,
-                });
-                let tail: String = {
-                    let s = o.ran.stderr.trim_end();
-                    let from = s.char_indices().rev().nth(400).map_or(0, |(i, _)| i);
-                    s[from..].to_string()
-                };
-                RunRecord {
-                    workflow: o.workflow,
-                    condition: o.condition.name(),
-                    must: if o.condition.must_succeed() {
-                        "succeed"
-                    } else {
-                        "fail"
-                    },
-                    exit_code: o.ran.code,
-                    problem,
-                    as_required,
-                    requests: o.exchanges.len(),
-                    stderr: (!as_required && !tail.is_empty()).then_some(tail),
+                let runs: Vec<RunRecord> = own.iter().map(run_record).collect();
+                WorkflowStatement {
+                    workflow: w,
+                    statement: Statement::new(&requirement_records(&own, catalogue), &runs),
                 }
             })
             .collect();
         ClientReport {
             client: client.to_string(),
+            statement: Statement::new(&requirements, &runs),
+            workflows,
             runs,
             requirements,
         }
@@ -150,19 +121,23 @@ impl ClientReport {
     pub fn text(&self) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
-        let _ = writeln!(s, "client {}", sanitize::line(&self.client));
+        let _ = writeln!(
+            s,
+            "client {}: {}",
+            sanitize::line(&self.client),
+            self.statement.line
+        );
         let mut by_workflow: BTreeMap<Workflow, Vec<&RunRecord>> = BTreeMap::new();
         for r in &self.runs {
             by_workflow.entry(r.workflow).or_default().push(r);
         }
         for (w, runs) in by_workflow {
-            let ok = runs.iter().filter(|r| r.as_required).count();
-            let _ = writeln!(
-                s,
-                "  workflow {}: {ok}/{} conditions as required",
-                w.name(),
-                runs.len()
-            );
+            let line = self
+                .workflows
+                .iter()
+                .find(|x| x.workflow == w)
+                .map_or("", |x| x.statement.line.as_str());
+            let _ = writeln!(s, "  workflow {}: {line}", w.name());
             for r in runs.iter().filter(|r| !r.as_required) {
                 let _ = writeln!(
                     s,
@@ -193,6 +168,7 @@ impl ClientReport {
                 Verdict::Pass => "PASS",
                 Verdict::Fail => "FAIL",
                 Verdict::NotExercised => "----",
+                Verdict::NotUsed => "n/u ",
             };
             let _ = writeln!(
                 s,
@@ -213,6 +189,96 @@ impl ClientReport {
             }
         }
         s
+    }
+}
+
+/// Each judged requirement's verdict on `outcomes`.
+fn requirement_records(
+    outcomes: &[Outcome],
+    catalogue: &BTreeMap<String, Requirement>,
+) -> Vec<RequirementRecord> {
+    let mut found: BTreeMap<&str, Vec<(&Outcome, Finding)>> = BTreeMap::new();
+    for o in outcomes {
+        for f in judge::judge(o) {
+            found.entry(f.requirement).or_default().push((o, f));
+        }
+    }
+    judge::JUDGED
+        .iter()
+        .map(|id| {
+            let fs = found.get(id).map(Vec::as_slice).unwrap_or_default();
+            let r = catalogue.get(*id);
+            let level = r.map_or("", |r| r.level.as_str());
+            if level == "MAY" {
+                // a permission is used or not, never broken
+                let verdict = if fs.is_empty() {
+                    Verdict::NotExercised
+                } else if fs.iter().any(|(_, f)| f.passed) {
+                    Verdict::Pass
+                } else {
+                    Verdict::NotUsed
+                };
+                return RequirementRecord {
+                    id: id.to_string(),
+                    level: level.to_string(),
+                    summary: r.map_or(String::new(), |r| r.summary.clone()),
+                    verdict,
+                    checked: fs.len(),
+                    failures: vec![],
+                };
+            }
+            let failures: Vec<Evidence> = fs
+                .iter()
+                .filter(|(_, f)| !f.passed)
+                .take(EVIDENCE)
+                .map(|(o, f)| Evidence {
+                    workflow: o.workflow,
+                    condition: o.condition.name(),
+                    detail: f.detail.clone(),
+                })
+                .collect();
+            let verdict = match (fs.is_empty(), failures.is_empty()) {
+                (true, _) => Verdict::NotExercised,
+                (false, true) => Verdict::Pass,
+                (false, false) => Verdict::Fail,
+            };
+            RequirementRecord {
+                id: id.to_string(),
+                level: level.to_string(),
+                summary: r.map_or(String::new(), |r| r.summary.clone()),
+                verdict,
+                checked: fs.len(),
+                failures,
+            }
+        })
+        .collect()
+}
+
+/// What became of one run.
+fn run_record(o: &Outcome) -> RunRecord {
+    let as_required = o.as_required();
+    let problem = o.ran.trouble.clone().or_else(|| match &o.result {
+        Some(Err(e)) => Some(e.clone()),
+        _ => None,
+    });
+    let tail: String = {
+        let s = o.ran.stderr.trim_end();
+        let from = s.char_indices().rev().nth(400).map_or(0, |(i, _)| i);
+        s[from..].to_string()
+    };
+    RunRecord {
+        workflow: o.workflow,
+        condition: o.condition.name(),
+        must: if o.condition.must_succeed() {
+            "succeed"
+        } else {
+            "fail"
+        },
+        exit_code: o.ran.code,
+        problem,
+        as_required,
+        requests: o.exchanges.len(),
+        stderr: (!as_required && !tail.is_empty()).then_some(tail),
     }
 }
 
@@ -245,7 +311,7 @@ pub fn junit(reports: &[ClientReport]) -> String {
         for r in c
             .requirements
             .iter()
-            .filter(|r| r.verdict != Verdict::NotExercised)
+            .filter(|r| matches!(r.verdict, Verdict::Pass | Verdict::Fail))
         {
             let status = if r.verdict == Verdict::Pass {
                 TestCaseStatus::success()
@@ -262,12 +328,18 @@ pub fn junit(reports: &[ClientReport]) -> String {
     report.to_string().unwrap_or_default()
 }
 
-/// Markdown: per client, the workflows' conditions and the requirements' verdicts.
+/// Markdown: per client, the workflows' conditions and the requirements' verdicts; several
+/// clients then side by side.
 pub fn markdown(reports: &[ClientReport]) -> String {
     use std::fmt::Write as _;
     let mut s = String::from("# Clients judged by regverify\n");
     for c in reports {
         let _ = writeln!(s, "\n## {}\n", sanitize::md_text(&c.client));
+        let _ = writeln!(s, "**{}**\n", c.statement.line);
+        for w in &c.workflows {
+            let _ = writeln!(s, "- {}: {}", w.workflow.name(), w.statement.line);
+        }
+        s.push('\n');
         let _ = writeln!(s, "| workflow | condition | must | exit | as required |");
         let _ = writeln!(s, "| --- | --- | --- | --- | --- |");
         for r in &c.runs {
@@ -307,6 +379,7 @@ pub fn markdown(reports: &[ClientReport]) -> String {
                 Verdict::Pass => "pass",
                 Verdict::Fail => "**fail**",
                 Verdict::NotExercised => "not exercised",
+                Verdict::NotUsed => "not used",
             };
             let _ = writeln!(
                 s,
@@ -317,6 +390,9 @@ pub fn markdown(reports: &[ClientReport]) -> String {
                 evidence.join("<br>")
             );
         }
+    }
+    if reports.len() > 1 {
+        s.push_str(&super::matrix::matrix_markdown(reports));
     }
     s
 }

@@ -3,7 +3,10 @@
 //! A template is split into arguments once, by quotes and blanks as a shell would split it
 //! but with nothing else of a shell (no variables, globs, escapes outside quotes or
 //! operators); the placeholders are then filled in inside each argument. A value never
-//! becomes more than the argument it stands in, and no shell ever reads it.
+//! becomes more than the argument it stands in, and no shell ever reads it. The one operator
+//! known is an unquoted `&&` standing alone: it ends a command and starts the next, run only
+//! when the one before succeeded (a client such as buildah needs two: one to take the image
+//! into its own storage, one to push it).
 
 use std::collections::BTreeMap;
 
@@ -20,6 +23,8 @@ pub enum TemplateError {
     UnknownPlaceholder(String),
     #[error("unclosed placeholder")]
     UnclosedPlaceholder,
+    #[error("a command before or after && is empty")]
+    EmptyCommand,
 }
 
 /// The placeholders a template may use.
@@ -57,11 +62,20 @@ enum Piece {
     Hole(Placeholder),
 }
 
+/// One argument as split: its text, and whether any of it was quoted (a quoted `&&` is an
+/// argument, not the operator).
+#[derive(Debug, Default)]
+struct Word {
+    text: String,
+    quoted: bool,
+}
+
 /// A parsed template.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
     source: String,
-    args: Vec<Vec<Piece>>,
+    /// The commands, run one after the other while they succeed; each its arguments.
+    commands: Vec<Vec<Vec<Piece>>>,
 }
 
 impl Template {
@@ -70,13 +84,20 @@ impl Template {
         if words.is_empty() {
             return Err(TemplateError::Empty);
         }
-        let args = words
-            .iter()
-            .map(|w| pieces(w))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut commands = vec![Vec::new()];
+        for w in &words {
+            if !w.quoted && w.text == "&&" {
+                commands.push(Vec::new());
+            } else {
+                commands.last_mut().expect("one").push(pieces(&w.text)?);
+            }
+        }
+        if commands.iter().any(Vec::is_empty) {
+            return Err(TemplateError::EmptyCommand);
+        }
         Ok(Template {
             source: source.to_string(),
-            args,
+            commands,
         })
     }
 
@@ -85,15 +106,19 @@ impl Template {
         &self.source
     }
 
-    /// The arguments (program first) with every placeholder filled in.
-    pub fn fill(&self, values: &BTreeMap<Placeholder, String>) -> Vec<String> {
-        self.args
+    /// Each command's arguments (program first) with every placeholder filled in.
+    pub fn fill(&self, values: &BTreeMap<Placeholder, String>) -> Vec<Vec<String>> {
+        self.commands
             .iter()
-            .map(|arg| {
-                arg.iter()
-                    .map(|p| match p {
-                        Piece::Text(t) => t.as_str(),
-                        Piece::Hole(h) => values.get(h).map_or("", String::as_str),
+            .map(|args| {
+                args.iter()
+                    .map(|arg| {
+                        arg.iter()
+                            .map(|p| match p {
+                                Piece::Text(t) => t.as_str(),
+                                Piece::Hole(h) => values.get(h).map_or("", String::as_str),
+                            })
+                            .collect()
                     })
                     .collect()
             })
@@ -103,9 +128,9 @@ impl Template {
 
 /// Splits on unquoted blanks; single quotes keep everything, double quotes keep everything
 /// but `\"` and `\\`.
-fn split(s: &str) -> Result<Vec<String>, TemplateError> {
+fn split(s: &str) -> Result<Vec<Word>, TemplateError> {
     let mut words = Vec::new();
-    let mut cur: Option<String> = None;
+    let mut cur: Option<Word> = None;
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
         match c {
@@ -115,7 +140,9 @@ fn split(s: &str) -> Result<Vec<String>, TemplateError> {
                 }
             }
             '\'' => {
-                let w = cur.get_or_insert_with(String::new);
+                let w = cur.get_or_insert_with(Word::default);
+                w.quoted = true;
+                let w = &mut w.text;
                 loop {
                     match chars.next() {
                         Some('\'') => break,
@@ -125,7 +152,9 @@ fn split(s: &str) -> Result<Vec<String>, TemplateError> {
                 }
             }
             '"' => {
-                let w = cur.get_or_insert_with(String::new);
+                let w = cur.get_or_insert_with(Word::default);
+                w.quoted = true;
+                let w = &mut w.text;
                 loop {
                     match chars.next() {
                         Some('"') => break,
@@ -142,7 +171,7 @@ fn split(s: &str) -> Result<Vec<String>, TemplateError> {
                     }
                 }
             }
-            c => cur.get_or_insert_with(String::new).push(c),
+            c => cur.get_or_insert_with(Word::default).text.push(c),
         }
     }
     if let Some(w) = cur {
@@ -190,12 +219,12 @@ mod tests {
         let t = Template::parse("tool copy 'oci:{dir}' docker://{registry}/{repo}:{tag}").unwrap();
         assert_eq!(
             t.fill(&values()),
-            [
+            [[
                 "tool",
                 "copy",
                 "oci:/tmp/x y; rm -rf $HOME",
                 "docker://127.0.0.1:5000/a/b:v1"
-            ]
+            ]]
         );
     }
 
@@ -204,8 +233,19 @@ mod tests {
         let t = Template::parse(r#"sh -c "echo \"hi\" $HOME" '*' a\b"#).unwrap();
         assert_eq!(
             t.fill(&values()),
-            ["sh", "-c", r#"echo "hi" $HOME"#, "*", r"a\b"]
+            [["sh", "-c", r#"echo "hi" $HOME"#, "*", r"a\b"]]
         );
+    }
+
+    #[test]
+    fn a_bare_double_ampersand_separates_commands_and_a_quoted_one_does_not() {
+        let t = Template::parse("a {tag} && b '&&' x&&y \"&&\"").unwrap();
+        assert_eq!(
+            t.fill(&values()),
+            [vec!["a", "v1"], vec!["b", "&&", "x&&y", "&&"]]
+        );
+        assert_eq!(Template::parse("a && "), Err(TemplateError::EmptyCommand));
+        assert_eq!(Template::parse("&& a"), Err(TemplateError::EmptyCommand));
     }
 
     #[test]

@@ -3,16 +3,18 @@
 duty `regverify clients` judges, or breaks exactly one of them (--break NAME), so that each
 client requirement is shown to fail when broken and to stay quiet when kept.
 
-usage: scripted.py push REGISTRY REPO TAG LAYOUT [--break NAME]
+usage: scripted.py push REGISTRY REPO TAG LAYOUT [--break NAME] [--layers recompressed|altered]
        scripted.py pull REGISTRY REPO TAG DIR [--break NAME]
        scripted.py list-tags REGISTRY REPO [--break NAME]
        scripted.py attach REGISTRY REPO TAG FILE [--break NAME]
+--layers makes push rewrite each layer as clients pushing from their own storage do:
+recompressed (the same tar, gzipped anew) or altered (one byte of the tar changed too).
 Standard library only; plain HTTP."""
-import hashlib, http.client, json, os, sys, urllib.parse
+import gzip, hashlib, http.client, json, os, sys, urllib.parse
 
 BREAKS = {"none", "chunk-range", "chunk-order", "chunk-min-length", "location-as-given",
           "set-content-type", "accept", "verify-blob", "referrers-fallback",
-          "single-post-continued", "tags-link", "follow-redirects"}
+          "single-post-continued", "mount-continued", "tags-link", "follow-redirects"}
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 INDEX = "application/vnd.oci.image.index.v1+json"
 CHUNK = 1000
@@ -22,6 +24,8 @@ class Client:
     def __init__(self, registry, broken):
         self.registry = registry
         self.broken = broken
+        # a repository blobs are first asked to be mounted from (push only)
+        self.mount_from = None
 
     def request(self, method, target, body=b"", headers=None):
         conn = http.client.HTTPConnection(self.registry, timeout=30)
@@ -50,16 +54,30 @@ class Client:
 
     def push_blob(self, repo, data):
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        if len(data) <= CHUNK:
+        loc = None
+        if self.mount_from:
+            s, h, _ = self.request(
+                "POST", f"/v2/{repo}/blobs/uploads/?mount={digest}&from={self.mount_from}")
+            if s == 201:
+                return digest
+            if s != 202:
+                sys.exit(f"mount POST answered {s}")
+            if self.broken != "mount-continued":
+                # the session the 202 opened: the upload goes on with it
+                loc = self.upload_location(h["location"])
+                minimum = int(h.get("oci-chunk-min-length", "0"))
+        if loc is None and len(data) <= CHUNK:
             return self.single_post(repo, data, digest)
-        s, h, _ = self.request("POST", f"/v2/{repo}/blobs/uploads/")
-        if s != 202:
-            sys.exit(f"POST answered {s}")
-        loc = self.upload_location(h["location"])
-        minimum = int(h.get("oci-chunk-min-length", "0"))
+        if loc is None:
+            s, h, _ = self.request("POST", f"/v2/{repo}/blobs/uploads/")
+            if s != 202:
+                sys.exit(f"POST answered {s}")
+            loc = self.upload_location(h["location"])
+            minimum = int(h.get("oci-chunk-min-length", "0"))
         size = max(CHUNK, minimum)
         if self.broken == "chunk-min-length":
-            size = max(1, minimum // 2) if minimum else CHUNK
+            # under the minimum, and short enough that the blob takes several chunks
+            size = max(1, min(minimum, len(data)) // 2) if minimum else CHUNK
         chunks = [(i, data[i:i + size]) for i in range(0, len(data), size)]
         for n, (start, c) in enumerate(chunks):
             if self.broken == "chunk-order" and n == 1 and len(chunks) > 2:
@@ -125,15 +143,30 @@ class Client:
         return data
 
 
-def push(c, repo, tag, layout):
+def push(c, repo, tag, layout, layers="as-given"):
     index = json.load(open(os.path.join(layout, "index.json")))
     desc = next(m for m in index["manifests"]
                 if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
     read = lambda d: open(os.path.join(layout, "blobs", *d.split(":")), "rb").read()
     manifest = read(desc["digest"])
     m = json.loads(manifest)
-    for d in [m["config"]] + m["layers"]:
-        c.push_blob(repo, read(d["digest"]))
+    # the config is first asked to be mounted; no other repository holds it, so the registry
+    # opens a session instead (202). The layer goes by a plain POST, whose answer announces
+    # the chunk minimum where the registry has one.
+    c.mount_from = repo + "-elsewhere"
+    c.push_blob(repo, read(m["config"]["digest"]))
+    c.mount_from = None
+    for d in m["layers"]:
+        data = read(d["digest"])
+        if layers != "as-given":
+            tar = gzip.decompress(data)
+            if layers == "altered":
+                tar = tar[:600] + bytes([tar[600] ^ 1]) + tar[601:]
+            data = gzip.compress(tar, mtime=0)
+            d["digest"], d["size"] = "sha256:" + hashlib.sha256(data).hexdigest(), len(data)
+        c.push_blob(repo, data)
+    if layers != "as-given":
+        manifest = json.dumps(m).encode()
     c.push_manifest(repo, tag, manifest)
 
 
@@ -208,6 +241,11 @@ def main(argv):
         del argv[i:i + 2]
     if broken not in BREAKS:
         sys.exit(f"unknown rule {broken}; known: {' '.join(sorted(BREAKS))}")
+    if "--layers" in argv:
+        i = argv.index("--layers")
+        if argv[i + 1] not in ("recompressed", "altered"):
+            sys.exit(f"unknown --layers {argv[i + 1]}")
+        argv = argv[:i] + argv[i + 2:] + [argv[i + 1]]
     op, registry, repo, *rest = argv
     c = Client(registry, broken)
     {"push": push, "pull": pull, "list-tags": list_tags, "attach": attach}[op](c, repo, *rest)

@@ -21,11 +21,12 @@ pub const ACCEPT: &str = "client.accept";
 pub const VERIFY_BLOB: &str = "client.verify-blob";
 pub const REFERRERS_FALLBACK: &str = "client.referrers-fallback";
 pub const SINGLE_POST_CONTINUED: &str = "client.single-post-continued";
+pub const MOUNT_CONTINUED: &str = "client.mount-continued";
 pub const TAGS_LINK: &str = "client.tags-link";
 pub const FOLLOW_REDIRECTS: &str = "client.follow-redirects";
 
 /// Every requirement judged, in report order.
-pub const JUDGED: [&str; 11] = [
+pub const JUDGED: [&str; 12] = [
     CHUNK_RANGE,
     CHUNK_ORDER,
     CHUNK_MIN_LENGTH,
@@ -35,6 +36,7 @@ pub const JUDGED: [&str; 11] = [
     VERIFY_BLOB,
     REFERRERS_FALLBACK,
     SINGLE_POST_CONTINUED,
+    MOUNT_CONTINUED,
     TAGS_LINK,
     FOLLOW_REDIRECTS,
 ];
@@ -64,6 +66,7 @@ pub fn judge(o: &Outcome) -> Vec<Finding> {
     out.extend(manifests(&o.exchanges));
     out.extend(referrers(&o.exchanges));
     out.extend(single_posts(&o.exchanges));
+    out.extend(mounts(&o.exchanges));
     out.extend(tag_pages(&o.exchanges));
     out.extend(redirects(&o.exchanges));
     if matches!(
@@ -450,6 +453,46 @@ fn single_posts(exchanges: &[Exchange]) -> Vec<Finding> {
                     "closed by a PUT with the digest"
                 } else {
                     "never closed with the digest"
+                }
+            ),
+        ));
+    }
+    out
+}
+
+/// A mount answered 202 opened a session: the client may go on with it (a permission: the
+/// finding says whether it did, and the report counts it used or not, never failed).
+fn mounts(exchanges: &[Exchange]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (i, e) in exchanges.iter().enumerate() {
+        let q = e.target.split_once('?').map_or("", |(_, q)| q);
+        let is_mount = form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "mount");
+        if e.endpoint != Some(Endpoint::UploadStart) || !is_mount || e.status != 202 {
+            continue;
+        }
+        let Some(session) = e
+            .response_header("location")
+            .map(origin_form)
+            .map(|l| path_of(&l).to_string())
+        else {
+            continue;
+        };
+        let continued = exchanges[i + 1..].iter().any(|l| {
+            matches!(
+                l.endpoint,
+                Some(Endpoint::UploadChunk | Endpoint::UploadClose)
+            ) && l.path() == session
+        });
+        out.push(Finding::new(
+            MOUNT_CONTINUED,
+            continued,
+            format!(
+                "{}: answered 202 with a session, {}",
+                said(e),
+                if continued {
+                    "which the upload went on with"
+                } else {
+                    "left unused"
                 }
             ),
         ));

@@ -135,3 +135,43 @@ fn a_next_link_is_read_from_its_relation() {
     next.response_headers.clear();
     assert_eq!(failed(&tag_pages(&[page, next])), Vec::<&str>::new());
 }
+
+fn mount(status: u16) -> Exchange {
+    let loc = if status == 202 {
+        "/v2/r/blobs/uploads/u?_state=0"
+    } else {
+        "/v2/r/blobs/sha256:aa"
+    };
+    ex(
+        "POST",
+        "/v2/r/blobs/uploads/?mount=sha256:aa&from=o",
+        Endpoint::UploadStart,
+        &[],
+        0,
+        status,
+        &[("location", loc)],
+    )
+}
+
+#[test]
+fn a_mount_answered_202_is_used_when_its_session_gets_a_chunk_or_the_closing_put() {
+    let used = mounts(&[mount(202), patch("?_state=0", "0-1", 2, 202, 1)]);
+    assert_eq!(used.len(), 1);
+    assert!(used[0].passed, "{used:?}");
+    // another session opened instead: the mount's is left unused
+    let other = ex(
+        "PUT",
+        "/v2/r/blobs/uploads/v?_state=0&digest=sha256:aa",
+        Endpoint::UploadClose,
+        &[],
+        2,
+        201,
+        &[],
+    );
+    let unused = mounts(&[mount(202), other]);
+    assert_eq!(unused.len(), 1);
+    assert!(!unused[0].passed, "{unused:?}");
+    // a mount done (201), or a plain POST, gives no occasion
+    assert!(mounts(&[mount(201)]).is_empty());
+    assert!(mounts(&[post(None), patch("?_state=0", "0-1", 2, 202, 1)]).is_empty());
+}

@@ -8,7 +8,7 @@ use super::transcript;
 use super::{CategoryState, Counts, Report};
 use crate::runner::exec::{Outcome, Verdict};
 
-const STYLE: &str = r#"
+pub const STYLE: &str = r#"
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:72em;color:#222;padding:0 1em}
 h1{font-size:1.5em;margin-bottom:.2em} h2{font-size:1.15em;margin-top:1.6em}
 .statement{font-size:1.1em;padding:.6em .9em;border-radius:6px;background:#eef}

@@ -27,7 +27,7 @@ use super::verdict::judge;
 
 pub use diff_markdown::diff_markdown;
 pub use diff_text::diff_text;
-pub use html::html;
+pub use html::{STYLE as HTML_STYLE, html};
 pub use junit::junit;
 pub use markdown::markdown;
 pub use matrix_html::matrix_html;
