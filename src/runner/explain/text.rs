@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use crate::runner::model::Party;
+
 use super::{CheckRef, DefectRef, RequirementView, ScenarioView, VariationRef};
 
 pub(super) fn requirement(r: &RequirementView) -> String {
@@ -18,6 +20,20 @@ pub(super) fn requirement(r: &RequirementView) -> String {
     );
     let _ = writeln!(s, "  {}", r.summary);
     let _ = writeln!(s, "  spec: {} ({})", r.spec, r.source);
+    if r.party == Party::Client {
+        let _ = writeln!(s, "  a duty of clients");
+    }
+    // the quotes are the evidence a reader checks the summary against; an overlay's text
+    // is shown on one line, its controls escaped
+    for c in &r.cites {
+        let _ = writeln!(
+            s,
+            "  cites {} ({}): \"{}\"",
+            c.doc.as_str(),
+            c.keyword.as_str(),
+            crate::runner::sanitize::line(c.quote.trim())
+        );
+    }
     if let Some(d) = &r.derived_from {
         let _ = writeln!(s, "  derived from: {d}");
     }
