@@ -1,5 +1,5 @@
 //! The command line's pieces beside `main.rs`: the exit-code mapping, `serve`, `gc` and
-//! `explain`, the embedded reference `run` and `matrix` start, the release gates (`diff`,
+//! `explain`, `trace`, the embedded reference `run` and `matrix` start, the release gates (`diff`,
 //! `baseline`, `matrix`), the `--profile` help.
 
 pub mod error;
@@ -11,3 +11,4 @@ pub mod profiles;
 pub mod progress;
 pub mod reference;
 pub mod serve;
+pub mod trace;

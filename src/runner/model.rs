@@ -496,3 +496,60 @@ pub struct AliasesFile {
     #[serde(default)]
     pub scenarios: Vec<Spanned<Alias>>,
 }
+
+// --- uncited sentences ---------------------------------------------------------------------
+
+/// A normative sentence of a spec document that no requirement cites, on purpose: `trace`
+/// lists every other one. `quote` is matched like a cite's (markdown and line breaks
+/// aside); an entry that matches no normative sentence is stale.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uncited {
+    pub doc: Doc,
+    pub quote: String,
+    pub reason: UncitedReason,
+    /// More words on the reason, when it needs them (where a sentence is covered, …).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Why a normative sentence has no requirement.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UncitedReason {
+    /// A duty of clients, for which no `party: client` requirement is kept.
+    BindsClient,
+    /// A duty of the registry no client can observe (storage, internal state, intent).
+    Untestable,
+    /// About something else than a registry's answers or a client's requests: the spec's
+    /// own process, extensions, other specifications' implementers.
+    NotRegistryBehaviour,
+    /// Defines words or conventions (the RFC 2119 sentence, a grammar's notation).
+    Definition,
+    /// A rule about the content of documents (the image spec's manifests, indexes,
+    /// descriptors), for their authors and validators, not for a registry's answers.
+    ImageSpecContent,
+    /// Repeats a duty another sentence of the document states, which a requirement cites
+    /// (`note` says which).
+    CoveredElsewhere,
+}
+
+impl UncitedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UncitedReason::BindsClient => "binds-client",
+            UncitedReason::Untestable => "untestable",
+            UncitedReason::NotRegistryBehaviour => "not-registry-behaviour",
+            UncitedReason::Definition => "definition",
+            UncitedReason::ImageSpecContent => "image-spec-content",
+            UncitedReason::CoveredElsewhere => "covered-elsewhere",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UncitedFile {
+    #[serde(default)]
+    pub uncited: Vec<Spanned<Uncited>>,
+}

@@ -1,0 +1,418 @@
+//! The checks of `trace --spec`: every cite of the document against its text (found, its
+//! keyword the one the sentence uses, the level no stronger, the right party), every
+//! requirement judged under the document citing it, and the document's normative sentences
+//! nobody cites.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::text::{Document, Sentence, keywords, normalise, strength};
+use crate::runner::loader::Specs;
+use crate::runner::model::{Cite, Doc, Keyword, Level, Party, Requirement, Uncited, UncitedReason};
+use crate::runner::plan::Source;
+
+/// What is wrong with one requirement's tie to the document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum Problem {
+    /// (a) The quote is not in the document's text.
+    QuoteNotFound { quote: String },
+    /// (b) The cite's keyword is not one the quoted clause (or its sentence) uses.
+    KeywordNotUsed {
+        quote: String,
+        line: usize,
+        keyword: Keyword,
+        used: Vec<Keyword>,
+    },
+    /// (c) The level is stronger than every keyword cited from the document.
+    LevelTooStrong { level: Level, strongest: Keyword },
+    /// (d) The sentence binds another party than the requirement's.
+    WrongParty {
+        quote: String,
+        line: usize,
+        party: Party,
+        subject: Party,
+    },
+    /// (e) Judged under the document, the requirement cites nothing of it.
+    DocumentNotCited { why: String },
+    /// (e) No scenario checks it, and it cites nothing at all.
+    UntestableWithoutCite,
+}
+
+impl Problem {
+    pub fn message(&self, doc: Doc) -> String {
+        let d = doc.as_str();
+        match self {
+            Problem::QuoteNotFound { quote } => format!("quote not found in {d}: \"{quote}\""),
+            Problem::KeywordNotUsed {
+                quote,
+                line,
+                keyword,
+                used,
+            } => {
+                let used = if used.is_empty() {
+                    "no keyword".to_string()
+                } else {
+                    used.iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!(
+                    "cites keyword {} but the sentence ({d}:{line}) uses {used}: \"{quote}\"",
+                    keyword.as_str()
+                )
+            }
+            Problem::LevelTooStrong { level, strongest } => format!(
+                "level {} is stronger than the strongest keyword it cites from {d} ({}), and no derived_from says why",
+                level.as_str(),
+                strongest.as_str()
+            ),
+            Problem::WrongParty {
+                quote,
+                line,
+                party,
+                subject,
+            } => format!(
+                "a duty of the {} but the sentence ({d}:{line}) binds the {}, and no derived_from says why: \"{quote}\"",
+                party_name(*party),
+                party_name(*subject)
+            ),
+            Problem::DocumentNotCited { why } => {
+                format!("judged under {d} ({why}) but cites nothing of it")
+            }
+            Problem::UntestableWithoutCite => {
+                "no scenario checks it and it cites no sentence at all".to_string()
+            }
+        }
+    }
+}
+
+fn party_name(p: Party) -> &'static str {
+    match p {
+        Party::Registry => "registry",
+        Party::Client => "client",
+    }
+}
+
+/// One problem of one requirement, at the requirement's place.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub requirement: String,
+    /// `file:line` of the requirement.
+    pub place: String,
+    #[serde(flatten)]
+    pub problem: Problem,
+    pub message: String,
+}
+
+/// A normative sentence no cite covers and no `uncited.yaml` entry excuses.
+#[derive(Clone, Debug, Serialize)]
+pub struct UncitedSentence {
+    pub line: usize,
+    pub keywords: Vec<Keyword>,
+    pub text: String,
+}
+
+/// An `uncited.yaml` entry of the document that matches no normative sentence.
+#[derive(Clone, Debug, Serialize)]
+pub struct StaleEntry {
+    pub place: String,
+    pub quote: String,
+    pub reason: UncitedReason,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceReport {
+    pub doc: Doc,
+    /// Whether the document invokes RFC 2119; when it does not, its uncited sentences are
+    /// not listed (its lower-case words are not defined keywords).
+    pub rfc2119: bool,
+    pub requirements: usize,
+    pub cites: usize,
+    pub normative_sentences: usize,
+    pub findings: Vec<Finding>,
+    pub uncited: Vec<UncitedSentence>,
+    /// Normative sentences `uncited.yaml` excuses.
+    pub excused: usize,
+    pub stale: Vec<StaleEntry>,
+}
+
+impl TraceReport {
+    pub fn clean(&self) -> bool {
+        self.findings.is_empty() && self.uncited.is_empty() && self.stale.is_empty()
+    }
+}
+
+/// Which documents a requirement is judged under, and why: its `source`; for a scenario of
+/// oci-1.0, oci-1.1 or read-only both v1.1.1 and main (oci-next extends oci-1.1 and is
+/// judged by main's text); main for oci-next; distribution for the distribution profile.
+/// Only the profiles a scenario names itself count, not those extending them.
+pub fn judged_under(r: &Requirement, specs: &Specs) -> BTreeMap<Doc, String> {
+    let mut out = BTreeMap::new();
+    if let Some(d) = Doc::ALL.into_iter().find(|d| d.as_str() == r.source) {
+        out.insert(d, format!("its source is {}", d.as_str()));
+    }
+    for s in specs
+        .scenarios
+        .iter()
+        .filter(|s| s.requirements.contains(&r.id))
+    {
+        for p in &s.profiles {
+            let docs: &[Doc] = match p.as_str() {
+                "oci-1.0" | "oci-1.1" | "read-only" => &[Doc::V111, Doc::Main],
+                "oci-next" => &[Doc::Main],
+                "distribution" => &[Doc::Distribution],
+                _ => &[],
+            };
+            for d in docs {
+                out.entry(*d)
+                    .or_insert_with(|| format!("scenario {} of profile {p}", s.name()));
+            }
+        }
+    }
+    out
+}
+
+fn tested(r: &Requirement, specs: &Specs) -> bool {
+    specs
+        .scenarios
+        .iter()
+        .any(|s| s.requirements.contains(&r.id))
+}
+
+/// A cite found in the document: every place its quote occurs.
+struct Located<'a> {
+    cite: &'a Cite,
+    /// The quote as reports show it (controls escaped).
+    shown: String,
+    spans: Vec<(usize, usize)>,
+}
+
+/// Whose duty the sentence states: the words before its keyword (from the last comma or
+/// semicolon before it, else from the sentence's start) naming clients and not the
+/// registry or server, or the other way round; `None` when they name both or neither.
+fn subject(doc: &Document, s: &Sentence, keyword_at: usize) -> Option<Party> {
+    let before = &doc.text[s.start..keyword_at.max(s.start)];
+    let names = |t: &str| {
+        let t = t.to_ascii_lowercase();
+        let words: Vec<&str> = t
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let client = words.iter().any(|w| matches!(*w, "client" | "clients"));
+        let registry = words
+            .iter()
+            .any(|w| matches!(*w, "registry" | "registries" | "server" | "servers"));
+        match (client, registry) {
+            (true, false) => Some(Party::Client),
+            (false, true) => Some(Party::Registry),
+            _ => None,
+        }
+    };
+    let clause = before.rsplit([',', ';']).next().unwrap_or(before);
+    names(clause).or_else(|| names(before))
+}
+
+/// One cite's checks (b) and (d) at one place its quote occurs: the problems found there.
+fn at_span(doc: &Document, r: &Requirement, l: &Located<'_>, span: (usize, usize)) -> Vec<Problem> {
+    let mut out = vec![];
+    let (start, end) = span;
+    let clause = keywords(&doc.text[start..end], doc.rfc2119);
+    let sentences = doc.enclosing(start, end);
+    let line = doc.line_of(start);
+    // the keyword's place: in the clause, else the first of its sentence
+    let (used, at): (Vec<Keyword>, Vec<usize>) = if clause.is_empty() {
+        let mut found = vec![];
+        for s in &sentences {
+            for f in keywords(doc.sentence_text(s), doc.rfc2119) {
+                found.push((f.keyword, s.start + f.start));
+            }
+        }
+        found.into_iter().unzip()
+    } else {
+        clause.iter().map(|f| (f.keyword, start + f.start)).unzip()
+    };
+    let ok = if l.cite.keyword == Keyword::Unstated {
+        used.is_empty()
+    } else {
+        used.contains(&l.cite.keyword)
+    };
+    if !ok {
+        out.push(Problem::KeywordNotUsed {
+            quote: l.shown.clone(),
+            line,
+            keyword: l.cite.keyword,
+            used: used.clone(),
+        });
+    }
+    let derived = r
+        .derived_from
+        .as_deref()
+        .is_some_and(|d| !d.trim().is_empty());
+    if let Some(i) = used.iter().position(|k| *k == l.cite.keyword)
+        && !derived
+        && let Some(s) = sentences.iter().find(|s| s.start <= at[i] && at[i] < s.end)
+        && let Some(who) = subject(doc, s, at[i])
+        && who != r.party
+    {
+        out.push(Problem::WrongParty {
+            quote: l.shown.clone(),
+            line,
+            party: r.party,
+            subject: who,
+        });
+    }
+    out
+}
+
+/// Checks every requirement's tie to `doc`'s text and lists its uncited normative sentences.
+pub fn trace(
+    doc_name: Doc,
+    doc: &Document,
+    specs: &Specs,
+    places: &BTreeMap<String, Source>,
+    uncited: &[(Source, Uncited)],
+) -> TraceReport {
+    let mut findings = vec![];
+    let mut covering: Vec<(usize, usize)> = vec![];
+    let mut requirements = 0;
+    let mut cites = 0;
+    for r in specs.requirements.values() {
+        let place = places
+            .get(&r.id)
+            .map_or_else(|| "?".to_string(), |s| format!("{}:{}", s.file, s.line));
+        let mut problems = vec![];
+        let judged = judged_under(r, specs);
+        let mine: Vec<&Cite> = r.cites.iter().filter(|c| c.doc == doc_name).collect();
+        if let Some(why) = judged.get(&doc_name)
+            && mine.is_empty()
+        {
+            problems.push(Problem::DocumentNotCited { why: why.clone() });
+        } else if r.cites.is_empty() && !tested(r, specs) {
+            problems.push(Problem::UntestableWithoutCite);
+        }
+        if !mine.is_empty() {
+            requirements += 1;
+        }
+        for c in &mine {
+            cites += 1;
+            let quote = normalise(&c.quote);
+            let l = Located {
+                cite: c,
+                spans: doc.find_all(&quote),
+                shown: crate::runner::sanitize::line(&quote),
+            };
+            if l.spans.is_empty() {
+                problems.push(Problem::QuoteNotFound { quote: l.shown });
+                continue;
+            }
+            covering.extend(&l.spans);
+            // a quote found several times holds when one place satisfies every check
+            let per_span: Vec<Vec<Problem>> =
+                l.spans.iter().map(|sp| at_span(doc, r, &l, *sp)).collect();
+            if !per_span.iter().any(Vec::is_empty) {
+                problems.extend(per_span.into_iter().next().unwrap_or_default());
+            }
+        }
+        let derived = r
+            .derived_from
+            .as_deref()
+            .is_some_and(|d| !d.trim().is_empty());
+        if let Some(strongest) = mine.iter().map(|c| c.keyword).max_by_key(|k| strength(*k))
+            && strength(level_keyword(r.level)) > strength(strongest)
+            && !derived
+        {
+            problems.push(Problem::LevelTooStrong {
+                level: r.level,
+                strongest,
+            });
+        }
+        for problem in problems {
+            findings.push(Finding {
+                requirement: r.id.clone(),
+                place: place.clone(),
+                message: crate::runner::sanitize::line(&problem.message(doc_name)),
+                problem,
+            });
+        }
+    }
+    let (list, excused, stale) = uncovered(doc_name, doc, &covering, uncited);
+    TraceReport {
+        doc: doc_name,
+        rfc2119: doc.rfc2119,
+        requirements,
+        cites,
+        normative_sentences: doc.normative().count(),
+        findings,
+        uncited: if doc.rfc2119 { list } else { vec![] },
+        excused,
+        stale,
+    }
+}
+
+fn level_keyword(l: Level) -> Keyword {
+    match l {
+        Level::Must => Keyword::Must,
+        Level::MustNot => Keyword::MustNot,
+        Level::Should => Keyword::Should,
+        Level::ShouldNot => Keyword::ShouldNot,
+        Level::May => Keyword::May,
+    }
+}
+
+/// Whether a sentence and a quoted span cover each other: one contains the other.
+pub fn covers(s: &Sentence, (a, b): (usize, usize)) -> bool {
+    (s.start <= a && b <= s.end) || (a <= s.start && s.end <= b)
+}
+
+/// The normative sentences no covering span reaches and no entry excuses, how many entries
+/// excuse, and the entries of `doc` that match no normative sentence.
+fn uncovered(
+    doc_name: Doc,
+    doc: &Document,
+    covering: &[(usize, usize)],
+    uncited: &[(Source, Uncited)],
+) -> (Vec<UncitedSentence>, usize, Vec<StaleEntry>) {
+    let entries: Vec<(&Source, &Uncited, Vec<(usize, usize)>)> = uncited
+        .iter()
+        .filter(|(_, u)| u.doc == doc_name)
+        .map(|(src, u)| (src, u, doc.find_all(&normalise(&u.quote))))
+        .collect();
+    let mut used = vec![false; entries.len()];
+    let mut list = vec![];
+    let mut excused = 0;
+    for s in doc.normative() {
+        let mut matched = false;
+        for (i, (_, _, spans)) in entries.iter().enumerate() {
+            if spans.iter().any(|sp| covers(s, *sp)) {
+                used[i] = true;
+                matched = true;
+            }
+        }
+        if covering.iter().any(|sp| covers(s, *sp)) {
+            continue;
+        }
+        if matched {
+            excused += 1;
+            continue;
+        }
+        list.push(UncitedSentence {
+            line: s.line,
+            keywords: s.keywords.clone(),
+            text: crate::runner::sanitize::line(doc.sentence_text(s)),
+        });
+    }
+    let stale = entries
+        .iter()
+        .zip(used)
+        .filter(|(_, used)| !used)
+        .map(|((src, u, _), _)| StaleEntry {
+            place: format!("{}:{}", src.file, src.line),
+            quote: crate::runner::sanitize::line(&normalise(&u.quote)),
+            reason: u.reason,
+        })
+        .collect();
+    (list, excused, stale)
+}
