@@ -82,10 +82,16 @@ pub struct AgainstReport {
     pub affected: Vec<Affected>,
 }
 
+/// The words that tell sentences apart: short words and the commonest ones are in nearly
+/// every sentence and would make any two look alike.
 fn words(s: &str) -> BTreeSet<String> {
+    const COMMON: &[&str] = &[
+        "that", "this", "with", "from", "have", "must", "should", "shall", "when", "which",
+        "their", "there", "they", "then", "than", "been", "will", "also", "into", "only",
+    ];
     s.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
+        .filter(|w| w.chars().count() >= 4 && !COMMON.contains(&w.as_str()))
         .collect()
 }
 
