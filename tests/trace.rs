@@ -317,6 +317,10 @@ fn a_requirement_cites_every_document_it_is_judged_under() {
         &o,
         "u.bare: no scenario checks it and it cites no sentence at all",
     );
+    // a category's presence is judged on every answer of a run: no scenario lists it
+    let presence = "  - id: p.push\n    level: SHOULD\n    category: push\n    presence: true\n    section: s\n    source: rfc9112\n    keyword: SHOULD\n    summary: x\n    endpoints: [end-4a]\n";
+    let o = traced(&format!("{GET}{ACCEPT}{presence}"), UNCITED, TEXT);
+    assert_clean(&o);
 }
 
 #[test]

@@ -175,11 +175,14 @@ pub fn judged_under(r: &Requirement, specs: &Specs) -> BTreeMap<Doc, String> {
     out
 }
 
+/// Whether a run judges it: a scenario lists it, or it is a category's presence (judged
+/// from every answer of the run).
 fn tested(r: &Requirement, specs: &Specs) -> bool {
-    specs
-        .scenarios
-        .iter()
-        .any(|s| s.requirements.contains(&r.id))
+    r.presence
+        || specs
+            .scenarios
+            .iter()
+            .any(|s| s.requirements.contains(&r.id))
 }
 
 /// A cite found in the document: every place its quote occurs.
@@ -279,7 +282,10 @@ pub fn trace(
     let mut covering: Vec<(usize, usize)> = vec![];
     let mut requirements = 0;
     let mut cites = 0;
-    for r in specs.requirements.values() {
+    // in the order they are written: by file, then line
+    let mut ordered: Vec<&Requirement> = specs.requirements.values().collect();
+    ordered.sort_by_key(|r| places.get(&r.id).map(|s| (s.file.clone(), s.line)));
+    for r in ordered {
         let place = places
             .get(&r.id)
             .map_or_else(|| "?".to_string(), |s| format!("{}:{}", s.file, s.line));
