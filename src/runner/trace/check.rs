@@ -373,6 +373,8 @@ pub fn covers(s: &Sentence, (a, b): (usize, usize)) -> bool {
     (s.start <= a && b <= s.end) || (a <= s.start && s.end <= b)
 }
 
+type Excuse<'a> = (&'a Source, &'a Uncited, Vec<(usize, usize)>);
+
 /// The normative sentences no covering span reaches and no entry excuses, how many entries
 /// excuse, and the entries of `doc` that match no normative sentence.
 fn uncovered(
@@ -381,7 +383,8 @@ fn uncovered(
     covering: &[(usize, usize)],
     uncited: &[(Source, Uncited)],
 ) -> (Vec<UncitedSentence>, usize, Vec<StaleEntry>) {
-    let entries: Vec<(&Source, &Uncited, Vec<(usize, usize)>)> = uncited
+    // each entry of the document with the places its quote occurs
+    let entries: Vec<Excuse<'_>> = uncited
         .iter()
         .filter(|(_, u)| u.doc == doc_name)
         .map(|(src, u)| (src, u, doc.find_all(&normalise(&u.quote))))

@@ -192,9 +192,8 @@ impl Document {
                 continue;
             }
             let plain = plain_line(raw);
-            if in_code || matches!(kind, LineKind::Blank | LineKind::Rule) {
-                close(&mut open, text.len());
-            } else if kind == LineKind::Opens || open.is_none() {
+            // code, a blank line, a table's rule and a new heading, item or row end a block
+            if in_code || kind != LineKind::Continues {
                 close(&mut open, text.len());
             }
             if plain.is_empty() {
@@ -283,7 +282,7 @@ pub fn split_sentences(block: &str) -> Vec<(usize, usize)> {
         let next = block[i + 2..].chars().next();
         // a sentence may begin with a placeholder (`<tagname> MUST NOT …`) or a digit, not
         // in lower case
-        if !next.is_some_and(|c| !c.is_lowercase()) {
+        if next.is_none_or(|c| c.is_lowercase()) {
             continue;
         }
         let word = block[start..=i].rsplit(' ').next().unwrap_or("");
