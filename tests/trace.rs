@@ -632,3 +632,25 @@ fn against_an_older_text_shows_changed_vanished_and_new_sentences() {
             .any(|a| a["requirement"] == "t.dropped")
     );
 }
+
+#[test]
+fn a_quote_is_read_in_its_sentence() {
+    // a quote stopping at "MUST" of "MUST NOT" uses MUST NOT
+    let text = format!("{TEXT}The registry MUST NOT send secrets.\n");
+    let secret = |kw: &str| {
+        format!(
+            "  - id: a.secret\n    level: {kw}\n    category: pull\n    section: s\n    source: main\n    keyword: {kw}\n    summary: x\n    untestable: u\n    cites:\n      - {{doc: main, keyword: {kw}, quote: \"The registry MUST\"}}\n"
+        )
+    };
+    let o = traced(&format!("{GET}{ACCEPT}{}", secret("MUST")), UNCITED, &text);
+    assert_finds(
+        &o,
+        "a.secret: cites keyword MUST but the sentence (main:9) uses MUST NOT",
+    );
+    let o = traced(
+        &format!("{GET}{ACCEPT}{}", secret("MUST NOT")),
+        UNCITED,
+        &text,
+    );
+    assert_eq!(o.code, Some(0), "{}{}", o.stdout, o.stderr);
+}

@@ -129,6 +129,8 @@ pub fn against(
     let mut changed = vec![];
     let mut vanished = vec![];
     let mut covering = vec![];
+    // the requirements a change touches, by id as written
+    let mut touched: BTreeSet<&str> = BTreeSet::new();
     for r in specs.requirements.values() {
         for c in &r.cites {
             let quote = normalise(&c.quote);
@@ -164,14 +166,18 @@ pub fn against(
                 }
             };
             let entry = CiteFate {
-                requirement: r.id.clone(),
-                place: places
-                    .get(&r.id)
-                    .map_or_else(|| "?".into(), |s| format!("{}:{}", s.file, s.line)),
+                requirement: sanitize::line(&r.id),
+                place: places.get(&r.id).map_or_else(
+                    || "?".into(),
+                    |s| sanitize::line(&format!("{}:{}", s.file, s.line)),
+                ),
                 keyword: c.keyword,
                 quote: sanitize::line(&quote),
                 fate,
             };
+            if entry.fate != Fate::Unchanged {
+                touched.insert(r.id.as_str());
+            }
             match entry.fate {
                 Fate::Unchanged => unchanged += 1,
                 Fate::Changed { .. } => changed.push(entry),
@@ -189,20 +195,15 @@ pub fn against(
             text: sanitize::line(new_text.sentence_text(s)),
         })
         .collect();
-    let touched: BTreeSet<&str> = changed
-        .iter()
-        .chain(&vanished)
-        .map(|c| c.requirement.as_str())
-        .collect();
     let affected = touched
         .into_iter()
         .map(|id| Affected {
-            requirement: id.to_string(),
+            requirement: sanitize::line(id),
             scenarios: specs
                 .scenarios
                 .iter()
                 .filter(|s| s.requirements.iter().any(|r| r == id))
-                .map(|s| s.name())
+                .map(|s| sanitize::line(&s.name()))
                 .collect(),
             defects: defects
                 .iter()

@@ -222,20 +222,32 @@ fn subject(doc: &Document, s: &Sentence, keyword_at: usize) -> Option<Party> {
 fn at_span(doc: &Document, r: &Requirement, l: &Located<'_>, span: (usize, usize)) -> Vec<Problem> {
     let mut out = vec![];
     let (start, end) = span;
-    let clause = keywords(&doc.text[start..end], doc.rfc2119);
     let sentences = doc.enclosing(start, end);
     let line = doc.line_of(start);
-    // the keyword's place: in the clause, else the first of its sentence
-    let (used, at): (Vec<Keyword>, Vec<usize>) = if clause.is_empty() {
-        let mut found = vec![];
-        for s in &sentences {
-            for f in keywords(doc.sentence_text(s), doc.rfc2119) {
-                found.push((f.keyword, s.start + f.start));
-            }
+    // every keyword of the enclosing sentences, read in the sentence (a quote ending in
+    // "MUST" of a sentence saying "MUST NOT" uses MUST NOT), with its place in the text
+    let mut in_sentences: Vec<(Keyword, usize, usize)> = vec![];
+    for s in &sentences {
+        for f in keywords(doc.sentence_text(s), doc.rfc2119) {
+            in_sentences.push((f.keyword, s.start + f.start, s.start + f.end));
         }
-        found.into_iter().unzip()
+    }
+    if sentences.is_empty() {
+        // code is in no sentence: the quote's own words are all there is
+        for f in keywords(&doc.text[start..end], doc.rfc2119) {
+            in_sentences.push((f.keyword, start + f.start, start + f.end));
+        }
+    }
+    let clause: Vec<(Keyword, usize)> = in_sentences
+        .iter()
+        .filter(|(_, a, b)| *a < end && start < *b)
+        .map(|(k, a, _)| (*k, *a))
+        .collect();
+    // the keywords the quote uses, else those of its sentence
+    let (used, at): (Vec<Keyword>, Vec<usize>) = if clause.is_empty() {
+        in_sentences.iter().map(|(k, a, _)| (*k, *a)).unzip()
     } else {
-        clause.iter().map(|f| (f.keyword, start + f.start)).unzip()
+        clause.into_iter().unzip()
     };
     let ok = if l.cite.keyword == Keyword::Unstated {
         used.is_empty()
@@ -286,9 +298,10 @@ pub fn trace(
     let mut ordered: Vec<&Requirement> = specs.requirements.values().collect();
     ordered.sort_by_key(|r| places.get(&r.id).map(|s| (s.file.clone(), s.line)));
     for r in ordered {
-        let place = places
-            .get(&r.id)
-            .map_or_else(|| "?".to_string(), |s| format!("{}:{}", s.file, s.line));
+        let place = places.get(&r.id).map_or_else(
+            || "?".to_string(),
+            |s| crate::runner::sanitize::line(&format!("{}:{}", s.file, s.line)),
+        );
         let mut problems = vec![];
         let judged = judged_under(r, specs);
         let mine: Vec<&Cite> = r.cites.iter().filter(|c| c.doc == doc_name).collect();
@@ -337,7 +350,7 @@ pub fn trace(
         }
         for problem in problems {
             findings.push(Finding {
-                requirement: r.id.clone(),
+                requirement: crate::runner::sanitize::line(&r.id),
                 place: place.clone(),
                 message: crate::runner::sanitize::line(&problem.message(doc_name)),
                 problem,
@@ -418,7 +431,7 @@ fn uncovered(
         .zip(used)
         .filter(|(_, used)| !used)
         .map(|((src, u, _), _)| StaleEntry {
-            place: format!("{}:{}", src.file, src.line),
+            place: crate::runner::sanitize::line(&format!("{}:{}", src.file, src.line)),
             quote: crate::runner::sanitize::line(&normalise(&u.quote)),
             reason: u.reason,
         })
