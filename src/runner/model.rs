@@ -532,6 +532,9 @@ pub enum UncitedReason {
     /// Repeats a duty another sentence of the document states, which a requirement cites
     /// (`note` says which).
     CoveredElsewhere,
+    /// Uses a keyword without stating a duty: an explanation, a possibility, an introduction
+    /// to rules stated after it.
+    Informative,
 }
 
 impl UncitedReason {
@@ -543,6 +546,7 @@ impl UncitedReason {
             UncitedReason::Definition => "definition",
             UncitedReason::ImageSpecContent => "image-spec-content",
             UncitedReason::CoveredElsewhere => "covered-elsewhere",
+            UncitedReason::Informative => "informative",
         }
     }
 }
