@@ -197,6 +197,13 @@ fn against_overlay() -> tempfile::TempDir {
             "The <location> MAY contain critical query parameters."
         ),
     );
+    // one that cites main's new words already
+    let both = req(
+        "t.both",
+        "SHOULD",
+        "A successful response SHOULD contain the size in bytes of the uploaded blob in the header Content-Length.",
+    ) + "      - {doc: main, keyword: MUST, quote: \"A successful response MUST contain the size in bytes of the uploaded blob or manifest in the header Content-Length.\"}\n";
+    let text = text + &both;
     std::fs::write(dir.path().join("requirements.yaml"), text).unwrap();
     dir
 }
@@ -243,6 +250,12 @@ fn against_an_older_text_shows_changed_vanished_and_new_sentences() {
         o.stdout
     );
     assert!(changed.contains("keyword SHOULD → MUST"), "{}", o.stdout);
+    assert!(
+        changed.contains("t.both (SHOULD)")
+            && changed.contains("of the uploaded blob or manifest in the header Content-Length.\" (it cites main already)\n"),
+        "{}",
+        o.stdout
+    );
     let vanished = o
         .stdout
         .split("\nvanished:\n")
@@ -299,6 +312,14 @@ fn against_an_older_text_shows_changed_vanished_and_new_sentences() {
         .unwrap();
     assert_eq!(reworded["fate"], "changed");
     assert_eq!(reworded["keyword_changed"], true);
+    assert_eq!(reworded["cites_new"], false);
+    let both = v["changed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["requirement"] == "t.both")
+        .unwrap();
+    assert_eq!(both["cites_new"], true);
     assert_eq!(reworded["keywords_after"], serde_json::json!(["MUST"]));
     assert!(
         reworded["similar"]

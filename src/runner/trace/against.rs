@@ -51,6 +51,9 @@ pub struct CiteFate {
     pub place: String,
     pub keyword: Keyword,
     pub quote: String,
+    /// The requirement already cites the new text (a quote of its document found there):
+    /// its author has been there.
+    pub cites_new: bool,
     #[serde(flatten)]
     pub fate: Fate,
 }
@@ -132,6 +135,10 @@ pub fn against(
     // the requirements a change touches, by id as written
     let mut touched: BTreeSet<&str> = BTreeSet::new();
     for r in specs.requirements.values() {
+        let cites_new = r
+            .cites
+            .iter()
+            .any(|c| c.doc == new_doc && !new_text.find_all(&normalise(&c.quote)).is_empty());
         for c in &r.cites {
             let quote = normalise(&c.quote);
             if c.doc == new_doc {
@@ -173,6 +180,7 @@ pub fn against(
                 ),
                 keyword: c.keyword,
                 quote: sanitize::line(&quote),
+                cites_new,
                 fate,
             };
             if entry.fate != Fate::Unchanged {

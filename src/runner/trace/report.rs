@@ -116,6 +116,15 @@ fn fate_line(c: &CiteFate) -> String {
     }
 }
 
+/// Whether the requirement cites the new text already, said after what became of a cite.
+fn already(c: &CiteFate, r: &AgainstReport) -> String {
+    if c.cites_new {
+        format!(" (it cites {} already)", r.new_doc.as_str())
+    } else {
+        String::new()
+    }
+}
+
 fn summary(r: &AgainstReport) -> String {
     format!(
         "{} against {}: {} unchanged, {} changed, {} vanished; {} of {} no requirement cites; {} affected",
@@ -146,12 +155,13 @@ pub fn against_text(r: &AgainstReport) -> String {
         for c in list {
             let _ = writeln!(
                 s,
-                "  {}: {} ({}): \"{}\"\n    {}",
+                "  {}: {} ({}): \"{}\"\n    {}{}",
                 c.place,
                 c.requirement,
                 c.keyword.as_str(),
                 c.quote,
-                fate_line(c)
+                fate_line(c),
+                already(c, r)
             );
         }
     }
@@ -211,7 +221,7 @@ pub fn against_markdown(r: &AgainstReport) -> String {
                 md_text(&c.requirement),
                 c.keyword.as_str(),
                 md_text(&c.quote),
-                md_text(&fate_line(c))
+                md_text(&format!("{}{}", fate_line(c), already(c, r)))
             );
         }
     }
