@@ -517,24 +517,22 @@ pub struct Uncited {
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UncitedReason {
-    /// A duty of clients, for which no `party: client` requirement is kept.
+    /// The sentence's subject is a client (or, in the image spec, an image consumer); a
+    /// `party: client` requirement may come to cite it.
     BindsClient,
-    /// A duty of the registry no client can observe (storage, internal state, intent).
+    /// A duty or freedom of the registry no client can observe (`note` says why).
     Untestable,
-    /// About something else than a registry's answers or a client's requests: the spec's
-    /// own process, extensions, other specifications' implementers.
-    NotRegistryBehaviour,
-    /// Defines words or conventions (the RFC 2119 sentence, a grammar's notation).
-    Definition,
-    /// A rule about the content of documents (the image spec's manifests, indexes,
-    /// descriptors), for their authors and validators, not for a registry's answers.
-    ImageSpecContent,
-    /// Repeats a duty another sentence of the document states, which a requirement cites
-    /// (`note` says which).
-    CoveredElsewhere,
-    /// Uses a keyword without stating a duty: an explanation, a possibility, an introduction
-    /// to rules stated after it.
-    Informative,
+    /// Defines terms, explains, or speaks of the document itself: no duty.
+    Descriptive,
+    /// A rule for the content pushed (manifests, indexes, descriptors), which the image spec
+    /// governs, not for the registry's answer.
+    ContentFormat,
+    /// The same duty as a sentence a requirement cites, or one a requirement's check already
+    /// judges (`note` names the requirement).
+    Covered,
+    /// A duty or freedom of the registry a run could judge, with no requirement yet (`note`
+    /// says what the check would do): the catalogue's gaps, which `trace` lists.
+    NotYet,
 }
 
 impl UncitedReason {
@@ -542,11 +540,10 @@ impl UncitedReason {
         match self {
             UncitedReason::BindsClient => "binds-client",
             UncitedReason::Untestable => "untestable",
-            UncitedReason::NotRegistryBehaviour => "not-registry-behaviour",
-            UncitedReason::Definition => "definition",
-            UncitedReason::ImageSpecContent => "image-spec-content",
-            UncitedReason::CoveredElsewhere => "covered-elsewhere",
-            UncitedReason::Informative => "informative",
+            UncitedReason::Descriptive => "descriptive",
+            UncitedReason::ContentFormat => "content-format",
+            UncitedReason::Covered => "covered",
+            UncitedReason::NotYet => "not-yet",
         }
     }
 }

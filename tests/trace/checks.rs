@@ -18,7 +18,7 @@ const GET: &str = "  - id: a.get\n    level: MUST\n    category: pull\n    secti
 
 const ACCEPT: &str = "  - id: c.accept\n    level: SHOULD\n    category: pull\n    section: s\n    source: main\n    keyword: SHOULD\n    party: client\n    summary: x\n    untestable: a duty of clients\n    cites:\n      - {doc: main, keyword: SHOULD, quote: \"The client SHOULD include an `Accept` header.\"}\n";
 
-const UNCITED: &str = "uncited:\n  - {doc: main, quote: \"The key words\", reason: definition}\n  - {doc: main, quote: \"Registries MAY support deletion\", reason: not-registry-behaviour}\n";
+const UNCITED: &str = "uncited:\n  - {doc: main, quote: \"The key words\", reason: descriptive}\n  - {doc: main, quote: \"Registries MAY support deletion\", reason: descriptive}\n";
 
 /// A complete corpus (`--specs-mode replace`) with these requirements and uncited entries,
 /// and the text as `main`: trace's exit code and report.
@@ -50,7 +50,7 @@ fn traced(requirements: &str, uncited: &str, text: &str) -> Out {
 
 fn assert_clean(o: &Out) {
     assert_eq!(o.code, Some(0), "{}{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains("\nclean: 0 problems in requirements, 0 uncited normative sentences (2 excused by uncited.yaml), 0 stale entries"), "{}", o.stdout);
+    assert!(o.stdout.contains("\nclean: 0 problems in requirements, 0 uncited normative sentences (2 excused by uncited.yaml), 0 stale entries; 0 not yet a requirement"), "{}", o.stdout);
 }
 
 fn assert_finds(o: &Out, what: &str) {
@@ -198,7 +198,7 @@ fn a_requirement_cites_every_document_it_is_judged_under() {
 fn uncited_sentences_are_listed_and_stale_entries_reported() {
     let o = traced(
         &format!("{GET}{ACCEPT}"),
-        "uncited:\n  - {doc: main, quote: \"The key words\", reason: definition}\n  - {doc: main, quote: \"Nothing like this\", reason: untestable}\n  - {doc: v1.1.1, quote: \"Elsewhere\", reason: untestable}\n",
+        "uncited:\n  - {doc: main, quote: \"The key words\", reason: descriptive}\n  - {doc: main, quote: \"Nothing like this\", reason: untestable}\n  - {doc: v1.1.1, quote: \"Elsewhere\", reason: untestable}\n",
         TEXT,
     );
     assert_finds(
@@ -207,7 +207,7 @@ fn uncited_sentences_are_listed_and_stale_entries_reported() {
     );
     assert!(
         o.stdout
-            .contains("uncited.yaml entries matching no normative sentence of main:\n"),
+            .contains("uncited.yaml entries that excuse nothing in main:\n"),
         "{}",
         o.stdout
     );
@@ -219,7 +219,23 @@ fn uncited_sentences_are_listed_and_stale_entries_reported() {
     );
     // another document's entry is not this trace's
     assert!(!o.stdout.contains("Elsewhere"), "{}", o.stdout);
-    assert!(o.stdout.contains("mismatch: 0 problems in requirements, 1 uncited normative sentence (1 excused by uncited.yaml), 1 stale entry"), "{}", o.stdout);
+    assert!(o.stdout.contains("mismatch: 0 problems in requirements, 1 uncited normative sentence (1 excused by uncited.yaml), 1 stale entry; 0 not yet a requirement"), "{}", o.stdout);
+    // an entry for a sentence a requirement cites goes; a not-yet entry is a gap, listed
+    let o = traced(
+        &format!("{GET}{ACCEPT}"),
+        "uncited:\n  - {doc: main, quote: \"The key words\", reason: descriptive}\n  - {doc: main, quote: \"The client SHOULD include\", reason: binds-client}\n  - {doc: main, quote: \"Registries MAY support deletion.\", reason: not-yet, note: a DELETE answered}\n",
+        TEXT,
+    );
+    assert_finds(
+        &o,
+        "uncited.yaml:3: (binds-client) \"The client SHOULD include\": every sentence it matches is cited: the entry goes\n",
+    );
+    assert!(
+        o.stdout.contains("\nnot yet a requirement (uncited.yaml's not-yet, the catalogue's gaps):\n  main:7 Registries MAY support deletion. — a DELETE answered\n"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("mismatch: 0 problems in requirements, 0 uncited normative sentences (2 excused by uncited.yaml), 1 stale entry; 1 not yet a requirement"), "{}", o.stdout);
     // an unknown reason is the loader's error
     let o = traced(
         &format!("{GET}{ACCEPT}"),
@@ -351,7 +367,7 @@ fn an_overlay_adds_uncited_entries() {
     std::fs::create_dir(&overlay).unwrap();
     std::fs::write(
         overlay.join("uncited.yaml"),
-        "uncited:\n  - {doc: main, quote: \"Registries MAY support\", reason: not-registry-behaviour}\n",
+        "uncited:\n  - {doc: main, quote: \"Registries MAY support\", reason: descriptive}\n",
     )
     .unwrap();
     let after = trace(&[&args[..], &["--specs", overlay.to_str().unwrap()]].concat());

@@ -115,12 +115,31 @@ pub struct UncitedSentence {
     pub text: String,
 }
 
-/// An `uncited.yaml` entry of the document that matches no normative sentence.
+/// An `uncited.yaml` entry of the document that excuses nothing.
 #[derive(Clone, Debug, Serialize)]
 pub struct StaleEntry {
     pub place: String,
     pub quote: String,
     pub reason: UncitedReason,
+    pub stale: Stale,
+}
+
+/// Why an entry excuses nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stale {
+    /// Its quote is in no normative sentence of the document (nor contains one).
+    MatchesNothing,
+    /// Every sentence it matches is cited now: the entry goes.
+    Cited,
+}
+
+/// A `not-yet` entry: a duty a run could judge, with no requirement yet.
+#[derive(Clone, Debug, Serialize)]
+pub struct Gap {
+    pub line: usize,
+    pub quote: String,
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -137,6 +156,8 @@ pub struct TraceReport {
     /// Normative sentences `uncited.yaml` excuses.
     pub excused: usize,
     pub stale: Vec<StaleEntry>,
+    /// The `not-yet` entries: the catalogue's gaps (no mismatch).
+    pub gaps: Vec<Gap>,
 }
 
 impl TraceReport {
@@ -357,7 +378,7 @@ pub fn trace(
             });
         }
     }
-    let (list, excused, stale) = uncovered(doc_name, doc, &covering, uncited);
+    let u = uncovered(doc_name, doc, &covering, uncited);
     TraceReport {
         doc: doc_name,
         rfc2119: doc.rfc2119,
@@ -365,9 +386,10 @@ pub fn trace(
         cites,
         normative_sentences: doc.normative().count(),
         findings,
-        uncited: if doc.rfc2119 { list } else { vec![] },
-        excused,
-        stale,
+        uncited: if doc.rfc2119 { u.list } else { vec![] },
+        excused: u.excused,
+        stale: u.stale,
+        gaps: u.gaps,
     }
 }
 
@@ -389,31 +411,35 @@ pub fn covers(s: &Sentence, (a, b): (usize, usize)) -> bool {
 type Excuse<'a> = (&'a Source, &'a Uncited, Vec<(usize, usize)>);
 
 /// The normative sentences no covering span reaches and no entry excuses, how many entries
-/// excuse, and the entries of `doc` that match no normative sentence.
+/// excuse, the entries of `doc` that excuse nothing, and its `not-yet` entries.
 fn uncovered(
     doc_name: Doc,
     doc: &Document,
     covering: &[(usize, usize)],
     uncited: &[(Source, Uncited)],
-) -> (Vec<UncitedSentence>, usize, Vec<StaleEntry>) {
+) -> Uncovered {
     // each entry of the document with the places its quote occurs
     let entries: Vec<Excuse<'_>> = uncited
         .iter()
         .filter(|(_, u)| u.doc == doc_name)
         .map(|(src, u)| (src, u, doc.find_all(&normalise(&u.quote))))
         .collect();
-    let mut used = vec![false; entries.len()];
+    // per entry: whether it matches a normative sentence, and one no cite covers
+    let mut matches = vec![false; entries.len()];
+    let mut excuses = vec![false; entries.len()];
     let mut list = vec![];
     let mut excused = 0;
     for s in doc.normative() {
+        let cited = covering.iter().any(|sp| covers(s, *sp));
         let mut matched = false;
         for (i, (_, _, spans)) in entries.iter().enumerate() {
             if spans.iter().any(|sp| covers(s, *sp)) {
-                used[i] = true;
+                matches[i] = true;
+                excuses[i] |= !cited;
                 matched = true;
             }
         }
-        if covering.iter().any(|sp| covers(s, *sp)) {
+        if cited {
             continue;
         }
         if matched {
@@ -426,15 +452,42 @@ fn uncovered(
             text: crate::runner::sanitize::line(doc.sentence_text(s)),
         });
     }
-    let stale = entries
-        .iter()
-        .zip(used)
-        .filter(|(_, used)| !used)
-        .map(|((src, u, _), _)| StaleEntry {
+    let mut stale = vec![];
+    let mut gaps = vec![];
+    for (i, (src, u, spans)) in entries.iter().enumerate() {
+        let why = match (matches[i], excuses[i]) {
+            (false, _) => Stale::MatchesNothing,
+            (true, false) => Stale::Cited,
+            (true, true) => {
+                if u.reason == UncitedReason::NotYet {
+                    gaps.push(Gap {
+                        line: spans.first().map_or(0, |(a, _)| doc.line_of(*a)),
+                        quote: crate::runner::sanitize::line(&normalise(&u.quote)),
+                        note: u.note.as_deref().map(crate::runner::sanitize::line),
+                    });
+                }
+                continue;
+            }
+        };
+        stale.push(StaleEntry {
             place: crate::runner::sanitize::line(&format!("{}:{}", src.file, src.line)),
             quote: crate::runner::sanitize::line(&normalise(&u.quote)),
             reason: u.reason,
-        })
-        .collect();
-    (list, excused, stale)
+            stale: why,
+        });
+    }
+    Uncovered {
+        list,
+        excused,
+        stale,
+        gaps,
+    }
+}
+
+/// What [`uncovered`] finds.
+struct Uncovered {
+    list: Vec<UncitedSentence>,
+    excused: usize,
+    stale: Vec<StaleEntry>,
+    gaps: Vec<Gap>,
 }

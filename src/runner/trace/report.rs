@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::against::{AffectedList, AgainstReport, CiteFate, Fate};
-use super::check::TraceReport;
+use super::check::{Stale, TraceReport};
 use crate::runner::model::Keyword;
 use crate::runner::sanitize::md_text;
 
@@ -60,17 +60,38 @@ pub fn trace_text(r: &TraceReport) -> String {
         }
     }
     if !r.stale.is_empty() {
+        let _ = writeln!(s, "\nuncited.yaml entries that excuse nothing in {d}:");
+        for e in &r.stale {
+            let why = match e.stale {
+                Stale::MatchesNothing => "matches no normative sentence",
+                Stale::Cited => "every sentence it matches is cited: the entry goes",
+            };
+            let _ = writeln!(
+                s,
+                "  {}: ({}) \"{}\": {why}",
+                e.place,
+                e.reason.as_str(),
+                e.quote
+            );
+        }
+    }
+    if !r.gaps.is_empty() {
         let _ = writeln!(
             s,
-            "\nuncited.yaml entries matching no normative sentence of {d}:"
+            "\nnot yet a requirement (uncited.yaml's not-yet, the catalogue's gaps):"
         );
-        for e in &r.stale {
-            let _ = writeln!(s, "  {}: ({}) \"{}\"", e.place, e.reason.as_str(), e.quote);
+        for g in &r.gaps {
+            let note = g
+                .note
+                .as_deref()
+                .map(|n| format!(" — {n}"))
+                .unwrap_or_default();
+            let _ = writeln!(s, "  {d}:{} {}{note}", g.line, g.quote);
         }
     }
     let _ = writeln!(
         s,
-        "\n{}: {}, {} ({} excused by uncited.yaml), {}",
+        "\n{}: {}, {} ({} excused by uncited.yaml), {}; {} not yet a requirement",
         if r.clean() { "clean" } else { "mismatch" },
         plural(
             r.findings.len(),
@@ -84,6 +105,7 @@ pub fn trace_text(r: &TraceReport) -> String {
         ),
         r.excused,
         plural(r.stale.len(), "stale entry", "stale entries"),
+        r.gaps.len(),
     );
     s
 }
