@@ -376,3 +376,24 @@ fn an_overlay_adds_uncited_entries() {
     let stale = |o: &Out| o.stdout.matches("specs/uncited.yaml:").count();
     assert_eq!(stale(&after), stale(&before), "{}", after.stdout);
 }
+
+#[test]
+fn the_subject_is_the_clause_before_the_keyword_not_its_condition() {
+    // "If the registry …" is a condition: the sentence binds no one by name
+    let text = format!(
+        "{TEXT}If the registry sends a minimum, the size of each chunk, except the last, SHOULD be at least that.\n"
+    );
+    let chunk = "  - id: c.chunk\n    level: SHOULD\n    category: push\n    section: s\n    source: main\n    keyword: SHOULD\n    party: client\n    summary: x\n    untestable: u\n    cites:\n      - {doc: main, keyword: SHOULD, quote: \"the size of each chunk, except the last, SHOULD be at least that\"}\n";
+    let o = traced(&format!("{GET}{ACCEPT}{chunk}"), UNCITED, &text);
+    assert_eq!(o.code, Some(0), "{}{}", o.stdout, o.stderr);
+    // while "…, the client SHOULD" after a condition about the registry binds the client
+    let text = format!(
+        "{TEXT}If the registry sends a minimum, the client SHOULD send chunks at least that long.\n"
+    );
+    let registry = "  - id: r.chunk\n    level: SHOULD\n    category: push\n    section: s\n    source: main\n    keyword: SHOULD\n    summary: x\n    untestable: u\n    cites:\n      - {doc: main, keyword: SHOULD, quote: \"the client SHOULD send chunks\"}\n";
+    let o = traced(&format!("{GET}{ACCEPT}{registry}"), UNCITED, &text);
+    assert_finds(
+        &o,
+        "r.chunk: a duty of the registry but the sentence (main:9) binds the client",
+    );
+}

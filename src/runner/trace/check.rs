@@ -214,29 +214,36 @@ struct Located<'a> {
     spans: Vec<(usize, usize)>,
 }
 
-/// Whose duty the sentence states: the words before its keyword (from the last comma or
-/// semicolon before it, else from the sentence's start) naming clients and not the
-/// registry or server, or the other way round; `None` when they name both or neither.
+/// Whose duty the sentence states: the clause just before its keyword (the last part
+/// between commas or semicolons that is not a condition: "if …", "when …", "except …")
+/// naming clients and not the registry or server, or the other way round; `None` when it
+/// names both or neither ("If the registry sends X, the size of each chunk SHOULD …" binds
+/// no one by name).
 fn subject(doc: &Document, s: &Sentence, keyword_at: usize) -> Option<Party> {
+    const CONDITIONS: &[&str] = &[
+        "if", "when", "unless", "where", "while", "although", "except", "in", "as",
+    ];
     let before = &doc.text[s.start..keyword_at.max(s.start)];
-    let names = |t: &str| {
-        let t = t.to_ascii_lowercase();
-        let words: Vec<&str> = t
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .collect();
-        let client = words.iter().any(|w| matches!(*w, "client" | "clients"));
-        let registry = words
-            .iter()
-            .any(|w| matches!(*w, "registry" | "registries" | "server" | "servers"));
-        match (client, registry) {
-            (true, false) => Some(Party::Client),
-            (false, true) => Some(Party::Registry),
-            _ => None,
-        }
-    };
-    let clause = before.rsplit([',', ';']).next().unwrap_or(before);
-    names(clause).or_else(|| names(before))
+    let clause = before.rsplit([',', ';']).map(str::trim).find(|c| {
+        let first = c.split(' ').next().unwrap_or("").to_ascii_lowercase();
+        !c.is_empty() && !CONDITIONS.contains(&first.as_str())
+    })?;
+    let words: Vec<String> = clause
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let client = words
+        .iter()
+        .any(|w| matches!(w.as_str(), "client" | "clients"));
+    let registry = words
+        .iter()
+        .any(|w| matches!(w.as_str(), "registry" | "registries" | "server" | "servers"));
+    match (client, registry) {
+        (true, false) => Some(Party::Client),
+        (false, true) => Some(Party::Registry),
+        _ => None,
+    }
 }
 
 /// One cite's checks (b) and (d) at one place its quote occurs: the problems found there.
