@@ -48,6 +48,10 @@ enum Command {
     /// verify it, the profiles, the defects that prove it failable and the variations that
     /// show it quiet.
     Explain(cli::explain::ExplainArgs),
+    /// Hold the requirements against a spec text: every quote found with its keyword, levels
+    /// and parties that follow from them, every normative sentence cited or excused; with
+    /// --against, what a new text of a document does to the cites of the old.
+    Trace(Box<cli::trace::TraceArgs>),
     /// Compare two results files (`run --json`): requirements newly failing or passing,
     /// changed evidence, scenarios added or removed; exit 1 when something got worse.
     Diff(cli::gates::DiffArgs),
@@ -113,6 +117,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Some(Command::Gc(a)) => cli::gc::gc(a),
         Some(Command::Explain(a)) => cli::explain::explain(a),
+        Some(Command::Trace(a)) => cli::trace::trace(*a),
         Some(Command::Diff(a)) => cli::gates::diff(a),
         Some(Command::Baseline(a)) => cli::gates::baseline(a),
         Some(Command::Matrix(a)) => cli::gates::matrix(*a),

@@ -48,6 +48,8 @@ pub enum CliError {
     #[error(transparent)]
     Explain(#[from] regverify::runner::explain::ExplainError),
     #[error(transparent)]
+    Trace(#[from] regverify::runner::trace::TraceError),
+    #[error(transparent)]
     Results(#[from] regverify::runner::results::ResultsError),
     #[error("{path}: {source}")]
     Read {

@@ -1,7 +1,7 @@
 //! The command line's pieces beside `main.rs`: the exit-code mapping, `serve`, `gc` and
-//! `explain`, `--version`, completions and the man page, the embedded reference `run` and
-//! `matrix` start, the release gates (`diff`, `baseline`, `matrix`), the `--profile` help,
-//! `clients`.
+//! `explain`, `trace`, `--version`, completions and the man page, the embedded reference
+//! `run` and `matrix` start, the release gates (`diff`, `baseline`, `matrix`), the
+//! `--profile` help, `clients`.
 
 pub mod clients;
 pub mod docs;
@@ -14,3 +14,4 @@ pub mod profiles;
 pub mod progress;
 pub mod reference;
 pub mod serve;
+pub mod trace;

@@ -32,6 +32,9 @@ pub enum SpecKind {
     Aliases,
     /// `scenarios/*.yaml`
     Scenarios,
+    /// `uncited.yaml`: the spec's normative sentences no requirement cites, each with why
+    /// (read by `trace`; an overlay's entries add to the corpus's)
+    Uncited,
 }
 
 /// Where a spec file comes from: the corpus itself, or an overlay laid on it.
@@ -86,7 +89,7 @@ pub enum CorpusError {
     #[error("{path}: refused: it resolves outside the spec directory {dir} (a symbolic link)")]
     SpecEscapes { path: PathBuf, dir: PathBuf },
     #[error(
-        "{path}: no spec files (requirements.yaml, profiles.yaml, aliases.yaml, scenarios/*.yaml)"
+        "{path}: no spec files (requirements.yaml, profiles.yaml, aliases.yaml, uncited.yaml, scenarios/*.yaml)"
     )]
     EmptyOverlay { path: PathBuf },
 }
@@ -123,6 +126,7 @@ fn kind_of(rel: &Path) -> Option<SpecKind> {
         }
         [Component::Normal(f)] if *f == "profiles.yaml" => Some(SpecKind::Profiles),
         [Component::Normal(f)] if *f == "aliases.yaml" => Some(SpecKind::Aliases),
+        [Component::Normal(f)] if *f == "uncited.yaml" => Some(SpecKind::Uncited),
         [Component::Normal(d), Component::Normal(_)] if *d == "scenarios" && yaml => {
             Some(SpecKind::Scenarios)
         }
@@ -130,7 +134,7 @@ fn kind_of(rel: &Path) -> Option<SpecKind> {
     }
 }
 
-/// Requirements, then profiles, aliases and scenario files by name, the embedded file of a
+/// Requirements, then profiles, aliases, scenario files by name and the uncited sentences, the embedded file of a
 /// kind before the overlay's: the order the loader reads them (a later one replaces) and
 /// diagnostics appear in, the same on every machine.
 fn sort(files: &mut [CorpusFile]) {
@@ -231,7 +235,8 @@ impl Corpus {
         self.foreign_urls
     }
 
-    /// The spec files: requirements, profiles, aliases, then scenarios sorted by name; of
+    /// The spec files: requirements, profiles, aliases, scenarios sorted by name, then the
+    /// uncited sentences; of
     /// each kind the embedded file before the overlay's.
     pub fn spec_files(&self) -> Vec<CorpusFile> {
         self.specs.clone()
@@ -364,6 +369,7 @@ impl fmt::Display for SpecKind {
             SpecKind::Profiles => "profiles",
             SpecKind::Aliases => "aliases",
             SpecKind::Scenarios => "scenarios",
+            SpecKind::Uncited => "uncited sentences",
         })
     }
 }
@@ -387,6 +393,7 @@ fn read_specs(dir: &Path, layer: Layer) -> Result<Vec<CorpusFile>, CorpusError> 
         dir.join("requirements.yaml"),
         dir.join("profiles.yaml"),
         dir.join("aliases.yaml"),
+        dir.join("uncited.yaml"),
     ];
     for sub in ["requirements", "scenarios"] {
         let sub = dir.join(sub);
@@ -454,13 +461,14 @@ mod tests {
         assert_eq!(names[reqs], "specs/profiles.yaml");
         assert_eq!(names[reqs + 1], "specs/aliases.yaml");
         assert!(names.contains(&"specs/scenarios/push.yaml"), "{names:?}");
-        let scen: Vec<&str> = names[reqs + 2..].to_vec();
+        let scen: Vec<&str> = names[reqs + 2..names.len() - 1].to_vec();
         assert!(scen.is_sorted(), "{scen:?}");
         assert!(
-            files[reqs + 2..]
+            files[reqs + 2..names.len() - 1]
                 .iter()
                 .all(|f| f.kind == SpecKind::Scenarios)
         );
+        assert_eq!(names.last(), Some(&"specs/uncited.yaml"));
         assert!(files.iter().all(|f| f.layer == Layer::Base));
         assert_eq!(
             files[reqs + 2].rel,

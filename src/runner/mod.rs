@@ -32,4 +32,5 @@ pub mod sanitize;
 pub(crate) mod template;
 #[cfg(test)]
 mod test_data;
+pub mod trace;
 pub mod verdict;

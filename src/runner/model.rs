@@ -522,3 +522,61 @@ pub struct AliasesFile {
     #[serde(default)]
     pub scenarios: Vec<Spanned<Alias>>,
 }
+
+// --- uncited sentences ---------------------------------------------------------------------
+
+/// A normative sentence of a spec document that no requirement cites, on purpose: `trace`
+/// lists every other one. `quote` is matched like a cite's (markdown and line breaks
+/// aside); an entry that matches no normative sentence is stale.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Uncited {
+    pub doc: Doc,
+    pub quote: String,
+    pub reason: UncitedReason,
+    /// More words on the reason, when it needs them (where a sentence is covered, …).
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// Why a normative sentence has no requirement.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UncitedReason {
+    /// The sentence's subject is a client (or, in the image spec, an image consumer); a
+    /// `party: client` requirement may come to cite it.
+    BindsClient,
+    /// A duty or freedom of the registry no client can observe (`note` says why).
+    Untestable,
+    /// Defines terms, explains, or speaks of the document itself: no duty.
+    Descriptive,
+    /// A rule for the content pushed (manifests, indexes, descriptors), which the image spec
+    /// governs, not for the registry's answer.
+    ContentFormat,
+    /// The same duty as a sentence a requirement cites, or one a requirement's check already
+    /// judges (`note` names the requirement).
+    Covered,
+    /// A duty or freedom of the registry a run could judge, with no requirement yet (`note`
+    /// says what the check would do): the catalogue's gaps, which `trace` lists.
+    NotYet,
+}
+
+impl UncitedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UncitedReason::BindsClient => "binds-client",
+            UncitedReason::Untestable => "untestable",
+            UncitedReason::Descriptive => "descriptive",
+            UncitedReason::ContentFormat => "content-format",
+            UncitedReason::Covered => "covered",
+            UncitedReason::NotYet => "not-yet",
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UncitedFile {
+    #[serde(default)]
+    pub uncited: Vec<Spanned<Uncited>>,
+}

@@ -177,6 +177,8 @@ fn entries(f: &CorpusFile) -> Vec<(String, Value)> {
             out.extend(of(lists.scenarios, "scenario"));
             out
         }
+        // entries add to the corpus's, they replace nothing
+        SpecKind::Uncited => vec![],
         SpecKind::Scenarios => lists
             .scenarios
             .into_iter()

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use super::loader::Specs;
-use super::model::{Level, Requirement};
+use super::model::{Cite, Level, Party, Requirement};
 use super::overlay::{Entry, How, OverlayChanges};
 use super::plan::{Scenario, Step, StepKind, Test};
 
@@ -64,11 +64,13 @@ pub struct RequirementView {
     pub spec: String,
     pub derived_from: Option<String>,
     pub summary: String,
+    /// The sentences it rests on, quoted from each document it is judged under.
+    pub cites: Vec<Cite>,
+    /// Whose duty it is.
+    pub party: Party,
     pub endpoints: Vec<String>,
     pub codes: Vec<String>,
     pub untestable: Option<String>,
-    /// Whose duty it is.
-    pub party: crate::runner::model::Party,
     /// Old names that resolve to it.
     pub aliases: Vec<String>,
     /// The overlay file that added or replaced it, if one did.
@@ -250,10 +252,11 @@ fn requirement(
         spec: r.spec_url(),
         derived_from: r.derived_from.clone(),
         summary: r.summary.trim().to_string(),
+        cites: r.cites.clone(),
+        party: r.party,
         endpoints: r.endpoints.clone(),
         codes: r.codes.clone(),
         untestable: r.untestable.clone(),
-        party: r.party,
         aliases: old_names(specs.aliases.requirements(), &r.id),
         overlay: None,
         profiles: profiles.into_iter().collect(),

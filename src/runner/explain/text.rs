@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use crate::runner::model::Party;
+
 use super::{CheckRef, DefectRef, RequirementView, ScenarioView, VariationRef};
 
 pub(super) fn requirement(r: &RequirementView) -> String {
@@ -18,6 +20,21 @@ pub(super) fn requirement(r: &RequirementView) -> String {
     );
     let _ = writeln!(s, "  {}", r.summary);
     let _ = writeln!(s, "  spec: {} ({})", r.spec, r.source);
+    // a client's duty no client run can observe is said here; one judged, further down
+    if r.party == Party::Client && r.untestable.is_some() {
+        let _ = writeln!(s, "  a duty of clients");
+    }
+    // the quotes are the evidence a reader checks the summary against; an overlay's text
+    // is shown on one line, its controls escaped
+    for c in &r.cites {
+        let _ = writeln!(
+            s,
+            "  cites {} ({}): \"{}\"",
+            c.doc.as_str(),
+            c.keyword.as_str(),
+            crate::runner::sanitize::line(c.quote.trim())
+        );
+    }
     if let Some(d) = &r.derived_from {
         let _ = writeln!(s, "  derived from: {d}");
     }
@@ -28,7 +45,7 @@ pub(super) fn requirement(r: &RequirementView) -> String {
     list(&mut s, "error codes", &r.codes);
     list(&mut s, "old names", &r.aliases);
     list(&mut s, "profiles", &r.profiles);
-    if r.party == crate::runner::model::Party::Client && r.untestable.is_none() {
+    if r.party == Party::Client && r.untestable.is_none() {
         let _ = writeln!(
             s,
             "\na client's duty: `regverify clients` judges it on the requests clients send"

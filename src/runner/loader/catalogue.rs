@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::diagnostics::{Diagnostic, FileText};
 use crate::oci::ErrorCode;
-use crate::runner::model::{Category, Keyword, Level, Requirement};
+use crate::runner::model::{Category, Cite, Keyword, Level, Requirement};
 use crate::runner::plan::Source;
 
 /// Checks a requirement: its level against its keyword, its `endpoints:` against the
@@ -37,6 +37,13 @@ pub(super) fn requirement_tables(
             src,
             message,
             Some("lower the level, or say in derived_from what rule it follows from".into()),
+        ));
+    }
+    if let Some(message) = keyword_not_cited(r) {
+        diags.push(file.at(
+            src,
+            message,
+            Some("keyword is the word of the sentence cited from the source document: make them one".into()),
         ));
     }
     for e in &r.endpoints {
@@ -132,6 +139,29 @@ fn level_unsupported(r: &Requirement) -> Option<String> {
     })
 }
 
+/// A requirement that quotes its source document says twice which word that document uses:
+/// in `keyword` and in each cite's `keyword`. The top-level one must be one of the cited ones,
+/// so the two can never disagree. (A requirement citing nothing of its source is `trace`'s
+/// finding, not the loader's: the cites are checked against the texts there.)
+fn keyword_not_cited(r: &Requirement) -> Option<String> {
+    let of_source: Vec<&Cite> = r
+        .cites
+        .iter()
+        .filter(|c| c.doc.as_str() == r.source)
+        .collect();
+    if of_source.is_empty() || of_source.iter().any(|c| c.keyword == r.keyword) {
+        return None;
+    }
+    let cited: Vec<&str> = of_source.iter().map(|c| c.keyword.as_str()).collect();
+    Some(format!(
+        "requirement {}: keyword {} is not the keyword of any of its cites of {} ({})",
+        r.id,
+        r.keyword.as_str(),
+        r.source,
+        cited.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +216,30 @@ mod tests {
         assert!(presence_unsound(&must, &mut seen).is_some());
         let blind = presence("c.push", "SHOULD", "push", "[]");
         assert!(presence_unsound(&blind, &mut seen).is_some());
+    }
+
+    #[test]
+    fn the_keyword_is_one_of_the_cited_keywords_of_the_source_document() {
+        let with = |source: &str, keyword: &str, cites: &str| -> Requirement {
+            serde_saphyr::from_str(&format!(
+                "id: x.y\nlevel: MAY\ncategory: pull\nsection: s\nsource: {source}\nkeyword: {keyword}\nsummary: z\ncites: {cites}\n"
+            ))
+            .unwrap()
+        };
+        let two =
+            "[{doc: v1.1.1, keyword: SHOULD, quote: a}, {doc: main, keyword: MUST, quote: b}]";
+        assert_eq!(keyword_not_cited(&with("v1.1.1", "SHOULD", two)), None);
+        assert_eq!(keyword_not_cited(&with("main", "MUST", two)), None);
+        let wrong = keyword_not_cited(&with("v1.1.1", "MUST", two)).unwrap();
+        assert!(
+            wrong
+                .contains("keyword MUST is not the keyword of any of its cites of v1.1.1 (SHOULD)"),
+            "{wrong}"
+        );
+        assert!(keyword_not_cited(&with("main", "SHOULD", two)).is_some());
+        // no cite of the source, or no cites at all: nothing to disagree with here
+        assert_eq!(keyword_not_cited(&with("auth", "MUST", two)), None);
+        assert_eq!(keyword_not_cited(&with("v1.1.1", "MUST", "[]")), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod catalogue;
 mod check;
 mod diagnostics;
 mod parse;
+mod places;
 mod references;
 mod request;
 
@@ -23,6 +24,7 @@ use std::path::Path;
 pub use aliases::Aliases;
 pub use diagnostics::Diagnostic;
 use diagnostics::FileText;
+pub use places::{requirement_places, uncited};
 
 use super::corpus::{Corpus, Layer, SpecKind, SpecsMode};
 use super::fixtures::Fixtures;
@@ -138,7 +140,9 @@ pub fn load_corpus(corpus: &Corpus) -> Result<Specs, Vec<Diagnostic>> {
             "no scenario files (*.yaml)".into(),
         )]);
     }
-    load_layers(
+    // `uncited.yaml` is `trace`'s; its form is checked with the rest of the spec files
+    let uncited_problems = uncited(corpus).err().unwrap_or_default();
+    let loaded = load_layers(
         &Texts {
             requirements: &texts(SpecKind::Requirements),
             base_requirements: files
@@ -151,7 +155,15 @@ pub fn load_corpus(corpus: &Corpus) -> Result<Specs, Vec<Diagnostic>> {
             foreign_urls: corpus.foreign_urls(),
         },
         corpus.fixtures(),
-    )
+    );
+    match loaded {
+        Ok(specs) if uncited_problems.is_empty() => Ok(specs),
+        Ok(_) => Err(uncited_problems),
+        Err(mut diags) => {
+            diags.extend(uncited_problems);
+            Err(diags)
+        }
+    }
 }
 
 /// A problem with a whole file (missing, unreadable), not at a place in it.
