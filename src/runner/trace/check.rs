@@ -168,7 +168,8 @@ impl TraceReport {
 
 /// Which documents a requirement is judged under, and why: its `source`; for a scenario of
 /// oci-1.0, oci-1.1 or read-only both v1.1.1 and main (oci-next extends oci-1.1 and is
-/// judged by main's text); main for oci-next; distribution for the distribution profile.
+/// judged by main's text); main for oci-next; distribution for the distribution profile (the
+/// token document for the requirements it is the source of).
 /// Only the profiles a scenario names itself count, not those extending them.
 pub fn judged_under(r: &Requirement, specs: &Specs) -> BTreeMap<Doc, String> {
     let mut out = BTreeMap::new();
@@ -184,6 +185,9 @@ pub fn judged_under(r: &Requirement, specs: &Specs) -> BTreeMap<Doc, String> {
             let docs: &[Doc] = match p.as_str() {
                 "oci-1.0" | "oci-1.1" | "read-only" => &[Doc::V111, Doc::Main],
                 "oci-next" => &[Doc::Main],
+                // the token flow's requirements rest on the lineage's token document, which
+                // the distribution profile judges them by, not on the V2 API document
+                "distribution" if r.source == Doc::Auth.as_str() => &[Doc::Auth],
                 "distribution" => &[Doc::Distribution],
                 _ => &[],
             };
