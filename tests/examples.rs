@@ -329,6 +329,20 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Where the spec texts are, for the blocks that read them as `$REGVERIFY_SPEC_DIR`: that
+/// variable when set, else `shared/reference` beside the checkout or one of its ancestors.
+fn spec_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("REGVERIFY_SPEC_DIR") {
+        return PathBuf::from(d);
+    }
+    root()
+        .ancestors()
+        .skip(1)
+        .map(|a| a.join("shared/reference"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| root().join("../shared/reference"))
+}
+
 fn shell(cmd: &str) -> Command {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_regverify"));
     let path = format!(
@@ -342,6 +356,7 @@ fn shell(cmd: &str) -> Command {
         .arg(format!("exec 2>&1\n{cmd}"))
         .current_dir(root())
         .env("PATH", path)
+        .env("REGVERIFY_SPEC_DIR", spec_dir())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
     // the OCI suite's variables would change what a run does
