@@ -138,22 +138,35 @@ impl RunFile {
     }
 
     pub fn load(path: &Path) -> Result<RunFile, ResultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let run: RunFile = serde_json::from_str(&text).map_err(|source| ResultsError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        if run.tool != "regverify" {
+        read(path).map(|(run, _)| run)
+    }
+}
+
+/// A results file read as `T` (the fields a tool needs), with the whole JSON beside it: the
+/// one place that says what a results file is (JSON whose `tool` is regverify).
+pub fn read<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<(T, serde_json::Value), ResultsError> {
+    let parse = |source| ResultsError::Parse {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let raw: serde_json::Value = serde_json::from_str(&text).map_err(parse)?;
+    match raw.get("tool").and_then(|t| t.as_str()) {
+        Some("regverify") => {}
+        other => {
             return Err(ResultsError::Tool {
                 path: path.to_path_buf(),
-                tool: run.tool,
+                tool: other.unwrap_or("no tool named").to_string(),
             });
         }
-        Ok(run)
     }
+    let fields = T::deserialize(&raw).map_err(parse)?;
+    Ok((fields, raw))
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::{Column, TargetKind};
 use crate::runner::corpus::CorpusIdentity;
 use crate::runner::exec::{Outcome, Verdict};
 use crate::runner::report::{Conformance, Counts};
+use crate::runner::results::{self, ResultsError};
 
 /// A results file as the matrix reads it.
 #[derive(Debug, Clone)]
@@ -49,7 +50,6 @@ struct SavedScenario {
 /// The fields read; everything else of the file is kept in `raw` only.
 #[derive(Deserialize)]
 struct Fields {
-    tool: String,
     registry: String,
     profile: String,
     seed: u64,
@@ -64,18 +64,8 @@ struct Fields {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SavedError {
-    #[error("{path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: not a regverify results file: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("{path}: written by {tool:?}, not regverify")]
-    Tool { path: PathBuf, tool: String },
+    #[error(transparent)]
+    File(#[from] ResultsError),
     #[error(
         "the results were judged by different corpora ({0}): a requirement may differ because its \
          scenario changed, not the registry; give --mixed-corpora to build the matrix all the same"
@@ -87,22 +77,7 @@ pub enum SavedError {
 
 impl SavedRun {
     pub fn load(path: &Path) -> Result<SavedRun, SavedError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SavedError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let parse = |source| SavedError::Parse {
-            path: path.to_path_buf(),
-            source,
-        };
-        let raw: serde_json::Value = serde_json::from_str(&text).map_err(parse)?;
-        let f: Fields = serde_json::from_value(raw.clone()).map_err(parse)?;
-        if f.tool != "regverify" {
-            return Err(SavedError::Tool {
-                path: path.to_path_buf(),
-                tool: f.tool,
-            });
-        }
+        let (f, raw) = results::read::<Fields>(path)?;
         Ok(SavedRun {
             path: path.to_path_buf(),
             registry: f.registry,
