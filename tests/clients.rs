@@ -67,7 +67,7 @@ fn scripted(rule: &str) -> Vec<String> {
         "--push".into(),
         t("push", "{repo} {tag} {layout}"),
         "--pull".into(),
-        t("pull", "{repo} {tag} {dir}"),
+        t("pull", "{repo} {digest} {dir}"),
         "--list-tags".into(),
         t("list-tags", "{repo}"),
         "--attach".into(),
@@ -109,12 +109,12 @@ fn a_client_keeping_every_duty_passes_every_judged_requirement_under_every_condi
     let all: BTreeSet<String> = JUDGED.iter().map(|s| s.to_string()).collect();
     assert_eq!(verdicts(c, "pass"), all, "{c:#}");
     assert_eq!(code, 0);
-    // every workflow ran plainly and under every variation; pull with blob redirects and
-    // under its two defects too
+    // every workflow ran plainly and under every variation; pull (by digest) with blob
+    // redirects and under its three defects too
     let variations = regverify::server::variations::VARIATIONS.len();
     assert_eq!(
         c["runs"].as_array().unwrap().len(),
-        4 * (1 + variations) + 3
+        4 * (1 + variations) + 4
     );
 }
 
