@@ -67,7 +67,7 @@ fn scripted(rule: &str) -> Vec<String> {
         "--push".into(),
         t("push", "{repo} {tag} {layout}"),
         "--pull".into(),
-        t("pull", "{repo} {tag} {dir}"),
+        t("pull", "{repo} {digest} {dir}"),
         "--list-tags".into(),
         t("list-tags", "{repo}"),
         "--attach".into(),
@@ -109,12 +109,12 @@ fn a_client_keeping_every_duty_passes_every_judged_requirement_under_every_condi
     let all: BTreeSet<String> = JUDGED.iter().map(|s| s.to_string()).collect();
     assert_eq!(verdicts(c, "pass"), all, "{c:#}");
     assert_eq!(code, 0);
-    // every workflow ran plainly and under every variation; pull with blob redirects and
-    // under its two defects too
+    // every workflow ran plainly and under every variation; pull (by digest) with blob
+    // redirects and under its three defects too
     let variations = regverify::server::variations::VARIATIONS.len();
     assert_eq!(
         c["runs"].as_array().unwrap().len(),
-        4 * (1 + variations) + 3
+        4 * (1 + variations) + 4
     );
 }
 
@@ -282,6 +282,77 @@ fn dxf_lists_tags_under_every_condition() {
     assert_eq!(runs_not_as_required(c), Vec::<String>::new());
     let variations = regverify::server::variations::VARIATIONS.len();
     assert_eq!(c["runs"].as_array().unwrap().len(), 1 + variations);
+    assert_eq!(code, 0);
+}
+
+/// `client` pulling by `{digest}` with `template`, plainly, with blob redirects and under the
+/// pull's three defects.
+fn pull_by_digest(client: &str, template: &str, bin: Option<&std::path::Path>) -> (i32, Value) {
+    let args = ["--name", client, "--pull", template, "--no-variations"].map(String::from);
+    clients_with_path(&args, bin)
+}
+
+/// skopeo and buildah, pulling by digest, refuse a manifest whose bytes do not match it.
+#[test]
+fn skopeo_and_buildah_pulling_by_digest_refuse_a_manifest_not_matching_it() {
+    require("skopeo", APT);
+    require("buildah", APT_BUILDAH);
+    for (name, template) in [
+        (
+            "skopeo",
+            "skopeo --insecure-policy copy --src-tls-verify=false docker://{registry}/{repo}@{digest} oci:{dir}:{tag}",
+        ),
+        (
+            "buildah",
+            "buildah --root {dir}/storage --runroot {dir}/run --storage-driver vfs pull -q --tls-verify=false docker://{registry}/{repo}@{digest}",
+        ),
+    ] {
+        let (code, results) = pull_by_digest(name, template, None);
+        let c = the_client(&results);
+        assert_eq!(runs_not_as_required(c), Vec::<String>::new(), "{name}");
+        assert_eq!(c["runs"].as_array().unwrap().len(), 5, "{name}: {c:#}");
+        assert_eq!(verdicts(c, "fail"), BTreeSet::new(), "{name}: {c:#}");
+        assert!(
+            verdicts(c, "pass").contains("client.verify-manifest"),
+            "{name}: {c:#}"
+        );
+        assert_eq!(code, 0, "{name}");
+    }
+}
+
+/// Pulling by digest, PyPI's oras writes a manifest whose bytes do not match the digest as
+/// good; python-dxf refuses it (checking the Docker-Content-Digest it uses, the digest asked
+/// for).
+#[test]
+fn oras_py_pulling_by_digest_takes_a_manifest_not_matching_it_and_dxf_refuses_it() {
+    let bin = venv_bin();
+    let oras = r#"python3 -c "import sys, oras.client as o; h, r, d, out = sys.argv[1:]; o.OrasClient(hostname=h, insecure=True).pull(target=h + '/' + r + '@' + d, outdir=out)" {registry} {repo} {digest} {dir}"#;
+    let (code, results) = pull_by_digest("oras-py", oras, Some(&bin));
+    let c = the_client(&results);
+    let wrong = runs_not_as_required(c);
+    assert_eq!(wrong.len(), 2, "{wrong:#?}");
+    assert!(wrong[0].contains("defect blob-corrupted"), "{wrong:#?}");
+    assert!(
+        wrong[1].contains("defect manifest-reformatted"),
+        "{wrong:#?}"
+    );
+    assert_eq!(
+        verdicts(c, "fail"),
+        BTreeSet::from([
+            "client.verify-blob".to_string(),
+            "client.verify-manifest".to_string()
+        ])
+    );
+    assert_eq!(code, 1);
+    let dxf = r#"env DXF_HOST={registry} DXF_INSECURE=1 sh -c 'dxf pull-blob "$0" "@$1" > "$2/layer"' {repo} {digest} {dir}"#;
+    let (code, results) = pull_by_digest("dxf", dxf, Some(&bin));
+    let c = the_client(&results);
+    assert_eq!(runs_not_as_required(c), Vec::<String>::new());
+    assert_eq!(verdicts(c, "fail"), BTreeSet::new(), "{c:#}");
+    assert!(
+        verdicts(c, "pass").contains("client.verify-manifest"),
+        "{c:#}"
+    );
     assert_eq!(code, 0);
 }
 

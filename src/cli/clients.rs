@@ -53,7 +53,8 @@ pub struct ClientsArgs {
     /// storage, recompressed) a valid image with the layout's uncompressed layer content.
     #[arg(long, value_enum, value_name = "CHECK", default_value = "bytes")]
     pub push_check: PushCheck,
-    /// Command pulling {registry}/{repo}:{tag} into the empty directory {dir}.
+    /// Command pulling {registry}/{repo}:{tag} into the empty directory {dir}; one pulling
+    /// by {digest} (the manifest's) is also run under a manifest not matching its digest.
     #[arg(long, value_name = "TEMPLATE")]
     pub pull: Option<String>,
     /// Command printing the tags of {registry}/{repo}.
@@ -227,12 +228,12 @@ fn clients(a: &ClientsArgs) -> Result<Vec<ClientSpec>, ClientsError> {
     Ok(out)
 }
 
-fn conditions(a: &ClientsArgs, w: Workflow) -> Result<Vec<Condition>, CliError> {
+fn conditions(a: &ClientsArgs, w: Workflow, t: &Template) -> Result<Vec<Condition>, CliError> {
     let mut wanted = Vec::new();
     for v in &a.variations {
         wanted.push(Variation::parse(v).ok_or_else(|| CliError::UnknownVariation(v.clone()))?);
     }
-    Ok(Condition::all_for(w)
+    Ok(Condition::all_for(w, t)
         .into_iter()
         .filter(|c| match c {
             Condition::Variation(v) => {
@@ -256,7 +257,7 @@ pub fn clients_command(a: ClientsArgs) -> Result<ExitCode, CliError> {
     for spec in &specs {
         let mut outcomes = Vec::new();
         for (w, t) in &spec.workflows {
-            for c in conditions(&a, *w)? {
+            for c in conditions(&a, *w, t)? {
                 nonce += 1;
                 eprintln!(
                     "{}: {} / {}",

@@ -38,7 +38,8 @@ use template::{Placeholder, Template};
 pub enum Workflow {
     /// Push the image of `{layout}` (tagged `{tag}`) to `{registry}/{repo}:{tag}`.
     Push,
-    /// Pull `{registry}/{repo}:{tag}` into `{dir}` (the layer, or the file it holds).
+    /// Pull `{registry}/{repo}:{tag}`, or `{registry}/{repo}@{digest}`, into `{dir}` (the
+    /// layer, or the file it holds).
     Pull,
     /// Print the tags of `{registry}/{repo}`.
     ListTags,
@@ -62,10 +63,18 @@ impl Workflow {
         }
     }
     /// The defects that corrupt what this workflow receives: a client must fail under them.
-    pub fn corrupting_defects(self) -> &'static [Defect] {
+    /// A manifest whose bytes no longer match its digest is one only for a pull by digest
+    /// (`by_digest`): pulling by tag, the client has no digest to check the manifest against.
+    pub fn corrupting_defects(self, by_digest: bool) -> Vec<Defect> {
         match self {
-            Workflow::Pull => &[Defect::BlobCorrupted, Defect::BlobShortBody],
-            Workflow::Push | Workflow::ListTags | Workflow::Attach => &[],
+            Workflow::Pull => {
+                let mut d = vec![Defect::BlobCorrupted, Defect::BlobShortBody];
+                if by_digest {
+                    d.push(Defect::ManifestReformatted);
+                }
+                d
+            }
+            Workflow::Push | Workflow::ListTags | Workflow::Attach => Vec::new(),
         }
     }
 }
@@ -106,13 +115,17 @@ impl Condition {
         }
         c
     }
-    /// Every condition a workflow runs under (blob redirects for pull, the one workflow that
-    /// reads blobs).
-    pub fn all_for(w: Workflow) -> Vec<Condition> {
+    /// Every condition a workflow, run as `t`, runs under (blob redirects for pull, the one
+    /// workflow that reads blobs).
+    pub fn all_for(w: Workflow, t: &Template) -> Vec<Condition> {
         std::iter::once(Condition::Plain)
             .chain(VARIATIONS.iter().map(|v| Condition::Variation(v.variation)))
             .chain((w == Workflow::Pull).then_some(Condition::BlobRedirects))
-            .chain(w.corrupting_defects().iter().map(|d| Condition::Defect(*d)))
+            .chain(
+                w.corrupting_defects(t.uses(Placeholder::Digest))
+                    .into_iter()
+                    .map(Condition::Defect),
+            )
             .collect()
     }
 }
@@ -315,6 +328,7 @@ pub fn run_workflow(
         (Placeholder::Tag, TAG.to_string()),
         (Placeholder::Layout, layout.display().to_string()),
         (Placeholder::Dir, dir.display().to_string()),
+        (Placeholder::Digest, image.manifest.digest.to_string()),
     ]);
     // commands run in {dir}, so a file to attach is named by its own name
     let ran = run_commands(&template.fill(&values), &dir);

@@ -40,6 +40,8 @@ pub enum Placeholder {
     Layout,
     /// An empty directory the client writes into.
     Dir,
+    /// The digest of the image's manifest (`sha256:…`), for a pull by digest.
+    Digest,
 }
 
 impl Placeholder {
@@ -50,6 +52,7 @@ impl Placeholder {
             "tag" => Placeholder::Tag,
             "layout" => Placeholder::Layout,
             "dir" => Placeholder::Dir,
+            "digest" => Placeholder::Digest,
             _ => return None,
         })
     }
@@ -104,6 +107,15 @@ impl Template {
     /// The template as written.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether any command uses `hole`.
+    pub fn uses(&self, hole: Placeholder) -> bool {
+        self.commands
+            .iter()
+            .flatten()
+            .flatten()
+            .any(|p| *p == Piece::Hole(hole))
     }
 
     /// Each command's arguments (program first) with every placeholder filled in.
@@ -225,6 +237,18 @@ mod tests {
                 "oci:/tmp/x y; rm -rf $HOME",
                 "docker://127.0.0.1:5000/a/b:v1"
             ]]
+        );
+    }
+
+    #[test]
+    fn a_template_tells_which_placeholders_it_uses() {
+        let t = Template::parse("a {repo}@{digest} && b {dir}").unwrap();
+        assert!(t.uses(Placeholder::Digest) && t.uses(Placeholder::Dir));
+        assert!(!t.uses(Placeholder::Tag));
+        assert!(
+            !Template::parse("a {repo}:{tag}")
+                .unwrap()
+                .uses(Placeholder::Digest)
         );
     }
 

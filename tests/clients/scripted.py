@@ -4,7 +4,7 @@ duty `regverify clients` judges, or breaks exactly one of them (--break NAME), s
 client requirement is shown to fail when broken and to stay quiet when kept.
 
 usage: scripted.py push REGISTRY REPO TAG LAYOUT [--break NAME] [--layers recompressed|altered]
-       scripted.py pull REGISTRY REPO TAG DIR [--break NAME]
+       scripted.py pull REGISTRY REPO TAG-OR-DIGEST DIR [--break NAME]
        scripted.py list-tags REGISTRY REPO [--break NAME]
        scripted.py attach REGISTRY REPO TAG FILE [--break NAME]
 --layers makes push rewrite each layer as clients pushing from their own storage do:
@@ -13,7 +13,7 @@ Standard library only; plain HTTP."""
 import gzip, hashlib, http.client, json, os, sys, urllib.parse
 
 BREAKS = {"none", "chunk-range", "chunk-order", "chunk-min-length", "location-as-given",
-          "set-content-type", "accept", "verify-blob", "referrers-fallback",
+          "set-content-type", "accept", "verify-blob", "verify-manifest", "referrers-fallback",
           "single-post-continued", "mount-continued", "tags-link", "follow-redirects"}
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 INDEX = "application/vnd.oci.image.index.v1+json"
@@ -170,10 +170,14 @@ def push(c, repo, tag, layout, layers="as-given"):
     c.push_manifest(repo, tag, manifest)
 
 
-def pull(c, repo, tag, out):
-    s, h, manifest = c.get_manifest(repo, tag, MANIFEST)
+def pull(c, repo, reference, out):
+    s, h, manifest = c.get_manifest(repo, reference, MANIFEST)
     if s != 200:
         sys.exit(f"manifest GET answered {s}")
+    # asked for by digest, the manifest is checked against it (by tag there is nothing to check)
+    if (reference.startswith("sha256:") and c.broken != "verify-manifest"
+            and "sha256:" + hashlib.sha256(manifest).hexdigest() != reference):
+        sys.exit(f"manifest {reference}: the bytes received do not match the digest")
     m = json.loads(manifest)
     blobs = os.path.join(out, "blobs", "sha256")
     os.makedirs(blobs, exist_ok=True)

@@ -19,6 +19,7 @@ pub const LOCATION_AS_GIVEN: &str = "client.location-as-given";
 pub const SET_CONTENT_TYPE: &str = "client.set-content-type";
 pub const ACCEPT: &str = "client.accept";
 pub const VERIFY_BLOB: &str = "client.verify-blob";
+pub const VERIFY_MANIFEST: &str = "client.verify-manifest";
 pub const REFERRERS_FALLBACK: &str = "client.referrers-fallback";
 pub const SINGLE_POST_CONTINUED: &str = "client.single-post-continued";
 pub const MOUNT_CONTINUED: &str = "client.mount-continued";
@@ -26,7 +27,7 @@ pub const TAGS_LINK: &str = "client.tags-link";
 pub const FOLLOW_REDIRECTS: &str = "client.follow-redirects";
 
 /// Every requirement judged, in report order.
-pub const JUDGED: [&str; 12] = [
+pub const JUDGED: [&str; 13] = [
     CHUNK_RANGE,
     CHUNK_ORDER,
     CHUNK_MIN_LENGTH,
@@ -34,6 +35,7 @@ pub const JUDGED: [&str; 12] = [
     SET_CONTENT_TYPE,
     ACCEPT,
     VERIFY_BLOB,
+    VERIFY_MANIFEST,
     REFERRERS_FALLBACK,
     SINGLE_POST_CONTINUED,
     MOUNT_CONTINUED,
@@ -87,7 +89,33 @@ pub fn judge(o: &Outcome) -> Vec<Finding> {
             },
         ));
     }
+    // the stored manifest reformatted, a GET by digest returns bytes that do not match it
+    if o.condition == Condition::Defect(Defect::ManifestReformatted)
+        && o.exchanges.iter().any(|e| {
+            e.endpoint == Some(Endpoint::ManifestGet)
+                && e.method == "GET"
+                && e.status == 200
+                && by_digest(&e.target)
+        })
+    {
+        out.push(Finding::new(
+            VERIFY_MANIFEST,
+            !o.ran.succeeded(),
+            if o.ran.succeeded() {
+                "the client succeeded with a manifest, asked for by digest, whose bytes do not match that digest"
+            } else {
+                "the client failed on a manifest, asked for by digest, whose bytes do not match that digest"
+            },
+        ));
+    }
     out
+}
+
+/// Whether a manifest request's reference is a digest (`algorithm:hex`; a tag has no colon).
+fn by_digest(target: &str) -> bool {
+    let path = target.split('?').next().unwrap_or(target);
+    path.rsplit_once("/manifests/")
+        .is_some_and(|(_, reference)| reference.parse::<Digest>().is_ok())
 }
 
 /// `METHOD target` of a request, for evidence.

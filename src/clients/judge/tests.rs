@@ -175,3 +175,12 @@ fn a_mount_answered_202_is_used_when_its_session_gets_a_chunk_or_the_closing_put
     assert!(mounts(&[mount(201)]).is_empty());
     assert!(mounts(&[post(None), patch("?_state=0", "0-1", 2, 202, 1)]).is_empty());
 }
+
+#[test]
+fn a_manifest_reference_is_a_digest_only_when_it_parses_as_one() {
+    let d = format!("sha256:{}", "a".repeat(64));
+    assert!(by_digest(&format!("/v2/a/b/manifests/{d}")));
+    assert!(!by_digest("/v2/a/b/manifests/v1"));
+    assert!(!by_digest("/v2/a/manifests/b/manifests/v1"));
+    assert!(!by_digest("/v2/a/b/manifests/sha256:short"));
+}
