@@ -482,7 +482,7 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
     assert!(!progress.contains('\u{1b}'), "{progress}");
     assert!(text.contains("FAIL client.accept"), "{text}");
     // the statement, the client's and each workflow's: a SHOULD failed, no MUST
-    let statement = "MUST 3/4 (1 not exercised) · SHOULD 4/7 (2 not exercised) · MAY used 1/1 · conditions 7/7 as required — conformant";
+    let statement = "MUST 3/4 (1 not exercised) · SHOULD 5/8 (2 not exercised) · MAY used 1/1 · conditions 8/8 as required — conformant";
     assert!(
         text.lines()
             .next()
@@ -491,7 +491,7 @@ fn reports_in_text_junit_and_markdown_agree_and_hold_no_raw_controls() {
         "{text}"
     );
     assert!(
-        text.contains("  workflow pull: MUST 0/4 (4 not exercised) · SHOULD 2/7 (4 not exercised) · MAY used 0/1 (1 not exercised) · conditions 4/4 as required — conformant"),
+        text.contains("  workflow pull: MUST 0/4 (4 not exercised) · SHOULD 3/8 (4 not exercised) · MAY used 0/1 (1 not exercised) · conditions 5/5 as required — conformant"),
         "{text}"
     );
     assert!(text.contains("PASS client.set-content-type"), "{text}");
